@@ -1,0 +1,105 @@
+"""Plain-text helpers shared by extraction, topic matching and fingerprinting."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import lxml.html
+
+# Elements that end a line of text when an HTML body is flattened.
+BLOCK_TAGS = frozenset(
+    "address article aside blockquote br dd div dl dt figcaption figure footer h1 h2 h3 h4 h5 h6 "
+    "header hr li main nav ol p pre section table td th tr ul".split()
+)
+# Elements whose content is never article text.
+SKIP_TAGS = frozenset("script style noscript template iframe svg button form select".split())
+
+# Credit and syndication lines. They differ between the copies of one article, so they must not
+# take part in matching or fingerprints ("every syndicated piece looks alike, every repost looks
+# different" otherwise). A line is dropped only when it is short: a paragraph that merely quotes
+# one of these phrases is content.
+BOILERPLATE_PATTERNS = (
+    r"^本文来自",
+    r"^本文(?:由|经).{0,40}(?:授权|发布|转载)",
+    r"^(?:36氪|虎嗅|钛媒体|鸟哥笔记).{0,12}经授权发布",
+    r"^经授权发布",
+    r"^该文观点仅代表作者本人",
+    r"^(?:本文|文章)?仅代表作者(?:个人)?观点",
+    r"^(?:原标题|原文标题)[:：]",
+    r"^[(（]?(?:责任编辑|编辑|作者|撰文|出品|题图|图源|来源|文|图|策划|监制|排版|校对|审核)\s*[|｜:：/]",
+    r"^(?:转载|商务合作|投稿)请",
+    r"^(?:未经|如需)(?:授权|转载)",
+    r"^免责声明",
+    r"^(?:点击|欢迎)(?:关注|订阅|上方)",
+    r"^(?:本文)?首发于",
+    r"^阅读全文",
+    r"^[(（]?责任编辑[:：]",
+    r"^(?:题图|封面)来自",
+    r"^(?:图片|图)?来源[:：]",
+)
+BOILERPLATE_RE = re.compile("|".join(f"(?:{p})" for p in BOILERPLATE_PATTERNS))
+BOILERPLATE_MAX_LINE = 120
+
+_SPACE_RE = re.compile(r"[ \t\u00a0\u3000\r\f\v]+")
+_WORD_RE = re.compile(r"\w+")
+
+
+def normalize(text: str) -> str:
+    """NFKC and case-fold, so full/half width and letter case never matter."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def clean_lines(text: str) -> list[str]:
+    """Split text into stripped, non-empty lines with runs of blanks collapsed."""
+    lines = (_SPACE_RE.sub(" ", line).strip() for line in text.splitlines())
+    return [line for line in lines if line]
+
+
+def is_boilerplate(line: str) -> bool:
+    """True for a short credit or syndication line (本文来自…, 36氪经授权发布, 作者｜…)."""
+    if len(line) > BOILERPLATE_MAX_LINE:
+        return False
+    return BOILERPLATE_RE.match(unicodedata.normalize("NFKC", line).lstrip()) is not None
+
+
+def strip_boilerplate(text: str) -> str:
+    """Drop credit and syndication lines, keeping every line of content."""
+    return "\n".join(line for line in clean_lines(text) if not is_boilerplate(line))
+
+
+def compact(text: str) -> str:
+    """Normalised text reduced to its word characters: what fingerprints are computed over."""
+    return "".join(_WORD_RE.findall(normalize(text)))
+
+
+def html_to_text(html: str | lxml.html.HtmlElement) -> str:
+    """Flatten an HTML fragment to text, one line per block element."""
+    if isinstance(html, str):
+        if not html.strip():
+            return ""
+        root = lxml.html.fragment_fromstring(html, create_parent="div")
+    else:
+        root = html
+    parts: list[str] = []
+    _flatten(root, parts)
+    return "\n".join(clean_lines("".join(parts)))
+
+
+def _flatten(element: lxml.html.HtmlElement, parts: list[str]) -> None:
+    tag = element.tag if isinstance(element.tag, str) else ""
+    if tag in SKIP_TAGS:
+        if element.tail:
+            parts.append(element.tail)
+        return
+    block = tag in BLOCK_TAGS
+    if block:
+        parts.append("\n")
+    if tag and element.text:
+        parts.append(element.text)
+    for child in element:
+        _flatten(child, parts)
+    if block:
+        parts.append("\n")
+    if element.tail:
+        parts.append(element.tail)
