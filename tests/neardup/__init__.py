@@ -1,0 +1,1 @@
+"""Labelled near-duplicate corpus and the measurement script behind crawler.fingerprint."""
