@@ -9,11 +9,45 @@ import lxml.html
 
 # Elements that end a line of text when an HTML body is flattened.
 BLOCK_TAGS = frozenset(
-    "address article aside blockquote br dd div dl dt figcaption figure footer h1 h2 h3 h4 h5 h6 "
-    "header hr li main nav ol p pre section table td th tr ul".split()
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "td",
+        "th",
+        "tr",
+        "ul",
+    ]
 )
 # Elements whose content is never article text.
-SKIP_TAGS = frozenset("script style noscript template iframe svg button form select".split())
+SKIP_TAGS = frozenset(
+    ["script", "style", "noscript", "template", "iframe", "svg", "button", "form", "select"]
+)
 
 # Credit and syndication lines. They differ between the copies of one article, so they must not
 # take part in matching or fingerprints ("every syndicated piece looks alike, every repost looks
@@ -35,8 +69,9 @@ BOILERPLATE_PATTERNS = (
     r"^(?:本文)?首发于",
     r"^阅读全文",
     r"^[(（]?责任编辑[:：]",
-    r"^(?:题图|封面)来自",
-    r"^(?:图片|图)?来源[:：]",
+    r"^(?:题图|封面|图片|图)(?:来自|来源于?)\s*[:：@]?",
+    r"^(?:图片|图)?来源[:：@]",
+    r"^原创\s+\S+\s+\S+\s*\d{4}",  # WeChat's "原创 作者 公众号 2026-11-20" header
 )
 BOILERPLATE_RE = re.compile("|".join(f"(?:{p})" for p in BOILERPLATE_PATTERNS))
 BOILERPLATE_MAX_LINE = 120

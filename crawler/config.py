@@ -1,0 +1,247 @@
+"""The seeds directory: sources.toml (what to poll) and topics.toml (what to keep)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from crawler.query import Query, QuerySyntaxError, parse_query
+from crawler.sites import SITES, Site, get_site, site_for_url
+from crawler.urls import canonicalize_url, is_http_url
+
+SOURCES_FILE = "sources.toml"
+TOPICS_FILE = "topics.toml"
+ID_RE = re.compile(r"^[a-z0-9_]+$")
+DURATION_RE = re.compile(r"(\d+)\s*([smhdw])")
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+IdT = TypeVar("IdT", bound=_HasId)
+
+
+class ConfigError(ValueError):
+    """A seeds file that cannot be used; the message names file, entry, key and the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A site to poll: its feeds and listing pages, read by the site module `site`."""
+
+    id: str
+    name: str
+    site: str
+    feeds: tuple[str, ...] = ()
+    lists: tuple[str, ...] = ()
+    every: timedelta = timedelta(minutes=30)
+
+    @property
+    def module(self) -> Site:
+        """The site module that reads this source's feeds, lists and pages."""
+        return get_site(self.site)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSeed:
+    """An article already known to cover a topic: fetched once, stored as baseline."""
+
+    url: str
+    site: str
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A story to follow: the query an article must match to be kept."""
+
+    id: str
+    name: str
+    query: Query
+    seeds: tuple[TopicSeed, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Seeds:
+    """Everything the seeds directory defines."""
+
+    directory: Path
+    sources: tuple[Source, ...]
+    topics: tuple[Topic, ...] = field(default=())
+
+    def select(self, *, sources: Sequence[str] = (), topics: Sequence[str] = ()) -> Seeds:
+        """Only the named sources and topics (all when none are named)."""
+        return Seeds(
+            self.directory,
+            _pick(self.sources, sources, self.directory / SOURCES_FILE, "source"),
+            _pick(self.topics, topics, self.directory / TOPICS_FILE, "topic"),
+        )
+
+
+def _pick(items: tuple[IdT, ...], ids: Sequence[str], path: Path, kind: str) -> tuple[IdT, ...]:
+    if not ids:
+        return items
+    known = {item.id: item for item in items}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise ConfigError(
+            f"{path}: no {kind} with id {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(known) or 'none'}"
+        )
+    return tuple(known[i] for i in dict.fromkeys(ids))
+
+
+def parse_duration(value: str) -> timedelta:
+    """'90s', '15m', '2h', '1d', '1h30m' as a timedelta (ValueError otherwise)."""
+    text = value.strip().lower()
+    parts = DURATION_RE.findall(text)
+    if not parts or DURATION_RE.sub("", text).strip():
+        raise ValueError(f"{value!r} is not a duration; write e.g. '90s', '15m', '2h', '1d'")
+    seconds = sum(int(n) * DURATION_UNITS[unit] for n, unit in parts)
+    if seconds <= 0:
+        raise ValueError(f"{value!r} is not a positive duration")
+    return timedelta(seconds=seconds)
+
+
+def load_seeds(directory: str | Path) -> Seeds:
+    """Read and check sources.toml and topics.toml in a seeds directory."""
+    directory = Path(directory)
+    sources = tuple(_parse_entries(directory / SOURCES_FILE, "source", _parse_source))
+    topics = tuple(_parse_entries(directory / TOPICS_FILE, "topic", _parse_topic))
+    return Seeds(directory, sources, topics)
+
+
+class _EntryReader:
+    """Typed access to one [[table]] entry, raising ConfigError that names where it is."""
+
+    def __init__(self, path: Path, kind: str, index: int, data: dict[str, Any]) -> None:
+        self.path, self.kind, self.data = path, kind, data
+        ident = data.get("id")
+        label = f" (id {ident!r})" if isinstance(ident, str) else ""
+        self.where = f"{path}: [[{kind}]] #{index}{label}"
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.where}: key {key!r}: {problem}")
+
+    def check_keys(self, allowed: set[str]) -> None:
+        for key in self.data:
+            if key not in allowed:
+                raise self.error(key, f"unknown key; allowed: {', '.join(sorted(allowed))}")
+
+    def string(self, key: str, default: str | None = None) -> str:
+        value = self.data.get(key, default)
+        if value is None:
+            raise self.error(key, "missing; it is required")
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(key, f"must be a non-empty string, not {value!r}")
+        return value.strip()
+
+    def identifier(self, key: str = "id") -> str:
+        value = self.string(key)
+        if not ID_RE.match(value):
+            raise self.error(key, f"{value!r} must match [a-z0-9_]+ (lower case, digits, _)")
+        return value
+
+    def urls(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key, [])
+        if not isinstance(value, list):
+            raise self.error(key, f"must be a list of URLs, not {value!r}")
+        for url in value:
+            if not isinstance(url, str) or not is_http_url(url):
+                raise self.error(key, f"{url!r} is not an absolute http(s) URL")
+        return tuple(value)
+
+    def duration(self, key: str, default: str) -> timedelta:
+        raw = self.data.get(key, default)
+        try:
+            return parse_duration(str(raw))
+        except ValueError as exc:
+            raise self.error(key, str(exc)) from None
+
+
+def _parse_entries(path: Path, kind: str, parse: Callable[[_EntryReader], IdT]) -> list[IdT]:
+    data = _read_toml(path)
+    entries = data.get(kind, [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"{path}: {kind!r} must be an array of tables, written [[{kind}]]")
+    if not entries:
+        raise ConfigError(f"{path}: no [[{kind}]] entries; add at least one (see README)")
+    parsed = [parse(_EntryReader(path, kind, i, e)) for i, e in enumerate(entries, start=1)]
+    ids = [item.id for item in parsed]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ConfigError(f"{path}: {kind} id {', '.join(map(repr, duplicates))} used twice")
+    return parsed
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path} not found: create it or point --seeds at a seeds directory"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _parse_source(entry: _EntryReader) -> Source:
+    entry.check_keys({"id", "name", "site", "feeds", "lists", "every"})
+    source_id = entry.identifier()
+    site = entry.string("site", "generic")
+    if site not in SITES:
+        raise entry.error("site", f"unknown site {site!r}; known: {', '.join(sorted(SITES))}")
+    feeds, lists = entry.urls("feeds"), entry.urls("lists")
+    if not feeds and not lists:
+        raise entry.error("feeds", "a source needs at least one URL in 'feeds' or 'lists'")
+    return Source(
+        id=source_id,
+        name=entry.string("name", source_id),
+        site=site,
+        feeds=feeds,
+        lists=lists,
+        every=entry.duration("every", "30m"),
+    )
+
+
+def _parse_topic(entry: _EntryReader) -> Topic:
+    entry.check_keys({"id", "name", "query", "seeds"})
+    topic_id = entry.identifier()
+    try:
+        query = parse_query(entry.string("query"))
+    except QuerySyntaxError as exc:
+        raise entry.error("query", f"{exc}") from None
+    return Topic(topic_id, entry.string("name", topic_id), query, _parse_topic_seeds(entry))
+
+
+def _parse_topic_seeds(entry: _EntryReader) -> tuple[TopicSeed, ...]:
+    raw = entry.data.get("seeds", [])
+    if not isinstance(raw, list):
+        raise entry.error("seeds", "must be a list of URLs or { url = …, site = … } tables")
+    seeds = []
+    for item in raw:
+        url, site = (item, None) if isinstance(item, str) else _seed_table(entry, item)
+        if not is_http_url(url):
+            raise entry.error("seeds", f"{url!r} is not an absolute http(s) URL")
+        seeds.append(TopicSeed(canonicalize_url(url), site or site_for_url(url).id))
+    return tuple(seeds)
+
+
+def _seed_table(entry: _EntryReader, item: object) -> tuple[str, str | None]:
+    if not isinstance(item, dict) or not isinstance(item.get("url"), str):
+        raise entry.error("seeds", f"{item!r} is neither a URL nor a {{ url = … }} table")
+    site = item.get("site")
+    if site is not None and site not in SITES:
+        raise entry.error("seeds", f"unknown site {site!r}; known: {', '.join(sorted(SITES))}")
+    extra = set(item) - {"url", "site"}
+    if extra:
+        raise entry.error("seeds", f"unknown key(s) {', '.join(sorted(extra))} in {item!r}")
+    return item["url"], site

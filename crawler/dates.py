@@ -1,0 +1,114 @@
+"""Publication times as the five sources print them, turned into UTC.
+
+Every source prints Beijing time; a time without a zone is read as +08:00, never as UTC
+(feedparser's choice, 8 hours off for these sites).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+_NUMERIC_RE = re.compile(
+    r"""^\s*
+    (?P<y>\d{4})\s*[-/.年]\s*(?P<mo>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?
+    (?:\s*[T\s]\s*(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:\.\d+)?)?)?
+    \s*(?P<tz>Z|UTC|GMT|[+-]\d{2}:?\d{2})?\s*$""",
+    re.VERBOSE | re.IGNORECASE,
+)
+
+
+def parse_datetime(value: str | None, *, default_tz: timezone = BEIJING) -> datetime | None:
+    """Parse a printed time (RFC 822, ISO 8601, '2026-07-15 11:05:44  +0800', '2026年08月22日 09:15').
+
+    Returns an aware UTC datetime, or None when the text is not a time this knows.
+    """
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    parsed = _parse_numeric(text) or _parse_rfc822(text)
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=default_tz)
+    return parsed.astimezone(UTC)
+
+
+def _parse_numeric(text: str) -> datetime | None:
+    match = _NUMERIC_RE.match(text)
+    if match is None:
+        return None
+    parts = {k: int(v) for k, v in match.groupdict().items() if v and k != "tz"}
+    try:
+        parsed = datetime(
+            parts["y"],
+            parts["mo"],
+            parts["d"],
+            parts.get("h", 0),
+            parts.get("mi", 0),
+            parts.get("s", 0),
+        )
+    except ValueError:
+        return None
+    zone = match["tz"]
+    if zone is None:
+        return parsed
+    if zone.upper() in ("Z", "UTC", "GMT"):
+        return parsed.replace(tzinfo=UTC)
+    sign = -1 if zone[0] == "-" else 1
+    digits = zone[1:].replace(":", "")
+    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return parsed.replace(tzinfo=timezone(sign * offset))
+
+
+def _parse_rfc822(text: str) -> datetime | None:
+    try:
+        parsed = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    # RFC 2822: "-0000" is UTC written by a system that did not know its zone.
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def from_timestamp(value: float | int | str) -> datetime | None:
+    """A unix time in seconds or milliseconds (36kr prints ms) as aware UTC."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if number > 1e11:  # milliseconds: 1e11 s is the year 5138
+        number /= 1000
+    if number <= 0:
+        return None
+    return datetime.fromtimestamp(number, UTC)
+
+
+def date_from_path(url: str) -> date | None:
+    """The date in a URL path like /20231018/4965423.shtml or /2023/10/18/…."""
+    match = re.search(r"/(20\d{2})[/-]?([01]\d)[/-]?([0-3]\d)(?:/|[^\d])", url)
+    if match is None:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+def to_iso(value: datetime | None) -> str | None:
+    """UTC ISO-8601 with a Z, to the second: the form every time column holds."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def from_iso(value: str) -> datetime:
+    """Read back a time written by to_iso."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)

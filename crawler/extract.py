@@ -1,0 +1,117 @@
+"""From a fetched page to an article: decoding, the site module, generic extraction, WAF shells."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import trafilatura
+from trafilatura.settings import Document as TrafilaturaDocument
+from w3lib.encoding import html_to_unicode
+
+from crawler.dates import parse_datetime
+from crawler.model import Article, Document, Entry
+from crawler.sites import Site
+from crawler.text import clean_lines, compact, strip_boilerplate
+
+logger = logging.getLogger(__name__)
+
+# Fewer word characters than this after extraction: an empty page or a verification shell.
+MIN_ARTICLE_CHARS = 60
+# A page naming a challenge is a shell unless it carries a real article's worth of text.
+WAF_MAX_CHARS = 400
+WAF_MARKERS_RE = re.compile(
+    r"访问验证|安全验证|滑动验证|人机验证|验证码|请完成验证|访问过于频繁|请开启\s*JavaScript|"
+    r"captcha|acw_sc__v2|_waf_|aliyun_waf|cf-chl|Just a moment\.\.\.|Access Denied|"
+    r"enable JavaScript and cookies",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """A page that gave no article: a WAF or verification shell, or an empty extraction."""
+
+    url: str
+    reason: str
+
+
+def decode_body(body: bytes, content_type: str = "") -> str:
+    """Decode by BOM, HTTP header, <meta charset>, then detection: UTF-8, else GB18030."""
+    _, text = html_to_unicode(content_type or None, body, auto_detect_fun=_detect_encoding)
+    if "\ufffd" in text and text.count("\ufffd") > 8:
+        # A declared charset that lies (old Chinese sites label GBK pages UTF-8).
+        try:
+            return body.decode("gb18030")
+        except UnicodeDecodeError:
+            pass
+    return text
+
+
+def _detect_encoding(body: bytes) -> str:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8"
+
+
+def extract_article(
+    site: Site, document: Document, entry: Entry | None = None
+) -> Article | Blocked:
+    """The page's article by the site module, else by generic extraction, else Blocked."""
+    article = _site_article(site, document) or extract_generic(document)
+    if article is None:
+        return Blocked(document.url, blocked_reason(document.text, ""))
+    article = article.completed_from(entry)
+    reason = blocked_reason(document.text, article.text)
+    if reason:
+        return Blocked(document.url, reason)
+    return article
+
+
+def _site_article(site: Site, document: Document) -> Article | None:
+    article = site.extract(document)
+    if article is None or len(compact(article.text)) < MIN_ARTICLE_CHARS:
+        return None
+    return article
+
+
+def blocked_reason(html: str, text: str) -> str:
+    """Why a page counts as blocked ('' when it does not)."""
+    size = len(compact(text))
+    if size >= WAF_MAX_CHARS:
+        return ""
+    marker = WAF_MARKERS_RE.search(html)
+    if marker:
+        return f"verification page ({marker.group(0)!r}, {size} characters of text)"
+    if size < MIN_ARTICLE_CHARS:
+        return f"empty extraction ({size} characters of text)"
+    return ""
+
+
+def extract_generic(document: Document) -> Article | None:
+    """Generic article extraction (trafilatura) for any page."""
+    result = trafilatura.bare_extraction(
+        document.text,
+        url=document.url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        date_extraction_params={"original_date": True, "outputformat": "%Y-%m-%d %H:%M:%S"},
+    )
+    if not isinstance(result, TrafilaturaDocument) or not result.text:
+        return None
+    title = (result.title or "").strip()
+    lines = clean_lines(result.text)
+    if lines and lines[0] == title:  # trafilatura keeps the <h1> as the first line
+        lines = lines[1:]
+    text = strip_boilerplate("\n".join(lines))
+    return Article(
+        url=document.url,
+        title=title,
+        text=text,
+        author=(result.author or "").strip(),
+        published=parse_datetime(result.date) if result.date else None,
+    )

@@ -1,0 +1,79 @@
+"""What becomes of an extracted article: stored, a duplicate of a stored one, or unrelated."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from crawler.config import Topic
+from crawler.fingerprint import fingerprint, is_newsflash, title_key
+from crawler.model import Article
+from crawler.store import FINAL_STATUSES, Original, Store
+from crawler.text import normalize
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The decision for one article and the row it produced."""
+
+    status: Literal["stored", "baseline", "duplicate", "irrelevant", "known"]
+    article_id: int | None = None
+    original: Original | None = None
+    topics: tuple[str, ...] = ()
+
+
+def match_topics(article: Article, topics: Sequence[Topic]) -> dict[str, list[str]]:
+    """Topic id → matched terms, for every topic the article's title and text match."""
+    haystack = normalize(f"{article.title}\n{article.text}")
+    matches = {}
+    for topic in topics:
+        terms = topic.query.match(haystack)
+        if terms is not None:
+            matches[topic.id] = terms
+    return matches
+
+
+def simhash_of(article: Article) -> int | None:
+    """The article's fingerprint, or None for a text too short for simhash to mean anything."""
+    return None if is_newsflash(article.text) else fingerprint(article.text)
+
+
+def ingest_article(
+    store: Store,
+    article: Article,
+    *,
+    source: str,
+    topics: Sequence[Topic],
+    baseline_topic: str | None = None,
+) -> Outcome:
+    """Match, deduplicate and store one article, all writes in one transaction.
+
+    A baseline article (a topic's known coverage) is stored under its topic whatever it
+    matches, so that later reposts of it are recognised as duplicates.
+    """
+    matches = match_topics(article, topics)
+    if baseline_topic is not None:
+        matches.setdefault(baseline_topic, [])
+    if not matches:
+        store.save_seen(article.url, source, "irrelevant")
+        return Outcome("irrelevant")
+    value = simhash_of(article)  # CPU work outside the write lock
+    key = title_key(article.title)
+    with store.transaction():
+        seen = store.get_seen([article.url]).get(article.url)
+        if seen is not None and seen["status"] in FINAL_STATUSES:
+            return Outcome("known")
+        original = store.find_original(value, key)
+        if original is not None:
+            store.save_duplicate(article, source=source, original=original, fingerprint=value)
+            return Outcome("duplicate", original.article_id, original, tuple(matches))
+        article_id = store.save_article(
+            article,
+            source=source,
+            title_key=key,
+            fingerprint=value,
+            topics=matches,
+            baseline=baseline_topic is not None,
+        )
+    return Outcome("baseline" if baseline_topic else "stored", article_id, topics=tuple(matches))

@@ -1,0 +1,31 @@
+"""Items the spider hands to the store pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from crawler.model import Article
+
+
+@dataclass(slots=True, repr=False)
+class ArticleItem:
+    """An extracted article to match, deduplicate and store."""
+
+    source: str
+    article: Article
+    baseline_topic: str | None = None  # set for a topic's known coverage (topic seeds)
+
+    def __repr__(self) -> str:
+        # Scrapy logs items it drops; the title says which one without the whole text.
+        return f"<ArticleItem {self.source} {self.article.url} {self.article.title!r}>"
+
+
+@dataclass(slots=True)
+class RejectedItem:
+    """A URL that gave no article this time; recorded in `seen` and retried on a later crawl."""
+
+    source: str
+    url: str
+    status: Literal["blocked", "failed"]
+    detail: str

@@ -1,0 +1,65 @@
+"""The store pipeline: every item ends as a row (article, duplicate, or seen status)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+from crawler.ingest import ingest_article
+from crawler.items import ArticleItem, RejectedItem
+from crawler.report import stats_key
+
+logger = logging.getLogger(__name__)
+
+# Outcome of ingest_article → the per-source counter it bumps.
+OUTCOME_EVENTS = {
+    "stored": "new",
+    "baseline": "baseline",
+    "duplicate": "duplicates",
+    "irrelevant": "irrelevant",
+    "known": "already_seen",
+}
+
+
+class StorePipeline:
+    """Matches topics, detects near-duplicates and writes to the spider's store."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        return cls(crawler)
+
+    def process_item(self, item: Any) -> Any:
+        spider: Any = self.crawler.spider
+        if isinstance(item, RejectedItem):
+            spider.store.save_seen(item.url, item.source, item.status, detail=item.detail)
+            self._count(item.source, item.status)
+            raise DropItem(f"{item.status}: {item.url}: {item.detail}", log_level="WARNING")
+        if not isinstance(item, ArticleItem):
+            return item
+        outcome = ingest_article(
+            spider.store,
+            item.article,
+            source=item.source,
+            topics=spider.seeds.topics,
+            baseline_topic=item.baseline_topic,
+        )
+        self._count(item.source, OUTCOME_EVENTS[outcome.status])
+        if outcome.status == "duplicate" and outcome.original is not None:
+            original = outcome.original
+            raise DropItem(
+                f"near-duplicate of {original.url} ({original.method}, distance {original.distance})",
+                log_level="INFO",
+            )
+        if outcome.status in ("irrelevant", "known"):
+            raise DropItem(f"{outcome.status}: {item.article.url}", log_level="DEBUG")
+        return item
+
+    def _count(self, source: str, event: str) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(stats_key(source, event))

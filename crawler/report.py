@@ -1,0 +1,81 @@
+"""Per-source figures of a crawl, kept as Scrapy stats and summarised for people and scripts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+# Stats keys are followup/<source id>/<event>.
+STATS_PREFIX = "followup"
+EVENTS = (
+    "lists_read",  # feeds and list pages fetched and parsed
+    "lists_failed",  # feeds and list pages that could not be fetched or parsed
+    "entries",  # links found in them
+    "new",  # new related articles stored
+    "baseline",  # topic seeds stored as known coverage
+    "duplicates",  # reposts recorded as sightings of a stored article
+    "irrelevant",  # articles that match no topic
+    "already_seen",  # links skipped before any request: seen on an earlier crawl
+    "blocked",  # WAF / verification pages and empty extractions
+    "failed",  # article pages that could not be fetched
+)
+COLUMNS = {
+    "lists_read": "lists",
+    "entries": "entries",
+    "new": "new",
+    "duplicates": "dupes",
+    "irrelevant": "unrelated",
+    "already_seen": "seen",
+    "blocked": "blocked",
+    "failed": "failed",
+}
+
+
+def stats_key(source: str, event: str) -> str:
+    """The Scrapy stats key of one per-source counter."""
+    return f"{STATS_PREFIX}/{source}/{event}"
+
+
+def summarize(stats: Mapping[str, Any], sources: Iterable[str]) -> dict[str, dict[str, int]]:
+    """Per-source counters out of a crawl's Scrapy stats (every event present, zero if none)."""
+    return {
+        source: {event: int(stats.get(stats_key(source, event), 0)) for event in EVENTS}
+        for source in sources
+    }
+
+
+def source_failed(figures: Mapping[str, int]) -> bool:
+    """A source failed when none of its feeds or lists could be read."""
+    return figures.get("lists_failed", 0) > 0 and figures.get("lists_read", 0) == 0
+
+
+def all_failed(summary: Mapping[str, Mapping[str, int]], sources: Iterable[str]) -> bool:
+    """True when every polled source failed (the crawl as a whole did not run)."""
+    polled = [summary[s] for s in sources if s in summary]
+    return bool(polled) and all(source_failed(f) for f in polled)
+
+
+def format_summary(summary: Mapping[str, Mapping[str, int]]) -> str:
+    """A plain-text table, one row per source, for the terminal."""
+    headers = ["source", *COLUMNS.values(), "status"]
+    rows = [
+        [source, *(str(figures[e]) for e in COLUMNS), _status(figures)]
+        for source, figures in summary.items()
+    ]
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i in (0, len(headers) - 1) else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in [headers, *rows]
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _status(figures: Mapping[str, int]) -> str:
+    if source_failed(figures):
+        return "FAILED"
+    if figures["lists_failed"]:
+        return f"{figures['lists_failed']} list(s) failed"
+    return "ok"

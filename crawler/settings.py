@@ -1,0 +1,45 @@
+"""Scrapy settings of the followup project (also used by `scrapy crawl followup`)."""
+
+from __future__ import annotations
+
+import os
+
+from crawler import __version__
+
+BOT_NAME = "followup"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# Where the seeds and the database are; the CLI's --seeds / --db set these too.
+FOLLOWUP_SEEDS = os.environ.get("FOLLOWUP_SEEDS", "seeds")
+FOLLOWUP_DB = os.environ.get("FOLLOWUP_DB", "followup.db")
+# First retry waits this many seconds, each further retry twice as long.
+FOLLOWUP_RETRY_BACKOFF = 2.0
+
+# Polite by default: an honest User-Agent, robots.txt, at most two requests per site at once,
+# AutoThrottle adapting the pace to each server's latency.
+USER_AGENT = (
+    f"followup/{__version__} (news follow-up monitor; +https://github.com/followup-crawler)"
+)
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 0.5
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+RETRY_TIMES = 2
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+}
+ITEM_PIPELINES = {"crawler.pipelines.StorePipeline": 300}
+
+# Each crawl is short-lived; nothing to telnet into.
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"

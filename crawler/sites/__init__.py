@@ -1,0 +1,18 @@
+"""Site modules, one per source, registered by id (the `site` key of seeds/sources.toml).
+
+Every module in this package is imported here, so a new site is a new module with a
+`@register`-ed `Site` subclass, a recorded copy of its pages under crawler/demo/sites/<id>/,
+and the expected output under tests/sites/<id>/expected.json.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from crawler.sites.base import SITES, Site, get_site, register, site_for_url
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+__all__ = ["SITES", "Site", "get_site", "register", "site_for_url"]

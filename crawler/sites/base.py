@@ -1,0 +1,98 @@
+"""What every site module provides, and the registry that finds one by id or by URL."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import ClassVar, TypeVar
+
+from crawler.dates import parse_datetime
+from crawler.feeds import FeedItem
+from crawler.listing import parse_generic_list
+from crawler.model import Article, Document, Entry
+from crawler.text import html_to_text, strip_boilerplate
+from crawler.urls import canonicalize_url
+
+
+class Site:
+    """Generic behaviour; a site module overrides what its site does differently."""
+
+    id: ClassVar[str] = "generic"
+    name: ClassVar[str] = "any site"
+    # Regular expressions matched against a URL to pick the module for a topic seed.
+    url_patterns: ClassVar[tuple[str, ...]] = ()
+    # A feed description with less text than this is a teaser: the page is fetched instead.
+    min_feed_chars: ClassVar[int] = 400
+
+    def canonical_url(self, url: str) -> str:
+        """The article's identity; a site with several hosts for one page overrides this."""
+        return canonicalize_url(url)
+
+    def matches_url(self, url: str) -> bool:
+        """True when a URL belongs to this site (used for topic seeds given as bare URLs)."""
+        return any(re.search(pattern, url) for pattern in self.url_patterns)
+
+    def request_headers(self, url: str) -> dict[str, str]:
+        """Extra headers for requests to this site (caijing's list wants a Referer)."""
+        return {}
+
+    def parse_feed_item(self, item: FeedItem) -> Entry:
+        """Turn a feed item into an entry; dates are parsed here, never by feedparser."""
+        return Entry(
+            url=self.canonical_url(item.link),
+            title=item.title.strip(),
+            author=item.author.strip(),
+            published=self.parse_time(item.published),
+            html=item.html,
+            kind=item.kind,
+        )
+
+    def parse_time(self, value: str) -> datetime | None:
+        """Parse a time as this site prints it (Beijing time unless it says otherwise)."""
+        return parse_datetime(value)
+
+    def feed_article(self, entry: Entry) -> Article | None:
+        """The article straight from a full-text feed, or None when the page must be fetched."""
+        text = strip_boilerplate(html_to_text(entry.html)) if entry.html else ""
+        if len(text) < self.min_feed_chars:
+            return None
+        return Article(entry.url, entry.title, text, entry.author, entry.published)
+
+    def parse_list(self, document: Document) -> list[Entry]:
+        """Entries of a listing page or JSON list endpoint."""
+        return parse_generic_list(document, canonical_url=self.canonical_url)
+
+    def extract(self, document: Document) -> Article | None:
+        """Site-specific extraction of an article page; None hands over to generic extraction."""
+        return None
+
+
+SiteT = TypeVar("SiteT", bound=type[Site])
+SITES: dict[str, Site] = {}
+
+
+def register(cls: SiteT) -> SiteT:
+    """Class decorator: make a site module available under its id."""
+    if cls.id in SITES:
+        raise ValueError(f"site id {cls.id!r} registered twice")
+    SITES[cls.id] = cls()
+    return cls
+
+
+def get_site(site_id: str) -> Site:
+    """The registered site module with this id (KeyError names the known ids)."""
+    try:
+        return SITES[site_id]
+    except KeyError:
+        raise KeyError(f"unknown site {site_id!r}; known: {', '.join(sorted(SITES))}") from None
+
+
+def site_for_url(url: str) -> Site:
+    """The site module whose URL patterns match, else the generic one."""
+    for site in SITES.values():
+        if site.matches_url(url):
+            return site
+    return SITES["generic"]
+
+
+register(Site)

@@ -1,0 +1,223 @@
+"""The followup spider: feeds and lists of each source → new article pages → items."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import scrapy
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from crawler.config import Seeds, Source, load_seeds
+from crawler.extract import Blocked, decode_body, extract_article
+from crawler.feeds import FeedError, parse_feed
+from crawler.items import ArticleItem, RejectedItem
+from crawler.model import Document, Entry
+from crawler.report import stats_key, summarize
+from crawler.sites import Site, get_site
+from crawler.store import Store
+from crawler.urls import URLError
+
+logger = logging.getLogger(__name__)
+
+# Topic seeds are recorded under this source id.
+SEEDS_SOURCE = "seeds"
+
+
+class FollowupSpider(scrapy.Spider):
+    """Polls every selected source once and yields the articles it has not seen."""
+
+    name = "followup"
+    seeds: Seeds
+    store: Store
+    run_id: int
+
+    def __init__(
+        self,
+        *args: Any,
+        seeds: Seeds | None = None,
+        source: str | Iterable[str] = (),
+        topic: str | Iterable[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._seeds = seeds
+        # `scrapy crawl followup -a source=a,b` passes strings; the runner passes lists.
+        self.only_sources = _names(source)
+        self.only_topics = _names(topic)
+        self.summary: dict[str, dict[str, int]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> FollowupSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        seeds = spider._seeds or load_seeds(crawler.settings["FOLLOWUP_SEEDS"])
+        spider.seeds = seeds.select(sources=spider.only_sources, topics=spider.only_topics)
+        spider.store = Store.open(crawler.settings["FOLLOWUP_DB"])
+        return spider
+
+    async def start(self) -> AsyncIterator[Any]:
+        self.run_id = self.store.start_run(s.id for s in self.seeds.sources)
+        for source in self.seeds.sources:
+            for url in source.feeds:
+                yield self._list_request(url, source, self.parse_feed)
+            for url in source.lists:
+                yield self._list_request(url, source, self.parse_list)
+        for request in self._topic_seed_requests():
+            yield request
+
+    def _list_request(self, url: str, source: Source, callback: Any) -> scrapy.Request:
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.list_failed,
+            headers=source.module.request_headers(url),
+            cb_kwargs={"source": source},
+            dont_filter=True,
+        )
+
+    def _topic_seed_requests(self) -> Iterator[scrapy.Request]:
+        seeds = {(s.url, s.site, t.id) for t in self.seeds.topics for s in t.seeds}
+        known = self.store.get_known([url for url, _, _ in seeds])
+        for url, site_id, topic_id in sorted(seeds):
+            if url not in known:
+                yield self._page_request(
+                    Entry(url), source_id=SEEDS_SOURCE, site=get_site(site_id), baseline=topic_id
+                )
+
+    def _page_request(
+        self, entry: Entry, *, source_id: str, site: Site, baseline: str | None = None
+    ) -> scrapy.Request:
+        return scrapy.Request(
+            entry.url,
+            callback=self.parse_page,
+            errback=self.page_failed,
+            headers=site.request_headers(entry.url),
+            cb_kwargs={"source_id": source_id, "site": site, "entry": entry, "baseline": baseline},
+        )
+
+    # Feeds and lists -----------------------------------------------------------------------
+
+    def parse_feed(self, response: Response, source: Source) -> Iterator[Any]:
+        content_type = _content_type(response)
+        try:
+            feed = parse_feed(response.body, url=response.url, content_type=content_type)
+        except FeedError as exc:
+            self._list_error(source, response.url, f"{exc}; check the feed URL in sources.toml")
+            return
+        if feed.problem:
+            logger.warning(
+                "malformed feed %s [%s]: %s; using the %d items it still gave",
+                response.url,
+                source.id,
+                feed.problem,
+                len(feed.items),
+            )
+        entries = []
+        for item in feed.items:
+            try:
+                entries.append(source.module.parse_feed_item(item))
+            except URLError as exc:
+                logger.warning("feed %s [%s]: skipping an item: %s", response.url, source.id, exc)
+        self._count(source.id, "lists_read")
+        yield from self._follow(source, entries)
+
+    def parse_list(self, response: Response, source: Source) -> Iterator[Any]:
+        document = Document(response.url, decode_body(response.body, _content_type(response)))
+        entries = source.module.parse_list(document)
+        if not entries:
+            self._list_error(
+                source, response.url, "no article links found; has the page layout changed?"
+            )
+            return
+        self._count(source.id, "lists_read")
+        yield from self._follow(source, entries)
+
+    def _follow(self, source: Source, entries: list[Entry]) -> Iterator[Any]:
+        self._count(source.id, "entries", len(entries))
+        known = self.store.get_known([e.url for e in entries])
+        for entry in entries:
+            if entry.url in known:
+                self._count(source.id, "already_seen")
+                continue
+            article = source.module.feed_article(entry) if entry.html else None
+            if article is not None:
+                yield ArticleItem(source.id, article)
+            else:
+                yield self._page_request(entry, source_id=source.id, site=source.module)
+
+    def list_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        source = request.cb_kwargs["source"]
+        self._list_error(source, request.url, describe_failure(failure))
+
+    def _list_error(self, source: Source, url: str, problem: str) -> None:
+        logger.error("source %s: cannot read %s: %s", source.id, url, problem)
+        self._count(source.id, "lists_failed")
+
+    # Article pages -------------------------------------------------------------------------
+
+    def parse_page(
+        self,
+        response: Response,
+        source_id: str,
+        site: Site,
+        entry: Entry,
+        baseline: str | None,
+    ) -> Iterator[Any]:
+        document = Document(
+            response.url,
+            decode_body(response.body, _content_type(response)),
+            _content_type(response),
+        )
+        result = extract_article(site, document, entry)
+        if isinstance(result, Blocked):
+            yield RejectedItem(source_id, entry.url, "blocked", result.reason)
+            return
+        # The identity is the canonical URL the entry named, not where redirects ended.
+        yield ArticleItem(source_id, replace(result, url=entry.url), baseline_topic=baseline)
+
+    def page_failed(self, failure: Failure) -> Iterator[Any]:
+        request = failure.request  # type: ignore[attr-defined]
+        kwargs = request.cb_kwargs
+        yield RejectedItem(
+            kwargs["source_id"], kwargs["entry"].url, "failed", describe_failure(failure)
+        )
+
+    # Bookkeeping ---------------------------------------------------------------------------
+
+    def _count(self, source_id: str, event: str, count: int = 1) -> None:
+        self.crawler.stats.inc_value(stats_key(source_id, event), count)
+
+    def closed(self, reason: str) -> None:
+        sources = [s.id for s in self.seeds.sources]
+        if any(t.seeds for t in self.seeds.topics):
+            sources.append(SEEDS_SOURCE)
+        self.summary = summarize(self.crawler.stats.get_stats(), sources)
+        if hasattr(self, "run_id"):
+            self.store.finish_run(self.run_id, {"reason": reason, "sources": self.summary})
+        self.store.close()
+
+
+def describe_failure(failure: Failure) -> str:
+    """A one-line reason for a failed request: HTTP status, timeout, refused connection…"""
+    if failure.check(HttpError):
+        response = failure.value.response
+        return f"HTTP {response.status}"
+    exception = failure.value
+    return f"{type(exception).__name__}: {exception}".rstrip(": ")
+
+
+def _content_type(response: Response) -> str:
+    value = response.headers.get("Content-Type")
+    return value.decode("latin-1") if value else ""
+
+
+def _names(value: str | Iterable[str]) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return list(value)

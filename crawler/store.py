@@ -1,0 +1,386 @@
+"""The SQLite store: articles, their topics, duplicates, seen URLs, crawl runs.
+
+Written through sqlite-utils; the schema lives in `MIGRATIONS`. WAL is on so the daemon can
+write while a user reads, and every write that belongs together happens in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from crawler.dates import from_iso, to_iso, utcnow
+from crawler.fingerprint import NEAR_DISTANCE, from_signed, hamming, split_bands, to_hex, to_signed
+from crawler.model import Article
+
+Status = Literal["stored", "duplicate", "irrelevant", "blocked", "failed"]
+# Statuses after which a URL is never requested again.
+FINAL_STATUSES: frozenset[str] = frozenset({"stored", "duplicate", "irrelevant"})
+# Blocked and failed pages are retried on later crawls, RETRY_AFTER after the first failure,
+# twice as long after each further one, until MAX_ATTEMPTS: a WAF page or an outage is
+# usually temporary, and a lost article is worse than a few requests.
+RETRY_AFTER = timedelta(hours=1)
+MAX_ATTEMPTS = 6
+BUSY_TIMEOUT_MS = 30_000
+# The second tier of near-duplicate detection compares against recent fingerprints only.
+RECENT_WINDOW = timedelta(days=30)
+# At NEAR_DISTANCE a distinct article falls that close with p ≈ 1.8e-8 per comparison
+# (tests/neardup measurements): 5,000 comparisons keep a false merge below 1 in 10,000 articles.
+RECENT_LIMIT = 5_000
+
+MIGRATIONS = Migrations("followup")
+
+
+class StoreError(RuntimeError):
+    """A database file that cannot be opened or written."""
+
+
+@MIGRATIONS()
+def m001_initial(db: Database) -> None:
+    for statement in INITIAL_SCHEMA:
+        db.execute(statement)
+
+
+INITIAL_SCHEMA = (
+    """CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL,
+        title TEXT NOT NULL,
+        author TEXT,
+        published_at TEXT,
+        fetched_at TEXT NOT NULL,
+        text TEXT NOT NULL,
+        simhash TEXT,
+        title_key TEXT NOT NULL,
+        baseline INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX articles_title_key ON articles(title_key)",
+    "CREATE INDEX articles_published_at ON articles(published_at)",
+    "CREATE INDEX articles_source ON articles(source)",
+    """CREATE TABLE article_topics (
+        article_id INTEGER NOT NULL REFERENCES articles(id),
+        topic TEXT NOT NULL,
+        matched TEXT NOT NULL,
+        PRIMARY KEY (article_id, topic)
+    )""",
+    "CREATE INDEX article_topics_topic ON article_topics(topic)",
+    """CREATE TABLE duplicates (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL,
+        title TEXT NOT NULL,
+        duplicate_of INTEGER NOT NULL REFERENCES articles(id),
+        distance INTEGER NOT NULL,
+        method TEXT NOT NULL,
+        published_at TEXT,
+        seen_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX duplicates_duplicate_of ON duplicates(duplicate_of)",
+    # The near-duplicate index: a 64-bit simhash split into four 16-bit bands. Two values within
+    # 3 bits share a band (pigeonhole), so one indexed OR-lookup finds every candidate.
+    # `value` is the simhash as a signed 64-bit integer: SQLite has no unsigned INTEGER.
+    """CREATE TABLE fingerprints (
+        id INTEGER PRIMARY KEY,
+        article_id INTEGER NOT NULL REFERENCES articles(id),
+        value INTEGER NOT NULL,
+        b0 INTEGER NOT NULL,
+        b1 INTEGER NOT NULL,
+        b2 INTEGER NOT NULL,
+        b3 INTEGER NOT NULL
+    )""",
+    "CREATE INDEX fingerprints_b0 ON fingerprints(b0)",
+    "CREATE INDEX fingerprints_b1 ON fingerprints(b1)",
+    "CREATE INDEX fingerprints_b2 ON fingerprints(b2)",
+    "CREATE INDEX fingerprints_b3 ON fingerprints(b3)",
+    """CREATE TABLE seen (
+        url TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        status TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        detail TEXT
+    )""",
+    "CREATE INDEX seen_status ON seen(status)",
+    """CREATE TABLE crawl_runs (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        sources TEXT NOT NULL,
+        stats TEXT
+    )""",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Original:
+    """The stored article a new one duplicates, and how closely."""
+
+    article_id: int
+    url: str
+    distance: int
+    method: Literal["simhash", "title"]
+
+
+class RecentFingerprints:
+    """Recent fingerprints in memory, refreshed from SQLite before each lookup.
+
+    The band index only guarantees distance ≤ 3; reposts with edits sit further away, so
+    they are compared, vectorised, against every fingerprint of the recent window. The
+    window is reloaded from the database at start and topped up by id, so rows written by
+    another process (the daemon crawls sources in parallel) are never missed.
+    """
+
+    def __init__(self) -> None:
+        self.values = np.zeros(0, dtype=np.uint64)
+        self.article_ids = np.zeros(0, dtype=np.int64)
+        self.last_id = 0
+
+    def refresh(self, db: Database, *, since: datetime, limit: int = RECENT_LIMIT) -> None:
+        rows = list(
+            db.query(
+                """SELECT f.id, f.article_id, f.value FROM fingerprints f
+                   JOIN articles a ON a.id = f.article_id
+                   WHERE f.id > ? AND a.fetched_at >= ? ORDER BY f.id DESC LIMIT ?""",
+                [self.last_id, to_iso(since), limit],
+            )
+        )
+        if not rows:
+            return
+        self.last_id = max(self.last_id, rows[0]["id"])
+        rows.reverse()
+        values = np.array([from_signed(r["value"]) for r in rows], dtype=np.uint64)
+        ids = np.array([r["article_id"] for r in rows], dtype=np.int64)
+        self.values = np.concatenate([self.values, values])[-limit:]
+        self.article_ids = np.concatenate([self.article_ids, ids])[-limit:]
+
+    def nearest(self, value: int) -> tuple[int, int] | None:
+        """(article_id, distance) of the closest recent fingerprint, or None when empty."""
+        if not len(self.values):
+            return None
+        distances = np.bitwise_count(self.values ^ np.uint64(value))
+        best = int(np.argmin(distances))
+        return int(self.article_ids[best]), int(distances[best])
+
+
+class Store:
+    """Reads and writes of one followup database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.recent = RecentFingerprints()
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        """Open (creating if needed) a database file, in WAL mode, migrated to the current schema."""
+        path = Path(path)
+        if path.parent and not path.parent.exists():
+            raise StoreError(f"cannot create {path}: directory {path.parent} does not exist")
+        try:
+            db = Database(path)
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.enable_wal()
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            MIGRATIONS.apply(db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot use {path} as a followup database: {exc}") from exc
+        return cls(db)
+
+    @classmethod
+    def memory(cls) -> Store:
+        """A throw-away in-memory store (tests, benchmarks)."""
+        db = Database(memory=True)
+        MIGRATIONS.apply(db)
+        return cls(db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction, taken at once (BEGIN IMMEDIATE) so check-then-write is safe
+        against another process doing the same."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.rollback()
+            raise
+        else:
+            self.db.commit()
+
+    # Reads ---------------------------------------------------------------------------------
+
+    def get_seen(self, urls: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The seen row (status, attempts, last_seen…) of each URL that has one."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(urls), 500):
+            chunk = list(urls[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(f"SELECT * FROM seen WHERE url IN ({marks})", chunk):
+                found[row["url"]] = row
+        return found
+
+    def get_known(self, urls: Sequence[str], *, now: datetime | None = None) -> set[str]:
+        """URLs not to request now: final ones, and failures still waiting for their retry."""
+        now = now or utcnow()
+        return {url for url, row in self.get_seen(urls).items() if not _due(row, now)}
+
+    def find_original(self, fingerprint: int | None, title_key: str) -> Original | None:
+        """The stored article this one near-duplicates, if any.
+
+        With a fingerprint: band-index candidates (any age) and the recent window, within
+        NEAR_DISTANCE bits. Without one (a newsflash too short for simhash): the same title.
+        """
+        if fingerprint is None:
+            return self._find_by_title(title_key)
+        best = self._nearest_by_bands(fingerprint)
+        self.recent.refresh(self.db, since=utcnow() - RECENT_WINDOW)
+        recent = self.recent.nearest(fingerprint)
+        if recent and (best is None or recent[1] < best[1]):
+            best = recent
+        if best is None or best[1] > NEAR_DISTANCE:
+            return None
+        url = self.db.execute("SELECT url FROM articles WHERE id = ?", [best[0]]).fetchone()[0]
+        return Original(best[0], url, best[1], "simhash")
+
+    def _nearest_by_bands(self, fingerprint: int) -> tuple[int, int] | None:
+        rows = self.db.query(
+            "SELECT article_id, value FROM fingerprints WHERE b0 = ? OR b1 = ? OR b2 = ? OR b3 = ?",
+            list(split_bands(fingerprint)),
+        )
+        candidates = (
+            (r["article_id"], hamming(fingerprint, from_signed(r["value"]))) for r in rows
+        )
+        return min(candidates, key=lambda c: c[1], default=None)
+
+    def _find_by_title(self, title_key: str) -> Original | None:
+        if not title_key:
+            return None
+        row = self.db.execute(
+            "SELECT id, url FROM articles WHERE title_key = ? ORDER BY id LIMIT 1", [title_key]
+        ).fetchone()
+        return Original(row[0], row[1], 0, "title") if row else None
+
+    # Writes (call inside `transaction()` when several belong together) -----------------------
+
+    def save_seen(self, url: str, source: str, status: Status, *, detail: str = "") -> None:
+        """Record what became of a URL, keeping when it was first seen; failures count attempts."""
+        now = to_iso(utcnow())
+        attempt = int(status in ("blocked", "failed"))
+        self.db.execute(
+            """INSERT INTO seen (url, source, status, first_seen, last_seen, attempts, detail)
+               VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(url) DO UPDATE SET status = excluded.status,
+                 last_seen = excluded.last_seen, detail = excluded.detail,
+                 attempts = seen.attempts + excluded.attempts""",
+            [url, source, status, now, now, attempt, detail or None],
+        )
+
+    def save_article(
+        self,
+        article: Article,
+        *,
+        source: str,
+        title_key: str,
+        fingerprint: int | None,
+        topics: dict[str, list[str]],
+        baseline: bool = False,
+    ) -> int:
+        """Store a new article with its topics, fingerprint and seen row; returns its id."""
+        cursor = self.db.execute(
+            """INSERT INTO articles (url, source, title, author, published_at, fetched_at, text,
+                                     simhash, title_key, baseline)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                article.url,
+                source,
+                article.title,
+                article.author or None,
+                to_iso(article.published),
+                to_iso(utcnow()),
+                article.text,
+                to_hex(fingerprint) if fingerprint is not None else None,
+                title_key,
+                int(baseline),
+            ],
+        )
+        article_id = int(cursor.lastrowid or 0)
+        self.db.conn.executemany(
+            "INSERT INTO article_topics (article_id, topic, matched) VALUES (?, ?, ?)",
+            [
+                (article_id, topic, json.dumps(terms, ensure_ascii=False))
+                for topic, terms in topics.items()
+            ],
+        )
+        self._save_fingerprint(article_id, fingerprint)
+        self.save_seen(article.url, source, "stored")
+        return article_id
+
+    def save_duplicate(
+        self, article: Article, *, source: str, original: Original, fingerprint: int | None
+    ) -> None:
+        """Record a repost as a sighting of its original, with its seen row."""
+        self.db.execute(
+            """INSERT INTO duplicates (url, source, title, duplicate_of, distance, method,
+                                       published_at, seen_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                article.url,
+                source,
+                article.title,
+                original.article_id,
+                original.distance,
+                original.method,
+                to_iso(article.published),
+                to_iso(utcnow()),
+            ],
+        )
+        # A repost's own fingerprint points at the original too: a copy of the copy is found.
+        self._save_fingerprint(original.article_id, fingerprint)
+        self.save_seen(article.url, source, "duplicate", detail=f"duplicate of {original.url}")
+
+    def _save_fingerprint(self, article_id: int, fingerprint: int | None) -> None:
+        if fingerprint is None:
+            return
+        self.db.execute(
+            "INSERT INTO fingerprints (article_id, value, b0, b1, b2, b3) VALUES (?, ?, ?, ?, ?, ?)",
+            [article_id, to_signed(fingerprint), *split_bands(fingerprint)],
+        )
+
+    # Crawl runs ----------------------------------------------------------------------------
+
+    def start_run(self, sources: Iterable[str]) -> int:
+        """Record the start of a crawl; returns the run id."""
+        cursor = self.db.execute(
+            "INSERT INTO crawl_runs (started_at, sources) VALUES (?, ?)",
+            [to_iso(utcnow()), json.dumps(list(sources))],
+        )
+        return int(cursor.lastrowid or 0)
+
+    def finish_run(self, run_id: int, stats: dict[str, Any]) -> None:
+        """Record the end of a crawl and its per-source figures."""
+        self.db.execute(
+            "UPDATE crawl_runs SET finished_at = ?, stats = ? WHERE id = ?",
+            [to_iso(utcnow()), json.dumps(stats, ensure_ascii=False, sort_keys=True), run_id],
+        )
+
+
+def _due(row: dict[str, Any], now: datetime) -> bool:
+    """True when a seen URL should be requested again (a failure whose wait is over)."""
+    if row["status"] in FINAL_STATUSES or row["attempts"] >= MAX_ATTEMPTS:
+        return False
+    wait = RETRY_AFTER * 2 ** max(row["attempts"] - 1, 0)
+    return from_iso(row["last_seen"]) + wait <= now
