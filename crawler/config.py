@@ -12,7 +12,7 @@ from typing import Any, Protocol, TypeVar
 
 from crawler.query import Query, QuerySyntaxError, parse_query
 from crawler.sites import SITES, Site, get_site, site_for_url
-from crawler.urls import canonicalize_url, is_http_url
+from crawler.urls import is_http_url
 
 SOURCES_FILE = "sources.toml"
 TOPICS_FILE = "topics.toml"
@@ -231,7 +231,8 @@ def _parse_topic_seeds(entry: _EntryReader) -> tuple[TopicSeed, ...]:
         url, site = (item, None) if isinstance(item, str) else _seed_table(entry, item)
         if not is_http_url(url):
             raise entry.error("seeds", f"{url!r} is not an absolute http(s) URL")
-        seeds.append(TopicSeed(canonicalize_url(url), site or site_for_url(url).id))
+        module = get_site(site) if site else site_for_url(url)
+        seeds.append(TopicSeed(module.canonical_url(url), module.id))
     return tuple(seeds)
 
 

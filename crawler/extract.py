@@ -23,7 +23,7 @@ MIN_ARTICLE_CHARS = 60
 WAF_MAX_CHARS = 400
 WAF_MARKERS_RE = re.compile(
     r"访问验证|安全验证|滑动验证|人机验证|验证码|请完成验证|访问过于频繁|请开启\s*JavaScript|"
-    r"captcha|acw_sc__v2|_waf_|aliyun_waf|cf-chl|Just a moment\.\.\.|Access Denied|"
+    r"captcha|acw_sc__v2|_waf_|_wafchallengeid|_waftokenid|aliyun_waf|cf-chl|Just a moment\.\.\.|Access Denied|"
     r"enable JavaScript and cookies",
     re.IGNORECASE,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -32,23 +32,36 @@ def parse_generic_list(document: Document, *, canonical_url: Callable[[str], str
         except ValueError:
             data = None
         if data is not None:
-            return _dedupe(_entries_from_json(data, document.url, canonical_url))
-    return _dedupe(_entries_from_html(document, canonical_url))
+            return dedupe_entries(_entries_from_json(data, document.url, canonical_url))
+    return dedupe_entries(_entries_from_html(document, canonical_url))
 
 
-def _dedupe(entries: Iterator[Entry]) -> list[Entry]:
-    seen: dict[str, Entry] = {}
+def dedupe_entries(entries: Iterable[Entry]) -> list[Entry]:
+    """One entry per URL in first-seen order, preferring one with a title (a list often links
+    the picture, without text, before the headline)."""
+    kept: dict[str, Entry] = {}
     for entry in entries:
-        seen.setdefault(entry.url, entry)
-    return list(seen.values())
+        if entry.url not in kept or (entry.title and not kept[entry.url].title):
+            kept[entry.url] = entry
+    return list(kept.values())
+
+
+def resolve_link(base_url: str, link: str, canonical_url: Callable[[str], str]) -> str | None:
+    """A list's link, maybe relative, as a canonical URL; None when it is not a page link."""
+    link = link.strip()
+    if not link or link.startswith(("javascript:", "#", "mailto:")):
+        return None
+    try:
+        return canonical_url(urljoin(base_url, link))
+    except URLError:
+        return None
 
 
 def _entries_from_html(document: Document, canonical_url: Callable[[str], str]) -> Iterator[Entry]:
     host = urlsplit(document.url).netloc
-    own = _safe(canonical_url, document.url)
+    own = resolve_link(document.url, document.url, canonical_url)
     for anchor in Selector(text=document.text).css("a[href]"):
-        href = anchor.attrib["href"].strip()
-        url = _safe(canonical_url, urljoin(document.url, href))
+        url = resolve_link(document.url, anchor.attrib["href"], canonical_url)
         if url is None or url == own or urlsplit(url).netloc != host:
             continue
         if not ARTICLE_PATH_RE.search(urlsplit(url).path):
@@ -61,8 +74,7 @@ def _entries_from_json(
     data: Any, base_url: str, canonical_url: Callable[[str], str]
 ) -> Iterator[Entry]:
     for record in _iter_records(data):
-        link = _first(record, URL_KEYS)
-        url = _safe(canonical_url, urljoin(base_url, link)) if link else None
+        url = resolve_link(base_url, _first(record, URL_KEYS), canonical_url)
         if url is None:
             continue
         yield Entry(
@@ -102,10 +114,3 @@ def _record_time(record: dict[str, Any]) -> datetime | None:
         if isinstance(value, str) and (parsed := parse_datetime(value)):
             return parsed
     return None
-
-
-def _safe(canonical_url: Callable[[str], str], url: str) -> str | None:
-    try:
-        return canonical_url(url)
-    except URLError:
-        return None

@@ -102,6 +102,14 @@ def test_html_to_text_one_line_per_block_without_scripts() -> None:
         "题图｜视觉中国",
         "（责任编辑：林然）",
         "原标题：淘宝接入微信支付",
+        "（图片来源：Tech星球）",
+        "图片来源@视觉中国",
+        "本文为作者独立观点，不代表本站立场，未经允许不得转载。",
+        "-END-",
+        "责编：王五",
+        "头图｜AI生成",
+        "译者：李四",
+        "原创 周宁 零售观察 2026-11-20 08:00",
     ],
 )
 def test_credit_lines_are_boilerplate(line: str) -> None:

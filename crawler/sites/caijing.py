@@ -8,16 +8,16 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import lxml.html
 from parsel import Selector
 
 from crawler.dates import BEIJING, date_from_path, parse_datetime, utcnow
+from crawler.listing import dedupe_entries, resolve_link
 from crawler.model import Article, Document, Entry
 from crawler.sites.base import Site, register
 from crawler.text import clean_lines, html_to_text, strip_boilerplate
-from crawler.urls import URLError
 
 # Every channel has a host of its own (tech., finance., economy., industry., …); the path
 # carries the day the article was created: /20231018/4965423.shtml.
@@ -27,7 +27,7 @@ ARTICLE_URL_RE = re.compile(
 # The roll: https://roll.caijing.com.cn/ajax_lists.php?modelid=0. Real clients add a
 # `&time=<random>` cache-buster; the seeds deliberately do not, so the URL stays stable and a
 # conditional GET can answer 304.
-ROLL_HOST = "roll.caijing.com.cn"
+ROLL_PATH = "/ajax_lists.php"
 # The roll endpoint answers only requests that seem to come from its own page.
 ROLL_REFERER = "http://roll.caijing.com.cn/"
 # The roll prints "MM-DD HH:mm": no year.
@@ -75,8 +75,9 @@ class CaijingSite(Site):
         return canonical
 
     def request_headers(self, url: str) -> dict[str, str]:
-        """The roll endpoint wants its own page as Referer."""
-        if urlsplit(url).hostname == ROLL_HOST:
+        """The roll endpoint wants its own page as Referer (matched by path, so a local copy
+        of the roll gets it too)."""
+        if urlsplit(url).path == ROLL_PATH:
             return {"Referer": ROLL_REFERER}
         return {}
 
@@ -89,8 +90,8 @@ class CaijingSite(Site):
             except ValueError:
                 records = None
             if isinstance(records, list):
-                return _dedupe(self._roll_entries(records, document.url))
-        entries = _dedupe(self._listing_entries(document))
+                return dedupe_entries(self._roll_entries(records, document.url))
+        entries = dedupe_entries(self._listing_entries(document))
         return entries or super().parse_list(document)
 
     def _roll_entries(self, records: list[Any], base_url: str) -> Iterator[Entry]:
@@ -98,7 +99,7 @@ class CaijingSite(Site):
         for record in records:
             if not isinstance(record, dict) or not isinstance(record.get("url"), str):
                 continue
-            url = self._safe_url(urljoin(base_url, record["url"].strip()))
+            url = resolve_link(base_url, record["url"], self.canonical_url)
             if url is None:
                 continue
             yield Entry(
@@ -113,17 +114,11 @@ class CaijingSite(Site):
             # Each item links twice: the picture (no text) and the title.
             for anchor in item.css("a[href]"):
                 title = " ".join("".join(anchor.css("::text").getall()).split())
-                url = self._safe_url(urljoin(document.url, anchor.attrib["href"]))
+                url = resolve_link(document.url, anchor.attrib["href"], self.canonical_url)
                 if title and url:
                     time = item.css("span.time::text").get("")
                     yield Entry(url=url, title=title, published=parse_list_time(time, url))
                     break
-
-    def _safe_url(self, url: str) -> str | None:
-        try:
-            return self.canonical_url(url)
-        except URLError:
-            return None
 
     def extract(self, document: Document) -> Article | None:
         """Title, time, byline and body of either page layout; None when neither is found."""
@@ -234,10 +229,3 @@ def _page_time(page: Selector) -> datetime | None:
         if match:
             return parse_datetime(match[0])
     return None
-
-
-def _dedupe(entries: Iterator[Entry]) -> list[Entry]:
-    seen: dict[str, Entry] = {}
-    for entry in entries:
-        seen.setdefault(entry.url, entry)
-    return list(seen.values())

@@ -13,6 +13,7 @@ import lxml.html
 
 from crawler.dates import parse_datetime
 from crawler.feeds import FeedItem
+from crawler.listing import dedupe_entries
 from crawler.model import Article, Document, Entry
 from crawler.sites.base import Site, register
 from crawler.text import clean_lines, html_to_text, strip_boilerplate
@@ -119,7 +120,7 @@ def parse_article_links(root: lxml.html.HtmlElement, page_url: str) -> list[Entr
     across www./m. and .com/.com.tw, and the canonical identity moves hosts besides.
     """
     page_host = urlsplit(page_url).hostname
-    entries: dict[str, Entry] = {}
+    entries = []
     for anchor in root.iter("a"):
         url = urljoin(page_url, (anchor.get("href") or "").strip())
         parts = urlsplit(url)
@@ -130,11 +131,10 @@ def parse_article_links(root: lxml.html.HtmlElement, page_url: str) -> list[Entr
             identity = canonical_cnbeta_url(url)
         except URLError:
             continue
-        title = _element_text(anchor) or (anchor.get("title") or "").strip()
-        # A picture link comes before the headline link to the same article.
-        if identity not in entries or (title and not entries[identity].title):
-            entries[identity] = Entry(identity, title)
-    return list(entries.values())
+        entries.append(
+            Entry(identity, _element_text(anchor) or (anchor.get("title") or "").strip())
+        )
+    return dedupe_entries(entries)
 
 
 def clean_feed_title(title: str) -> str:

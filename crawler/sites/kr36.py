@@ -47,8 +47,8 @@ TITLE_SUFFIX_RE = re.compile(r"\s*[-_|｜]\s*36氪\s*$")
 CAPTION_XPATH = ".//p[contains(concat(' ', normalize-space(@class), ' '), ' img-desc ')]"
 # 36kr's own credit lines that the shared boilerplate patterns do not know.
 CREDIT_RE = re.compile(
-    r"36\s*氪经授权|(?<!未)经授权(?:发布|首发|转载)|授权\s*36\s*(?:氪|kr)|"
-    r"^神译局是36氪旗下|^(?:译者|责编|编译)\s*[:：|｜/]|^编者按[:：]\s*本文(?:来自|来源于)|"
+    r"36\s*氪经授权|授权\s*36\s*(?:氪|kr)|"
+    r"^神译局是36氪旗下|^编者按[:：]\s*本文(?:来自|来源于)|"
     r"^本文作者.{0,40}(?:首发|授权)|"
     r"^(?:注[:：])?我是\s*36\s*氪.{0,60}(?:微信|联系|交流)",
     re.IGNORECASE,

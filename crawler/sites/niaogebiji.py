@@ -9,15 +9,16 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from parsel import Selector
 
 from crawler.dates import from_timestamp, parse_datetime
+from crawler.listing import dedupe_entries, resolve_link
 from crawler.model import Article, Document, Entry
 from crawler.sites.base import Site, register
-from crawler.text import BOILERPLATE_MAX_LINE, html_to_text, strip_boilerplate
-from crawler.urls import URLError, canonicalize_url
+from crawler.text import html_to_text, strip_boilerplate
+from crawler.urls import canonicalize_url
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +34,6 @@ PRINTED_TIME_RE = re.compile(
 )
 TITLE_SUFFIX_RE = re.compile(r"\s*[-_|｜]\s*鸟哥笔记\s*$")
 AUTHOR_PREFIX_RE = re.compile(r"^(?:作者|文)\s*[:：/|｜]\s*")
-# Lines this site adds that crawler.text does not know (yet): its own disclaimer and the
-# editor's end marker. Short lines only, as in crawler.text.
-SITE_BOILERPLATE_RE = re.compile(
-    r"^(?:本文(?:为|系)?作者(?:独立|个人)观点|[-—\s]*END[-—\s]*$)", re.IGNORECASE
-)
 
 
 def _class(name: str) -> str:
@@ -84,17 +80,17 @@ class NiaogebijiSite(Site):
         """
         text = document.text.lstrip("\ufeff \t\r\n")
         if not text.startswith(("{", "[")):
-            return self._dedupe(self._card_entries(document))
+            return dedupe_entries(self._card_entries(document))
         try:
             records = parse_article_list(text, url=document.url)
         except ArticleListError as exc:
             logger.warning("%s", exc)
             return []
-        return self._dedupe(self._record_entries(records, document.url))
+        return dedupe_entries(self._record_entries(records, document.url))
 
     def _record_entries(self, records: list[dict[str, Any]], base_url: str) -> Iterator[Entry]:
         for record in records:
-            url = self._resolve(base_url, _text(record.get("link")))
+            url = resolve_link(base_url, _text(record.get("link")), self.canonical_url)
             if url is None:
                 logger.warning("%s: skipping %r: no usable link", base_url, record.get("title"))
                 continue
@@ -112,7 +108,9 @@ class NiaogebijiSite(Site):
                 "%s: no div.articleBox cards; has the category page changed?", document.url
             )
         for card in cards:
-            url = self._resolve(document.url, card.css("a[href]::attr(href)").get(""))
+            url = resolve_link(
+                document.url, card.css("a[href]::attr(href)").get(""), self.canonical_url
+            )
             if url is None:
                 continue
             title = _joined(card.css(".articleTitle ::text").getall())
@@ -122,15 +120,6 @@ class NiaogebijiSite(Site):
                 author=_author_text(card.css(".author")),
                 published=_card_time(card),
             )
-
-    def _resolve(self, base_url: str, link: str) -> str | None:
-        """A list's link (relative on this site) as a canonical URL; None when it is none."""
-        if not link.strip() or link.strip().startswith(("javascript:", "#")):
-            return None
-        try:
-            return self.canonical_url(urljoin(base_url, link.strip()))
-        except URLError:
-            return None
 
     @staticmethod
     def _dedupe(entries: Iterable[Entry]) -> list[Entry]:
@@ -201,12 +190,7 @@ def parse_body_text(body: Selector) -> str:
     root = copy.deepcopy(body.root)  # the page's own tree stays as parsed
     for caption in root.xpath(CAPTION_XPATH):
         caption.drop_tree()
-    lines = strip_boilerplate(html_to_text(root)).splitlines()
-    return "\n".join(line for line in lines if not _is_site_boilerplate(line))
-
-
-def _is_site_boilerplate(line: str) -> bool:
-    return len(line) <= BOILERPLATE_MAX_LINE and SITE_BOILERPLATE_RE.match(line) is not None
+    return strip_boilerplate(html_to_text(root))
 
 
 def _page_title(page: Selector) -> str:
