@@ -17,7 +17,7 @@ from crawler.text import normalize
 class Outcome:
     """The decision for one article and the row it produced."""
 
-    status: Literal["stored", "baseline", "duplicate", "irrelevant", "known"]
+    status: Literal["stored", "baseline", "duplicate", "earlier", "irrelevant", "known"]
     article_id: int | None = None
     original: Original | None = None
     topics: tuple[str, ...] = ()
@@ -50,7 +50,9 @@ def ingest_article(
     """Match, deduplicate and store one article, all writes in one transaction.
 
     A baseline article (a topic's known coverage) is stored under its topic whatever it
-    matches, so that later reposts of it are recognised as duplicates.
+    matches, so that later reposts of it are recognised as duplicates. A copy published
+    before the stored one it duplicates takes its place ("earlier"): the original of a story
+    is its first publication, whichever copy the crawl met first.
     """
     matches = match_topics(article, topics)
     if baseline_topic is not None:
@@ -65,6 +67,16 @@ def ingest_article(
         if seen is not None and seen["status"] in FINAL_STATUSES:
             return Outcome("known")
         original = store.find_original(value, key)
+        if original is not None and not original.baseline and original.published_after(article):
+            store.save_earlier_original(
+                article,
+                source=source,
+                original=original,
+                title_key=key,
+                fingerprint=value,
+                topics=matches,
+            )
+            return Outcome("earlier", original.article_id, original, tuple(matches))
         if original is not None:
             store.save_duplicate(article, source=source, original=original, fingerprint=value)
             return Outcome("duplicate", original.article_id, original, tuple(matches))

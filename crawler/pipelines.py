@@ -19,6 +19,7 @@ OUTCOME_EVENTS = {
     "stored": "new",
     "baseline": "baseline",
     "duplicate": "duplicates",
+    "earlier": "duplicates",  # the story was stored already; this copy is its first publication
     "irrelevant": "irrelevant",
     "known": "already_seen",
 }
@@ -55,6 +56,12 @@ class StorePipeline:
             raise DropItem(
                 f"near-duplicate of {original.url} ({original.method}, distance {original.distance})",
                 log_level="INFO",
+            )
+        if outcome.status == "earlier" and outcome.original is not None:
+            logger.info(
+                "%s was published before %s, its near-duplicate: it is now the original",
+                item.article.url,
+                outcome.original.url,
             )
         if outcome.status in ("irrelevant", "known"):
             raise DropItem(f"{outcome.status}: {item.article.url}", log_level="DEBUG")

@@ -131,6 +131,13 @@ class Original:
     url: str
     distance: int
     method: Literal["simhash", "title"]
+    published_at: str | None = None
+    baseline: bool = False
+
+    def published_after(self, article: Article) -> bool:
+        """True when the stored copy appeared later than `article` (both dates known)."""
+        theirs = to_iso(article.published)
+        return bool(self.published_at and theirs and theirs < self.published_at)
 
 
 class RecentFingerprints:
@@ -253,8 +260,15 @@ class Store:
             best = recent
         if best is None or best[1] > NEAR_DISTANCE:
             return None
-        url = self.db.execute("SELECT url FROM articles WHERE id = ?", [best[0]]).fetchone()[0]
-        return Original(best[0], url, best[1], "simhash")
+        return self._original(best[0], best[1], "simhash")
+
+    def _original(
+        self, article_id: int, distance: int, method: Literal["simhash", "title"]
+    ) -> Original:
+        url, published_at, baseline = self.db.execute(
+            "SELECT url, published_at, baseline FROM articles WHERE id = ?", [article_id]
+        ).fetchone()
+        return Original(article_id, url, distance, method, published_at, bool(baseline))
 
     def _nearest_by_bands(self, fingerprint: int) -> tuple[int, int] | None:
         rows = self.db.query(
@@ -270,9 +284,9 @@ class Store:
         if not title_key:
             return None
         row = self.db.execute(
-            "SELECT id, url FROM articles WHERE title_key = ? ORDER BY id LIMIT 1", [title_key]
+            "SELECT id FROM articles WHERE title_key = ? ORDER BY id LIMIT 1", [title_key]
         ).fetchone()
-        return Original(row[0], row[1], 0, "title") if row else None
+        return self._original(row[0], 0, "title") if row else None
 
     # Writes (call inside `transaction()` when several belong together) -----------------------
 
@@ -351,6 +365,62 @@ class Store:
         # A repost's own fingerprint points at the original too: a copy of the copy is found.
         self._save_fingerprint(original.article_id, fingerprint)
         self.save_seen(article.url, source, "duplicate", detail=f"duplicate of {original.url}")
+
+    def save_earlier_original(
+        self,
+        article: Article,
+        *,
+        source: str,
+        original: Original,
+        title_key: str,
+        fingerprint: int | None,
+        topics: dict[str, list[str]],
+    ) -> None:
+        """Make an earlier-published copy the original and the stored one its sighting.
+
+        Whichever copy was crawled first, the story's article is its first publication: the
+        row keeps its id (so every sighting still points at it) and takes the earlier copy's
+        content; the copy it held becomes a duplicate of it.
+        """
+        old = next(self.db.query("SELECT * FROM articles WHERE id = ?", [original.article_id]))
+        self.db.execute(
+            """INSERT INTO duplicates (url, source, title, duplicate_of, distance, method,
+                                       published_at, seen_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                old["url"],
+                old["source"],
+                old["title"],
+                old["id"],
+                original.distance,
+                original.method,
+                old["published_at"],
+                old["fetched_at"],
+            ],
+        )
+        self.db.execute(
+            """UPDATE articles SET url = ?, source = ?, title = ?, author = ?, published_at = ?,
+                 fetched_at = ?, text = ?, simhash = ?, title_key = ? WHERE id = ?""",
+            [
+                article.url,
+                source,
+                article.title,
+                article.author or None,
+                to_iso(article.published),
+                to_iso(utcnow()),
+                article.text,
+                to_hex(fingerprint) if fingerprint is not None else old["simhash"],
+                title_key,
+                old["id"],
+            ],
+        )
+        self.db.conn.executemany(
+            "INSERT OR REPLACE INTO article_topics (article_id, topic, matched) VALUES (?, ?, ?)",
+            [(old["id"], t, json.dumps(terms, ensure_ascii=False)) for t, terms in topics.items()],
+        )
+        self._save_fingerprint(old["id"], fingerprint)
+        self.save_seen(article.url, source, "stored")
+        self.save_seen(old["url"], old["source"], "duplicate", detail=f"duplicate of {article.url}")
 
     def _save_fingerprint(self, article_id: int, fingerprint: int | None) -> None:
         if fingerprint is None:
