@@ -8,7 +8,7 @@ from typing import Literal
 from crawler.model import Article
 
 
-@dataclass(slots=True, repr=False)
+@dataclass(slots=True, repr=False)  # an article's repr would hold its whole text
 class ArticleItem:
     """An extracted article to match, deduplicate and store."""
 
@@ -17,7 +17,6 @@ class ArticleItem:
     baseline_topic: str | None = None  # set for a topic's known coverage (topic seeds)
 
     def __repr__(self) -> str:
-        # Scrapy logs items it drops; the title says which one without the whole text.
         return f"<ArticleItem {self.source} {self.article.url} {self.article.title!r}>"
 
 

@@ -23,6 +23,7 @@ COLUMNS = {
     "lists_read": "lists",
     "entries": "entries",
     "new": "new",
+    "baseline": "baseline",
     "duplicates": "dupes",
     "irrelevant": "unrelated",
     "already_seen": "seen",

@@ -39,6 +39,7 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.BackoffRetryMiddleware": 550,
 }
 ITEM_PIPELINES = {"crawler.pipelines.StorePipeline": 300}
+LOG_FORMATTER = "crawler.logformatter.DropLogFormatter"
 
 # Each crawl is short-lived; nothing to telnet into.
 TELNETCONSOLE_ENABLED = False

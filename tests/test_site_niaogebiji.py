@@ -90,6 +90,7 @@ def test_recorded_list_escaped_slashes_and_mixed_time_types() -> None:
     entries = SITE.parse_list(Document(LIST_URL, text))
     assert [e.published for e in entries] == [
         datetime(2026, 11, 19, 6, 2, 40, tzinfo=UTC),  # a number
+        datetime(2026, 11, 16, 12, 5, tzinfo=UTC),  # the repost of a huxiu article
         datetime(2026, 11, 17, 12, 15, 3, tzinfo=UTC),  # a string
         datetime(2026, 11, 12, 1, 41, 26, tzinfo=UTC),
     ]

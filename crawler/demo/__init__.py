@@ -7,16 +7,17 @@ which are pointed at the local copies before the crawl. No internet is needed.
 
 from __future__ import annotations
 
-import re
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
+from crawler.config import Seeds, load_seeds
 from crawler.mirror import Mirror
+from crawler.sites import site_for_url
 
 HERE = Path(__file__).parent
 SITES_DIR = HERE / "sites"
@@ -29,6 +30,7 @@ DEMO_SETTINGS = {
     "DOWNLOAD_DELAY": 0,
     "DOWNLOAD_TIMEOUT": 10,
     "FOLLOWUP_RETRY_BACKOFF": 0.1,
+    "LOG_LEVEL": "WARNING",
 }
 
 
@@ -43,21 +45,21 @@ def serve_demo_sites() -> Iterator[Mirror]:
         yield mirror
 
 
-def write_local_seeds(mirror: Mirror, directory: Path) -> Path:
-    """The demo's seeds with every mirrored URL pointed at its local copy."""
-    pattern = re.compile(r"https?://[^\s\"'\]]+")
-
-    def localise(match: re.Match[str]) -> str:
-        url = match[0]
-        try:
-            return mirror.url_for(url)
-        except KeyError:
-            return url
-
-    for name in ("sources.toml", "topics.toml"):
-        text = (SEEDS_DIR / name).read_text(encoding="utf-8")
-        (directory / name).write_text(pattern.sub(localise, text), encoding="utf-8")
-    return directory
+def localise_seeds(seeds: Seeds, mirror: Mirror) -> Seeds:
+    """The demo's seeds with every URL pointed at its local copy; site modules stay as named."""
+    sources = tuple(
+        replace(
+            source,
+            feeds=tuple(map(mirror.url_for, source.feeds)),
+            lists=tuple(map(mirror.url_for, source.lists)),
+        )
+        for source in seeds.sources
+    )
+    topics = tuple(
+        replace(topic, seeds=tuple(replace(s, url=mirror.url_for(s.url)) for s in topic.seeds))
+        for topic in seeds.topics
+    )
+    return replace(seeds, sources=sources, topics=topics)
 
 
 def prepare_database(path: Path) -> None:
@@ -75,29 +77,25 @@ def prepare_database(path: Path) -> None:
 
 def run_demo(db_path: Path) -> dict[str, Any]:
     """Serve the recorded sites, crawl them into db_path; returns the crawl summary."""
-    from crawler.config import load_seeds
     from crawler.runner import run_crawl
 
     prepare_database(db_path)
-    with serve_demo_sites() as mirror, tempfile.TemporaryDirectory() as tmp:
-        seeds = load_seeds(write_local_seeds(mirror, Path(tmp)))
+    with serve_demo_sites() as mirror:
+        seeds = localise_seeds(load_seeds(SEEDS_DIR), mirror)
         result = run_crawl(seeds, db_path, settings=DEMO_SETTINGS)
         restore_real_urls(Database(db_path), mirror)
     return {"run_id": result.run_id, "sources": result.summary}
 
 
-# Tables and their URL columns the demo points back at the real addresses.
-URL_COLUMNS = (("articles", "url"), ("duplicates", "url"), ("seen", "url"))
-
-
 def restore_real_urls(db: Database, mirror: Mirror) -> None:
-    """Store the real addresses the local copies stand for, so the demo database reads like
-    one made from the real sites (and stays meaningful once the local server is gone)."""
+    """Store the real, canonical addresses the local copies stand for, so the demo database
+    reads like one made from the real sites (and stays meaningful once the server is gone)."""
     with db.atomic():
-        for origin in mirror.origins:
-            local = mirror.local_origin(origin)
-            for table, column in URL_COLUMNS:
-                db.execute(
-                    f"UPDATE {table} SET {column} = ? || substr({column}, ?) WHERE {column} LIKE ?",
-                    [origin, len(local) + 1, f"{local}/%"],
-                )
+        for table in ("articles", "duplicates", "seen"):
+            for row in list(db.query(f"SELECT rowid AS row_id, url FROM {table}")):
+                real = mirror.real_url(row["url"])
+                if real != row["url"]:
+                    db.execute(
+                        f"UPDATE OR IGNORE {table} SET url = ? WHERE rowid = ?",
+                        [site_for_url(real).canonical_url(real), row["row_id"]],
+                    )

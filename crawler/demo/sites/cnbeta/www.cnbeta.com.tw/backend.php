@@ -37,5 +37,13 @@
       <pubDate>Wed, 18 Nov 2026 01:15:09 GMT</pubDate>
       <guid>https://www.cnbeta.com.tw/articles/tech/1591204.htm</guid>
     </item>
+    <item>
+      <title><![CDATA[微信内测直接打开淘宝商品链接 外链规则再松绑]]></title>
+      <link>https://www.cnbeta.com.tw/articles/tech/1591455.htm</link>
+      <description><![CDATA[<p>11月中旬，部分微信用户发现，在聊天窗口里点开淘宝商品链接后，页面不再提示“复制链接到浏览器打开”，而是直接进入一个能够浏览商品详情、加入购物车的网页。据财经网报道，腾讯方面回应称…</p><a href="https://www.cnbeta.com.tw/articles/tech/1591455.htm" target="_blank">阅读全文</a>]]></description>
+      <author>Mashiro</author>
+      <pubDate>Mon, 16 Nov 2026 02:48:41 GMT</pubDate>
+      <guid>https://www.cnbeta.com.tw/articles/tech/1591455.htm</guid>
+    </item>
   </channel>
 </rss>
