@@ -26,6 +26,7 @@ from crawler.coverage import (
 from crawler.dates import utcnow
 from crawler.export import FORMATS, ExportError, Format, format_for, render
 from crawler.report import all_failed, format_summary
+from crawler.search import format_hits, search_articles
 from crawler.store import Store, StoreError
 
 seeds_option = click.option(
@@ -181,6 +182,32 @@ def export(
     except ExportError as exc:
         raise BadInput(str(exc)) from None
     write_output(text, output)
+
+
+@cli.command()
+@click.argument("terms")
+@db_option
+@click.option("--topic", help="Only articles filed under this topic.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+def search(terms: str, db_path: str, topic: str | None, limit: int) -> None:
+    """Full-text search of titles and texts; every term must occur. Title hits come first.
+
+    Terms of three or more characters use the FTS5 trigram index; a shorter one (阿里)
+    makes the search a LIKE scan.
+    """
+    db = open_checked(db_path)
+    check_known(topic, get_topics(db), "topic", db_path)
+    try:
+        result = search_articles(db, terms, topic=topic, limit=limit)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    finally:
+        db.close()
+    if result.note:
+        click.echo(f"note: {result.note}; searching with LIKE instead", err=True)
+    if not result.hits:
+        click.echo(f"no article matches {terms!r}", err=True)
+    write_output(format_hits(result.hits), None)
 
 
 def open_checked(db_path: str) -> Database:
