@@ -27,6 +27,8 @@ from crawler.dates import utcnow
 from crawler.export import FORMATS, ExportError, Format, format_for, render
 from crawler.report import all_failed, format_summary
 from crawler.search import format_hits, search_articles
+from crawler.sql import FORMATS as QUERY_FORMATS
+from crawler.sql import QueryError, format_result, run_query
 from crawler.store import Store, StoreError
 
 seeds_option = click.option(
@@ -182,6 +184,24 @@ def export(
     except ExportError as exc:
         raise BadInput(str(exc)) from None
     write_output(text, output)
+
+
+@cli.command()
+@click.argument("sql")
+@db_option
+@click.option(
+    "--format", "fmt", type=click.Choice(QUERY_FORMATS), default="table", show_default=True
+)
+def query(sql: str, db_path: str, fmt: str) -> None:
+    """Run one SQL statement on a read-only connection: SELECT works, writes are refused.
+
+    Example: followup query "SELECT source, count(*) FROM articles GROUP BY source"
+    """
+    try:
+        result = run_query(db_path, sql)
+    except (QueryError, StoreError) as exc:
+        raise BadInput(str(exc)) from None
+    write_output(format_result(result, fmt), None)
 
 
 @cli.command()
