@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +14,21 @@ from sqlite_utils import Database
 
 from crawler import __version__
 from crawler.config import ConfigError, Seeds, load_seeds
-from crawler.coverage import format_coverage, iter_coverage
+from crawler.coverage import (
+    Selection,
+    format_coverage,
+    get_sources,
+    get_topics,
+    iter_coverage,
+    open_readonly,
+    parse_when,
+)
+from crawler.dates import utcnow
+from crawler.export import FORMATS, ExportError, Format, format_for, render
 from crawler.report import all_failed, format_summary
+from crawler.search import format_hits, search_articles
+from crawler.sql import FORMATS as QUERY_FORMATS
+from crawler.sql import QueryError, format_result, run_query
 from crawler.store import Store, StoreError
 
 seeds_option = click.option(
@@ -107,6 +122,151 @@ def demo(db_path: Path) -> None:
     click.echo(format_summary(summary["sources"]), err=True)
     click.echo(f"\nStored in {db_path}:\n", err=True)
     click.echo(format_coverage(list(iter_coverage(Database(db_path)))))
+
+
+@cli.command()
+@db_option
+@click.option("--topic", help="Only articles filed under this topic (required for atom).")
+@click.option("--source", help="Only articles from this source id ('seeds': topic seeds).")
+@click.option("--since", metavar="WHEN", help="Published at or after WHEN: 2026-11-20, 7d…")
+@click.option("--until", metavar="WHEN", help="Published before WHEN (a bare date: its end).")
+@click.option(
+    "--baseline/--no-baseline",
+    default=True,
+    show_default=True,
+    help="Include topic seeds (known coverage), marked as such.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="Output format [default: from -o's suffix, else md].",
+)
+@click.option("--bom", is_flag=True, help="Start the CSV with a UTF-8 byte-order mark (Excel).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to FILE (replaced whole, never half-written) instead of stdout.",
+)
+def export(
+    db_path: str,
+    topic: str | None,
+    source: str | None,
+    since: str | None,
+    until: str | None,
+    baseline: bool,
+    fmt: Format | None,
+    bom: bool,
+    output: str | None,
+) -> None:
+    """Export stored articles with their topics and sightings: csv, json, ndjson, atom or md.
+
+    WHEN is a duration back from now (7d, 12h), a date (2026-11-20) or a date and time
+    ('2026-11-20 08:00'); a time without an offset is Beijing time, add Z for UTC.
+    JSON and NDJSON fields are listed in README.md.
+    """
+    now = utcnow()
+    selection = Selection(
+        topic=topic,
+        source=source,
+        since=when_option(since, "--since", now=now),
+        until=when_option(until, "--until", now=now, end_of_day=True),
+        include_baseline=baseline,
+    )
+    db = open_checked(db_path)
+    check_known(topic, get_topics(db), "topic", db_path)
+    check_known(source, get_sources(db), "source", db_path)
+    items = list(iter_coverage(db, selection=selection))
+    db.close()  # formatting happens after the read transaction, away from the daemon's writes
+    try:
+        text = render(items, fmt or format_for(output) or "md", topic=topic, bom=bom, now=now)
+    except ExportError as exc:
+        raise BadInput(str(exc)) from None
+    write_output(text, output)
+
+
+@cli.command()
+@click.argument("sql")
+@db_option
+@click.option(
+    "--format", "fmt", type=click.Choice(QUERY_FORMATS), default="table", show_default=True
+)
+def query(sql: str, db_path: str, fmt: str) -> None:
+    """Run one SQL statement on a read-only connection: SELECT works, writes are refused.
+
+    Example: followup query "SELECT source, count(*) FROM articles GROUP BY source"
+    """
+    try:
+        result = run_query(db_path, sql)
+    except (QueryError, StoreError) as exc:
+        raise BadInput(str(exc)) from None
+    write_output(format_result(result, fmt), None)
+
+
+@cli.command()
+@click.argument("terms")
+@db_option
+@click.option("--topic", help="Only articles filed under this topic.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+def search(terms: str, db_path: str, topic: str | None, limit: int) -> None:
+    """Full-text search of titles and texts; every term must occur. Title hits come first.
+
+    Terms of three or more characters use the FTS5 trigram index; a shorter one (阿里)
+    makes the search a LIKE scan.
+    """
+    db = open_checked(db_path)
+    check_known(topic, get_topics(db), "topic", db_path)
+    try:
+        result = search_articles(db, terms, topic=topic, limit=limit)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    finally:
+        db.close()
+    if result.note:
+        click.echo(f"note: {result.note}; searching with LIKE instead", err=True)
+    if not result.hits:
+        click.echo(f"no article matches {terms!r}", err=True)
+    write_output(format_hits(result.hits), None)
+
+
+def open_checked(db_path: str) -> Database:
+    """The database opened read-only, or a clear error (exit 2)."""
+    try:
+        return open_readonly(db_path)
+    except StoreError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def check_known(value: str | None, known: list[str], kind: str, db_path: str) -> None:
+    """A --topic or --source naming something the database has, or a clear error (exit 2)."""
+    if value is not None and value not in known:
+        raise BadInput(
+            f"no article in {db_path} is filed under {kind} {value!r}; "
+            f"{kind}s there: {', '.join(known) or 'none yet'}"
+        )
+
+
+def when_option(
+    value: str | None, name: str, *, now: datetime, end_of_day: bool = False
+) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_when(value, now=now, end_of_day=end_of_day)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=name) from None
+
+
+def write_output(text: str, output: str | None) -> None:
+    """UTF-8 text to stdout, or to a file replaced in one step (a reader never sees half)."""
+    data = text.encode("utf-8")
+    if output is None:
+        click.echo(data, nl=False)  # bytes go to stdout's binary stream as they are
+        return
+    partial = f"{output}.partial"
+    Path(partial).write_bytes(data)
+    os.replace(partial, output)
 
 
 def load_checked_seeds(

@@ -1,12 +1,29 @@
-"""Reading the store back: stored articles with their topics and their sightings elsewhere."""
+"""Reading the store back: stored articles with their topics and their sightings elsewhere.
+
+Readers open the file read-only and read everything they need in one short transaction (one
+snapshot, consistent while the daemon writes), then format outside it: a read transaction left
+open keeps WAL from checkpointing, and the -wal file grows for as long as it stays open.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
+
+from crawler.config import parse_duration
+from crawler.dates import parse_datetime, to_iso
+from crawler.store import BUSY_TIMEOUT_MS, StoreError
+
+# A date without a time: --until takes the whole day.
+DATE_ONLY_RE = re.compile(r"\s*\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?\s*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,17 +55,73 @@ class Coverage:
     sightings: list[Sighting] = field(default_factory=list)
 
 
-def iter_coverage(db: Database, *, include_baseline: bool = True) -> Iterator[Coverage]:
-    """Every stored article, newest publication first, with topics and sightings."""
-    where = "" if include_baseline else "WHERE baseline = 0"
-    articles = list(
-        db.query(
-            f"SELECT * FROM articles {where} "
-            "ORDER BY coalesce(published_at, fetched_at) DESC, id DESC"
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which stored articles to read (all by default). Times compare with the publication time,
+    or the fetch time where the source gave none: since inclusive, until exclusive."""
+
+    topic: str | None = None
+    source: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    include_baseline: bool = True
+
+    def where(self) -> tuple[str, list[Any]]:
+        """A WHERE condition on `articles a`, and its parameters."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if not self.include_baseline:
+            clauses.append("a.baseline = 0")
+        if self.topic is not None:
+            clauses.append("a.id IN (SELECT article_id FROM article_topics WHERE topic = ?)")
+            params.append(self.topic)
+        if self.source is not None:
+            clauses.append("a.source = ?")
+            params.append(self.source)
+        if self.since is not None:
+            clauses.append("coalesce(a.published_at, a.fetched_at) >= ?")
+            params.append(to_iso(self.since))
+        if self.until is not None:
+            clauses.append("coalesce(a.published_at, a.fetched_at) < ?")
+            params.append(to_iso(self.until))
+        return " AND ".join(clauses) or "1", params
+
+
+def open_readonly(path: str | Path) -> Database:
+    """An existing database opened read-only (the file is never written), waiting on locks."""
+    path = Path(path)
+    if not path.is_file():
+        raise StoreError(
+            f"no database at {path}: run `followup crawl --db {path}` first, or pass --db"
         )
-    )
-    topics = _topics_by_article(db)
-    sightings = _sightings_by_article(db)
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA query_only = ON")
+        db = Database(conn)
+        db.table_names()  # reads the schema: fails here on a file that is not SQLite
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot read {path} as a followup database: {exc}") from exc
+    return db
+
+
+def iter_coverage(db: Database, *, selection: Selection | None = None) -> Iterator[Coverage]:
+    """The selected articles, newest publication first, with topics and sightings.
+
+    All rows are read in one transaction before the first is yielded: one snapshot, however
+    long the caller then takes.
+    """
+    where, params = (selection or Selection()).where()
+    with db.atomic():
+        articles = list(
+            db.query(
+                f"SELECT * FROM articles a WHERE {where} "
+                "ORDER BY coalesce(a.published_at, a.fetched_at) DESC, a.id DESC",
+                params,
+            )
+        )
+        topics = _topics_by_article(db, where, params)
+        sightings = _sightings_by_article(db, where, params)
     for row in articles:
         yield Coverage(
             id=row["id"],
@@ -65,16 +138,26 @@ def iter_coverage(db: Database, *, include_baseline: bool = True) -> Iterator[Co
         )
 
 
-def _topics_by_article(db: Database) -> dict[int, dict[str, list[str]]]:
+def _topics_by_article(
+    db: Database, where: str, params: list[Any]
+) -> dict[int, dict[str, list[str]]]:
     found: dict[int, dict[str, list[str]]] = {}
-    for row in db.query("SELECT article_id, topic, matched FROM article_topics"):
+    for row in db.query(
+        "SELECT article_id, topic, matched FROM article_topics "
+        f"WHERE article_id IN (SELECT a.id FROM articles a WHERE {where}) ORDER BY topic",
+        params,
+    ):
         found.setdefault(row["article_id"], {})[row["topic"]] = json.loads(row["matched"])
     return found
 
 
-def _sightings_by_article(db: Database) -> dict[int, list[Sighting]]:
+def _sightings_by_article(db: Database, where: str, params: list[Any]) -> dict[int, list[Sighting]]:
     found: dict[int, list[Sighting]] = {}
-    for row in db.query("SELECT * FROM duplicates ORDER BY seen_at, id"):
+    for row in db.query(
+        "SELECT * FROM duplicates "
+        f"WHERE duplicate_of IN (SELECT a.id FROM articles a WHERE {where}) ORDER BY seen_at, id",
+        params,
+    ):
         found.setdefault(row["duplicate_of"], []).append(
             Sighting(
                 url=row["url"],
@@ -101,3 +184,34 @@ def format_coverage(items: list[Coverage]) -> str:
                 f"{'':>24}  also on {sighting.source} (distance {sighting.distance}): {sighting.url}"
             )
     return "\n".join(lines)
+
+
+def get_topics(db: Database) -> list[str]:
+    """The topic ids stored articles are filed under."""
+    return [r["topic"] for r in db.query("SELECT DISTINCT topic FROM article_topics ORDER BY 1")]
+
+
+def get_sources(db: Database) -> list[str]:
+    """The source ids of stored articles ('seeds' for topic seeds)."""
+    return [r["source"] for r in db.query("SELECT DISTINCT source FROM articles ORDER BY 1")]
+
+
+def parse_when(value: str, *, now: datetime, end_of_day: bool = False) -> datetime:
+    """--since / --until: a duration back from now ('7d', '12h'), a date or a date and time.
+
+    A time without an offset is Beijing time, as everywhere in followup (the sources print
+    it); write Z or +00:00 for UTC. With end_of_day, a bare date means the end of that day.
+    """
+    try:
+        return now - parse_duration(value)
+    except ValueError:
+        pass
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise ValueError(
+            f"{value!r} is not a date, a time or a duration; write e.g. 2026-11-20, "
+            "'2026-11-20 08:00' (Beijing time), 2026-11-20T00:00Z (UTC) or 7d"
+        )
+    if end_of_day and DATE_ONLY_RE.fullmatch(value):
+        return parsed + timedelta(days=1)
+    return parsed

@@ -22,6 +22,7 @@ from sqlite_utils.migrations import Migrations
 from crawler.dates import from_iso, to_iso, utcnow
 from crawler.fingerprint import NEAR_DISTANCE, from_signed, hamming, split_bands, to_hex, to_signed
 from crawler.model import Article
+from crawler.search import enable_search_index
 
 Status = Literal["stored", "duplicate", "irrelevant", "blocked", "failed"]
 # Statuses after which a URL is never requested again.
@@ -121,6 +122,13 @@ INITIAL_SCHEMA = (
         stats TEXT
     )""",
 )
+
+
+@MIGRATIONS()
+def m002_search_index(db: Database) -> None:
+    # Full-text search (crawler.search): FTS5 trigram over title and text, kept by triggers.
+    # A SQLite without trigram gets no index (a warning); `followup search` then uses LIKE.
+    enable_search_index(db)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,43 @@ QUERY = (
     "(阿里 OR 阿里巴巴 OR 淘宝 OR 天猫 OR 支付宝) AND (腾讯 OR 微信) AND "
     "(互联互通 OR 互通 OR 拆墙 OR 屏蔽 OR 外链 OR 链接 OR 微信支付 OR 口令)"
 )
+# The tests' web as sources: three healthy ones, then three that fail on purpose.
+SOURCES = """
+[[source]]
+id = "news"
+name = "新闻示例 (full-text feed)"
+site = "generic"
+feeds = ["{https://news.example.com/feed.xml}"]
+
+[[source]]
+id = "daily"
+name = "每日科技 (teaser feed)"
+site = "generic"
+feeds = ["{https://daily.example.org/rss}"]
+
+[[source]]
+id = "listed"
+name = "列表新闻 (listing page)"
+site = "generic"
+lists = ["{https://list.example.net/news/}"]
+
+[[source]]
+id = "broken"
+site = "generic"
+feeds = ["{https://broken.example.com/feed}"]
+
+[[source]]
+id = "bad"
+site = "generic"
+feeds = ["{https://bad.example.com/feed.xml}"]
+
+[[source]]
+id = "slow"
+site = "generic"
+feeds = ["{https://slow.example.com/feed}"]
+"""
+# The same web without the sources that fail on purpose (they make a crawl wait for timeouts).
+HEALTHY_SOURCES = SOURCES.split('[[source]]\nid = "broken"')[0]
 # Fast and strict, but the same mechanisms: retries with backoff, timeouts, robots.txt.
 FAST_SETTINGS = {
     "AUTOTHROTTLE_ENABLED": "0",

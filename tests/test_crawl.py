@@ -9,44 +9,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from crawler.mirror import Mirror
-from tests.helpers import WEB, run_followup, setting_args, write_seeds
+from tests.helpers import HEALTHY_SOURCES, SOURCES, WEB, run_followup, setting_args, write_seeds
 
-SOURCES = """
-[[source]]
-id = "news"
-name = "新闻示例 (full-text feed)"
-site = "generic"
-feeds = ["{https://news.example.com/feed.xml}"]
-
-[[source]]
-id = "daily"
-name = "每日科技 (teaser feed)"
-site = "generic"
-feeds = ["{https://daily.example.org/rss}"]
-
-[[source]]
-id = "listed"
-name = "列表新闻 (listing page)"
-site = "generic"
-lists = ["{https://list.example.net/news/}"]
-
-[[source]]
-id = "broken"
-site = "generic"
-feeds = ["{https://broken.example.com/feed}"]
-
-[[source]]
-id = "bad"
-site = "generic"
-feeds = ["{https://bad.example.com/feed.xml}"]
-
-[[source]]
-id = "slow"
-site = "generic"
-feeds = ["{https://slow.example.com/feed}"]
-"""
-# The same web without the sources that fail on purpose (they make a crawl wait for timeouts).
-HEALTHY_SOURCES = SOURCES.split('[[source]]\nid = "broken"')[0]
 FEEDS_AND_LISTS = {
     "https://news.example.com/feed.xml",
     "https://daily.example.org/rss",

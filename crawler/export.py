@@ -1,0 +1,299 @@
+"""Export formats for stored coverage: CSV, JSON, NDJSON, an Atom feed, a Markdown digest.
+
+Plain functions from `Coverage` (crawler.coverage) to text: no click, no Scrapy, no database.
+
+JSON and NDJSON carry the same article objects, an array in JSON and one object a line in
+NDJSON (so `sqlite-utils insert other.db articles - --nl` and `jq` read either). The field
+names and types are a stable contract: later versions may add fields, never rename, retype or
+remove one.
+
+    url              str   canonical URL, unique in the store
+    title            str
+    source           str   source id; "seeds" for a topic's known coverage
+    author           str | null
+    published_at     str | null   UTC ISO-8601, "2026-11-20T02:30:00Z"; null when unknown
+    fetched_at       str   UTC ISO-8601
+    baseline         bool  a topic seed: coverage known before the crawl, not news
+    topics           {topic id: [matched terms]}
+    text             str   the extracted text, one paragraph a line
+    also_covered_by  [{url, source, title, published_at, seen_at, distance}]
+                     reposts of the article elsewhere; distance in simhash bits
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from html import escape
+from itertools import groupby
+from typing import Any, Literal
+
+from feedgen.feed import FeedGenerator
+
+from crawler import __version__
+from crawler.coverage import Coverage, Sighting
+from crawler.dates import BEIJING, from_iso
+
+Format = Literal["csv", "json", "ndjson", "atom", "md"]
+FORMATS: tuple[Format, ...] = ("csv", "json", "ndjson", "atom", "md")
+SUFFIXES: dict[str, Format] = {
+    ".csv": "csv",
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".atom": "atom",
+    ".xml": "atom",
+    ".md": "md",
+}
+CSV_COLUMNS = (
+    "published_at",
+    "source",
+    "title",
+    "author",
+    "url",
+    "baseline",
+    "topics",
+    "matched",
+    "also_covered_by",
+    "excerpt",
+)
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+EXCERPT_CHARS = 80
+SENTENCE_ENDS = "。！？!?；;"
+# Characters with a meaning in Markdown, escaped in text taken from the web.
+MARKDOWN_SPECIAL = set("\\`*_[]<>#|~!")
+
+
+class ExportError(ValueError):
+    """An export that cannot be made as asked (e.g. an Atom feed without a topic)."""
+
+
+def render(
+    items: Sequence[Coverage],
+    fmt: Format,
+    *,
+    topic: str | None = None,
+    bom: bool = False,
+    now: datetime,
+) -> str:
+    """items in the format fmt. Atom needs the topic its feed is for; now dates an empty feed."""
+    if bom and fmt != "csv":
+        raise ExportError("a byte-order mark is for CSV only (Excel); drop --bom")
+    if fmt == "csv":
+        return format_csv(items, bom=bom)
+    if fmt == "json":
+        return format_json(items)
+    if fmt == "ndjson":
+        return format_ndjson(items)
+    if fmt == "atom":
+        if topic is None:
+            raise ExportError("an Atom feed is one topic's feed: name it with --topic")
+        return format_atom(items, topic=topic, now=now)
+    return format_markdown(items, topic=topic)
+
+
+def format_for(filename: str | None) -> Format | None:
+    """The format a file name's suffix asks for, if any."""
+    if filename is None:
+        return None
+    return next((f for s, f in SUFFIXES.items() if filename.lower().endswith(s)), None)
+
+
+# JSON, NDJSON -------------------------------------------------------------------------------
+
+
+def article_record(item: Coverage) -> dict[str, Any]:
+    """One article as the documented JSON object."""
+    return {
+        "url": item.url,
+        "title": item.title,
+        "source": item.source,
+        "author": item.author,
+        "published_at": item.published_at,
+        "fetched_at": item.fetched_at,
+        "baseline": item.baseline,
+        "topics": item.topics,
+        "text": item.text,
+        "also_covered_by": [sighting_record(s) for s in item.sightings],
+    }
+
+
+def sighting_record(sighting: Sighting) -> dict[str, Any]:
+    return {
+        "url": sighting.url,
+        "source": sighting.source,
+        "title": sighting.title,
+        "published_at": sighting.published_at,
+        "seen_at": sighting.seen_at,
+        "distance": sighting.distance,
+    }
+
+
+def format_json(items: Iterable[Coverage]) -> str:
+    records = [article_record(item) for item in items]
+    return json.dumps(records, ensure_ascii=False, indent=2) + "\n"
+
+
+def format_ndjson(items: Iterable[Coverage]) -> str:
+    return "".join(json.dumps(article_record(i), ensure_ascii=False) + "\n" for i in items)
+
+
+# CSV ----------------------------------------------------------------------------------------
+
+
+def format_csv(items: Iterable[Coverage], *, bom: bool = False) -> str:
+    """RFC 4180 CSV, one article a row, safe to open in a spreadsheet."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows([safe_cell(cell) for cell in csv_row(item)] for item in items)
+    return ("\ufeff" if bom else "") + buffer.getvalue()
+
+
+def csv_row(item: Coverage) -> list[str]:
+    return [
+        item.published_at or "",
+        item.source,
+        item.title,
+        item.author or "",
+        item.url,
+        "yes" if item.baseline else "no",
+        "; ".join(item.topics),
+        "; ".join(f"{topic}: {', '.join(terms)}" for topic, terms in item.topics.items()),
+        "; ".join(f"{s.source} {s.url}" for s in item.sightings),
+        excerpt(item.text),
+    ]
+
+
+def safe_cell(value: str) -> str:
+    """A cell a spreadsheet shows as text: a leading ' before anything it would evaluate."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
+# Atom ---------------------------------------------------------------------------------------
+
+
+def format_atom(items: Sequence[Coverage], *, topic: str, now: datetime) -> str:
+    """An Atom 1.0 feed of one topic's articles, newest first, with stable ids."""
+    feed = FeedGenerator()
+    feed.id(stable_id(f"followup:topic:{topic}"))
+    feed.title(f"followup: {topic}")
+    feed.subtitle(f"Articles on topic {topic!r} and where else each appeared")
+    feed.author({"name": "followup"})
+    feed.generator("followup", __version__)
+    feed.language("zh-CN")
+    feed.updated(max((entry_updated(i) for i in items), default=now))
+    for item in items:
+        _add_entry(feed, item)
+    return str(feed.atom_str(pretty=True), "utf-8")
+
+
+def _add_entry(feed: FeedGenerator, item: Coverage) -> None:
+    entry = feed.add_entry(order="append")
+    entry.id(stable_id(item.url))
+    entry.title(item.title)
+    entry.link(href=item.url, rel="alternate")
+    entry.author({"name": item.author or item.source})
+    if item.published_at:
+        entry.published(from_iso(item.published_at))
+    entry.updated(entry_updated(item))
+    entry.category([{"term": item.source, "label": f"source: {item.source}"}])
+    if item.baseline:
+        entry.category({"term": "baseline", "label": "known coverage (topic seed)"})
+    entry.summary(excerpt(item.text))
+    entry.content(entry_html(item), type="html")
+
+
+def stable_id(name: str) -> str:
+    """An Atom id that never changes for the same canonical URL (or name), in any database."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, name).urn
+
+
+def entry_updated(item: Coverage) -> datetime:
+    """When the entry last changed: fetched, or a later sighting added to it."""
+    return max(from_iso(t) for t in [item.fetched_at, *(s.seen_at for s in item.sightings)])
+
+
+def entry_html(item: Coverage) -> str:
+    """The entry's content: its excerpt, matched terms and sightings, as escaped HTML."""
+    parts = [f"<p>{escape(excerpt(item.text))}</p>"]
+    for topic, terms in item.topics.items():
+        parts.append(f"<p>{escape(topic)}: {escape(', '.join(terms) or '(topic seed)')}</p>")
+    if item.sightings:
+        links = "".join(
+            f'<li>{escape(s.source)}: <a href="{escape(s.url)}">{escape(s.title)}</a></li>'
+            for s in item.sightings
+        )
+        parts.append(f"<p>Also covered by:</p><ul>{links}</ul>")
+    return "".join(parts)
+
+
+# Markdown -----------------------------------------------------------------------------------
+
+
+def format_markdown(items: Sequence[Coverage], *, topic: str | None = None) -> str:
+    """A digest grouped by topic and by day (Beijing time), newest first, with sightings."""
+    topics = [topic] if topic else sorted({t for item in items for t in item.topics})
+    count = f"{len(items)} article{'' if len(items) == 1 else 's'}"
+    lines = ["# followup digest", "", f"{count}. Times are Beijing time (UTC+8)."]
+    for name in topics:
+        in_topic = [item for item in items if name in item.topics]
+        lines += ["", f"## {md_escape(name)}"]
+        for day, group in groupby(in_topic, key=lambda item: local_time(item).date()):
+            lines += ["", f"### {day.isoformat()}", ""]
+            lines += [line for item in group for line in markdown_article(item)]
+    if not items:
+        lines += ["", "Nothing stored matches."]
+    return "\n".join(lines) + "\n"
+
+
+def markdown_article(item: Coverage) -> list[str]:
+    """One article: a list item with its link, source, time, excerpt and sightings."""
+    facts = [item.source, local_time(item).strftime("%H:%M")]
+    if item.author:
+        facts.append(md_escape(item.author))
+    if item.baseline:
+        facts.append("known coverage (topic seed)")
+    lines = [f"- **{md_link(item.title, item.url)}** · {' · '.join(facts)}"]
+    lines.append(f"  > {md_escape(excerpt(item.text))}")
+    for sighting in item.sightings:
+        when = sighting.published_at or sighting.seen_at
+        lines.append(
+            f"  - also covered by {md_escape(sighting.source)}, "
+            f"{from_iso(when).astimezone(BEIJING):%Y-%m-%d %H:%M}: "
+            f"{md_link(sighting.title, sighting.url)}"
+        )
+    return lines
+
+
+def local_time(item: Coverage) -> datetime:
+    """The article's publication (else fetch) time in Beijing."""
+    return from_iso(item.published_at or item.fetched_at).astimezone(BEIJING)
+
+
+def md_escape(text: str) -> str:
+    """Text from the web made literal in Markdown."""
+    return "".join(f"\\{c}" if c in MARKDOWN_SPECIAL else c for c in text)
+
+
+def md_link(text: str, url: str) -> str:
+    target = url.replace(" ", "%20").replace("<", "%3C").replace(">", "%3E")
+    return f"[{md_escape(text)}](<{target}>)"
+
+
+# Shared -------------------------------------------------------------------------------------
+
+
+def excerpt(text: str, *, limit: int = EXCERPT_CHARS) -> str:
+    """The opening of a text on one line, cut at a sentence end when one is near the limit."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit]
+    end = max(cut.rfind(c) for c in SENTENCE_ENDS)
+    return cut[: end + 1] if end >= limit * 0.6 else cut.rstrip() + "…"

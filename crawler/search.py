@@ -1,0 +1,249 @@
+"""Full-text search over stored articles: FTS5 with the trigram tokenizer, LIKE where it can't.
+
+The index is set up the way sqlite-utils does it (`enable_fts`): a table `articles_fts` over
+`articles(title, text)` that keeps no copy of the text (`content="articles"`), kept in sync by
+the triggers `articles_ai`, `articles_ad` and `articles_au`. That is what Datasette detects to show
+a search box on the `articles` table. The default unicode61 tokenizer makes a run of Chinese
+one token, so it cannot find 微信支付 inside a sentence; trigram indexes every three characters.
+
+A trigram MATCH needs terms of at least three characters. Shorter terms (阿里, 腾讯) are looked
+up with LIKE on the base table: SQLite 3.40 silently finds nothing for a LIKE of fewer than three
+non-ASCII characters on the FTS table itself. A database without the index (a SQLite without
+FTS5 trigram, or a file no crawl has migrated yet) is searched by LIKE too, and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlite_utils import Database
+
+from crawler.dates import BEIJING, from_iso
+
+logger = logging.getLogger(__name__)
+
+FTS_TABLE = "articles_fts"
+FTS_COLUMNS = ("title", "text")
+TOKENIZER = "trigram"
+MIN_MATCH_CHARS = 3  # a trigram index has nothing to look up in a shorter term
+TITLE_WEIGHT = 10.0  # bm25 weight of the title against 1.0 for the text
+SNIPPET_CHARS = 36  # trigram tokens are characters: the snippet's length in characters
+MARK = ("[", "]")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A matching article; `title` and `snippet` carry the match between the marks."""
+
+    url: str
+    source: str
+    title: str
+    snippet: str
+    published_at: str | None
+    fetched_at: str
+    baseline: bool
+    in_title: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """The hits, best first, and how they were found."""
+
+    hits: list[SearchHit]
+    method: Literal["match", "like"]
+    note: str = ""  # why the index could not be used, when it could not
+
+
+def enable_search_index(db: Database) -> bool:
+    """Create the FTS5 trigram index and its triggers; False when this SQLite has no trigram."""
+    if not trigram_available(db):
+        logger.warning(
+            "SQLite %s has no FTS5 trigram tokenizer: no search index; search will use LIKE",
+            sqlite3.sqlite_version,
+        )
+        return False
+    db.table("articles").enable_fts(list(FTS_COLUMNS), tokenize=TOKENIZER, create_triggers=True)
+    return True
+
+
+def trigram_available(db: Database) -> bool:
+    """True when this SQLite has FTS5 and its trigram tokenizer (3.34+ built with FTS5)."""
+    try:
+        db.execute("CREATE VIRTUAL TABLE temp.followup_probe USING fts5(x, tokenize='trigram')")
+    except sqlite3.OperationalError:
+        return False
+    db.execute("DROP TABLE temp.followup_probe")
+    return True
+
+
+def index_problem(db: Database) -> str:
+    """Why the FTS index cannot serve this database ('' when it can). Writes nothing."""
+    if db.table("articles").detect_fts() != FTS_TABLE:
+        return (
+            "this database has no full-text index yet: the next `followup crawl` adds it "
+            "(on a SQLite with FTS5 trigram)"
+        )
+    try:
+        db.execute(f"SELECT rowid FROM {FTS_TABLE} LIMIT 0")
+    except sqlite3.OperationalError as exc:  # e.g. a file indexed where trigram exists
+        return f"this SQLite ({sqlite3.sqlite_version}) cannot read its index: {exc}"
+    return ""
+
+
+def parse_terms(text: str) -> list[str]:
+    """The search terms: whitespace-separated, all of them must occur."""
+    return text.split()
+
+
+def search_articles(
+    db: Database,
+    text: str,
+    *,
+    topic: str | None = None,
+    limit: int = 20,
+    mark: tuple[str, str] = MARK,
+) -> SearchResult:
+    """Articles whose title or text contains every term, title hits first, then by relevance."""
+    terms = parse_terms(text)
+    if not terms:
+        raise ValueError("nothing to search for: give at least one term")
+    note = index_problem(db)
+    if not note and all(len(term) >= MIN_MATCH_CHARS for term in terms):
+        return SearchResult(_match(db, terms, topic=topic, limit=limit, mark=mark), "match")
+    return SearchResult(_like(db, terms, topic=topic, limit=limit, mark=mark), "like", note)
+
+
+def fts_phrase(term: str) -> str:
+    """A term as an FTS5 phrase: quoted, inner quotes doubled, so no operator syntax applies."""
+    return '"' + term.replace('"', '""') + '"'
+
+
+def like_pattern(term: str) -> str:
+    """A LIKE pattern finding term anywhere, with % and _ taken literally (ESCAPE '\\')."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _title_hit(terms: list[str]) -> tuple[str, list[str]]:
+    """SQL true when every term is in the title (LIKE: case-insensitive for ASCII, as FTS)."""
+    sql = " AND ".join("a.title LIKE ? ESCAPE '\\'" for _ in terms)
+    return f"({sql})", [like_pattern(t) for t in terms]
+
+
+def _topic_filter(topic: str | None) -> tuple[str, list[str]]:
+    if topic is None:
+        return "", []
+    return " AND a.id IN (SELECT article_id FROM article_topics WHERE topic = ?)", [topic]
+
+
+def _match(
+    db: Database, terms: list[str], *, topic: str | None, limit: int, mark: tuple[str, str]
+) -> list[SearchHit]:
+    in_title, title_params = _title_hit(terms)
+    topic_sql, topic_params = _topic_filter(topic)
+    rows = db.query(
+        f"""SELECT a.url, a.source, a.published_at, a.fetched_at, a.baseline,
+                   highlight({FTS_TABLE}, 0, ?, ?) AS title,
+                   snippet({FTS_TABLE}, 1, ?, ?, '…', {SNIPPET_CHARS}) AS snippet,
+                   {in_title} AS in_title
+            FROM {FTS_TABLE} JOIN articles a ON a.id = {FTS_TABLE}.rowid
+            WHERE {FTS_TABLE} MATCH ?{topic_sql}
+            ORDER BY in_title DESC, bm25({FTS_TABLE}, {TITLE_WEIGHT}, 1.0), a.id DESC
+            LIMIT ?""",
+        [*mark, *mark, *title_params, " ".join(map(fts_phrase, terms)), *topic_params, limit],
+    )
+    return [_hit(row, row["snippet"]) for row in rows]
+
+
+def _like(
+    db: Database, terms: list[str], *, topic: str | None, limit: int, mark: tuple[str, str]
+) -> list[SearchHit]:
+    in_title, title_params = _title_hit(terms)
+    topic_sql, topic_params = _topic_filter(topic)
+    found = " AND ".join("(a.title LIKE ? ESCAPE '\\' OR a.text LIKE ? ESCAPE '\\')" for _ in terms)
+    rows = db.query(
+        f"""SELECT a.url, a.source, a.published_at, a.fetched_at, a.baseline, a.title, a.text,
+                   {in_title} AS in_title
+            FROM articles a
+            WHERE {found}{topic_sql}
+            ORDER BY in_title DESC, coalesce(a.published_at, a.fetched_at) DESC, a.id DESC
+            LIMIT ?""",
+        [*title_params, *[like_pattern(t) for t in terms for _ in (0, 1)], *topic_params, limit],
+    )
+    return [
+        _hit(
+            {**row, "title": mark_terms(row["title"], terms, mark)},
+            snippet_around(row["text"], terms, mark=mark),
+        )
+        for row in rows
+    ]
+
+
+def _hit(row: dict[str, Any], snippet: str) -> SearchHit:
+    return SearchHit(
+        url=row["url"],
+        source=row["source"],
+        title=row["title"],
+        snippet=snippet,
+        published_at=row["published_at"],
+        fetched_at=row["fetched_at"],
+        baseline=bool(row["baseline"]),
+        in_title=bool(row["in_title"]),
+    )
+
+
+def snippet_around(
+    text: str, terms: list[str], *, mark: tuple[str, str] = MARK, width: int = SNIPPET_CHARS
+) -> str:
+    """A window of about `width` characters around the first hit in text, terms marked."""
+    flat = " ".join(text.split())
+    haystack = _fold(flat)
+    starts = [i for i in (haystack.find(_fold(t)) for t in terms) if i >= 0]
+    first = min(starts, default=0)
+    begin = max(0, first - width // 4)
+    end = min(len(flat), begin + width)
+    window = mark_terms(flat[begin:end], terms, mark)
+    return ("…" if begin else "") + window + ("…" if end < len(flat) else "")
+
+
+def mark_terms(text: str, terms: list[str], mark: tuple[str, str] = MARK) -> str:
+    """text with every occurrence of every term (ignoring case) between the marks."""
+    haystack = _fold(text)
+    spans = []
+    for needle in (_fold(term) for term in terms if term):
+        start = haystack.find(needle)
+        while start >= 0:
+            spans.append((start, start + len(needle)))
+            start = haystack.find(needle, start + len(needle))
+    out, position = [], 0
+    for start, end in sorted(spans, key=lambda span: (span[0], -span[1])):
+        if start < position:
+            continue  # overlaps a longer or earlier span already marked
+        out += [text[position:start], mark[0], text[start:end], mark[1]]
+        position = end
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _fold(text: str) -> str:
+    """text case-folded where that keeps every offset (it does for CJK and ASCII)."""
+    folded = text.casefold()
+    return folded if len(folded) == len(text) else text
+
+
+def format_hits(hits: list[SearchHit]) -> str:
+    """Numbered hits for the terminal: title, then source, time (Beijing) and URL, then snippet."""
+    lines = []
+    for number, hit in enumerate(hits, start=1):
+        when = from_iso(hit.published_at or hit.fetched_at).astimezone(BEIJING)
+        mark = "  [known coverage]" if hit.baseline else ""
+        lines += [
+            f"{number}. {hit.title}{mark}",
+            f"   {hit.source} · {when:%Y-%m-%d %H:%M} (UTC+8) · {hit.url}",
+            f"   {hit.snippet}",
+            "",
+        ]
+    return "\n".join(lines)
