@@ -49,11 +49,14 @@ def test_opens_in_wal_mode_with_the_schema(tmp_path: Path) -> None:
         "seen",
         "crawl_runs",
         "fingerprints",
+        "source_state",
+        "http_validators",
+        "article_versions",
     } <= set(store.db.table_names())
     store.close()
     Store.open(tmp_path / "f.db").close()  # migrations are applied once
     applied = list(Database(tmp_path / "f.db").query("SELECT name FROM _sqlite_migrations"))
-    assert [r["name"] for r in applied] == ["m001_initial"]
+    assert [r["name"] for r in applied] == ["m001_initial", "m002_monitoring"]
 
 
 def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
