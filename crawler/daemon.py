@@ -31,7 +31,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crawler.config import Seeds, Source, format_duration
 from crawler.dates import utcnow
 from crawler.polling import STOPPING, RunReport, after_run, first_run, read_run
-from crawler.state import SourceState, get_source_states, save_source_state
+from crawler.state import (
+    SourceState,
+    forget_other_sources,
+    get_source_states,
+    save_source_state,
+)
 from crawler.store import Store
 
 logger = logging.getLogger(__name__)
@@ -209,8 +214,8 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.request_stop, signal.Signals(signum).name)
-        self.store = Store.open(self.options.db_path)  # migrated here, before any crawl starts
         try:
+            self.store = Store.open(self.options.db_path)  # migrated before any crawl starts
             self._schedule_sources()
             self.scheduler.start()
             logger.info(
@@ -222,7 +227,8 @@ class Daemon:
             await self.stopping.wait()
             await self._stop()
         finally:
-            self.store.close()
+            if self.store is not None:
+                self.store.close()
             lock.release()
 
     def request_stop(self, signame: str) -> None:
@@ -246,6 +252,9 @@ class Daemon:
 
     def _schedule_sources(self) -> None:
         assert self.store is not None
+        gone = forget_other_sources(self.store.db, list(self.sources))
+        if gone:
+            logger.info("forgot the state of %s: no longer in sources.toml", ", ".join(gone))
         stored = get_source_states(self.store.db)
         now = utcnow()
         for source in self.seeds.sources:
@@ -294,6 +303,9 @@ class Daemon:
                 format_duration(retry),
             )
             return replace(state, next_run_at=utcnow() + retry)
+        if crawl.stop_requested.is_set():  # the daemon began stopping meanwhile
+            lock.release()
+            return replace(state, next_run_at=utcnow())
         try:
             process = await asyncio.create_subprocess_exec(
                 *self.options.crawl_command(source.id),

@@ -31,8 +31,6 @@ COLUMNS = {
     "already_seen": "seen",
     "blocked": "blocked",
     "failed": "failed",
-    "not_modified": "304",
-    "revised": "revised",
 }
 
 

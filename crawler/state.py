@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,6 +66,17 @@ def save_source_state(db: Database, state: SourceState) -> None:
             to_iso(state.next_run_at),
         ],
     )
+
+
+def forget_other_sources(db: Database, keep: Sequence[str]) -> list[str]:
+    """Delete the state of sources no longer in sources.toml; returns their ids.
+
+    Otherwise `followup status` would report a removed source as overdue for ever.
+    """
+    gone = [source for source in get_source_states(db) if source not in keep]
+    for source in gone:
+        db.execute("DELETE FROM source_state WHERE source = ?", [source])
+    return gone
 
 
 def _from_row(row: dict[str, Any]) -> SourceState:

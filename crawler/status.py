@@ -100,7 +100,7 @@ def _recent_figures(db: Database, *, since: datetime) -> dict[str, Counter[str]]
 
 def format_status(statuses: Iterable[SourceStatus], *, now: datetime) -> str:
     """A plain-text table, one row per source."""
-    headers = ["source", "every", "last run", "last success", "fails", "next run"]
+    headers = ["source", "interval", "last run", "last success", "fails", "next run"]
     headers += ["new", "dupes", "unrelated", "error"]
     rows = [
         [
@@ -113,7 +113,7 @@ def format_status(statuses: Iterable[SourceStatus], *, now: datetime) -> str:
             str(s.new_24h),
             str(s.duplicates_24h),
             str(s.irrelevant_24h),
-            (s.last_error or "")[:ERROR_COLUMN_CHARS],
+            _shorten(s.last_error or "", ERROR_COLUMN_CHARS),
         ]
         for s in statuses
     ]
@@ -128,6 +128,10 @@ def format_status(statuses: Iterable[SourceStatus], *, now: datetime) -> str:
 def status_json(statuses: Iterable[SourceStatus]) -> str:
     """The statuses as a JSON list (figures of the last 24 h end in _24h)."""
     return json.dumps([asdict(s) for s in statuses], ensure_ascii=False, indent=2)
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _ago(value: str | None, now: datetime) -> str:

@@ -124,8 +124,10 @@ INITIAL_SCHEMA = (
 )
 
 
+# m002 is the full-text search index (issue 5). Migrations apply by name, in the order
+# they are registered, so each only creates what it owns.
 @MIGRATIONS()
-def m002_monitoring(db: Database) -> None:
+def m003_monitoring(db: Database) -> None:
     """The daemon's per-source state, HTTP validators for conditional GET, article versions."""
     for statement in MONITORING_SCHEMA:
         db.execute(statement)

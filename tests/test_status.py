@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from crawler.cli import cli
 from crawler.dates import to_iso, utcnow
-from crawler.state import SourceState, save_source_state
+from crawler.state import SourceState, forget_other_sources, get_source_states, save_source_state
 from crawler.store import Store
 
 TOPICS = '[[topic]]\nid = "t"\nquery = "淘宝"\n'
@@ -63,7 +63,7 @@ def test_status_shows_each_source_and_alerts_on_a_long_failure(tmp_path: Path) -
     result = CliRunner().invoke(cli, ["status", "--db", str(db)])
     assert result.exit_code == 1  # failing 7 h, longer than the default 6 h
     header, broken, news = result.stdout.splitlines()
-    assert header.split()[:3] == ["source", "every", "last"]
+    assert header.split()[:3] == ["source", "interval", "last"]
     assert news.split()[:4] == ["news", "15m", "5m", "ago"]
     assert "in 10m" in news or "in 9m" in news
     assert news.split()[-3:] == ["3", "1", "4"]  # new, duplicates, unrelated in 24 h
@@ -121,3 +121,9 @@ def test_daemon_refuses_bad_input_before_starting(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["daemon", "--seeds", str(tmp_path), "--timeout", "soon"])
     assert result.exit_code == 2 and "'soon' is not a duration" in result.stderr
     assert not (tmp_path / "f.db").exists()
+
+
+def test_the_state_of_a_removed_source_is_forgotten(tmp_path: Path) -> None:
+    store = Store.open(database(tmp_path, failing_for=timedelta(0)))
+    assert forget_other_sources(store.db, ["news"]) == ["broken"]
+    assert list(get_source_states(store.db)) == ["news"]

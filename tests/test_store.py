@@ -56,7 +56,7 @@ def test_opens_in_wal_mode_with_the_schema(tmp_path: Path) -> None:
     store.close()
     Store.open(tmp_path / "f.db").close()  # migrations are applied once
     applied = list(Database(tmp_path / "f.db").query("SELECT name FROM _sqlite_migrations"))
-    assert [r["name"] for r in applied] == ["m001_initial", "m002_monitoring"]
+    assert [r["name"] for r in applied] == ["m001_initial", "m003_monitoring"]
 
 
 def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
