@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import click
 from sqlite_utils import Database
 
 from crawler import __version__
-from crawler.config import ConfigError, Seeds, load_seeds
+from crawler.config import ConfigError, Seeds, load_seeds, parse_duration
 from crawler.coverage import (
     Selection,
     format_coverage,
@@ -55,6 +55,20 @@ class BadInput(click.ClickException):
     """A bad seeds file, database or argument: exit status 2, like a usage error."""
 
     exit_code = 2
+
+
+class Duration(click.ParamType):
+    """A duration option: 90s, 15m, 2h, 1d, 1h30m."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, timedelta):
+            return value
+        try:
+            return parse_duration(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 @click.group()
@@ -234,6 +248,125 @@ def open_checked(db_path: str) -> Database:
     """The database opened read-only, or a clear error (exit 2)."""
     try:
         return open_readonly(db_path)
+    except StoreError as exc:
+        raise BadInput(str(exc)) from None
+
+
+@cli.command()
+@seeds_option
+@db_option
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append the log to this file instead of stderr (reopened when rotated).",
+)
+@click.option(
+    "--timeout",
+    type=Duration(),
+    default="20m",
+    show_default=True,
+    help="End a crawl running longer than this (SIGTERM, then SIGKILL after --grace).",
+)
+@click.option(
+    "--grace",
+    type=Duration(),
+    default="45s",
+    show_default=True,
+    help="How long a crawl may take to stop after its SIGTERM.",
+)
+@click.option(
+    "--prune-after",
+    type=Duration(),
+    default="90d",
+    show_default=True,
+    help="Forget URLs not stored (unrelated, blocked, failed) last seen this long ago.",
+)
+@click.option(
+    "-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Set a Scrapy setting."
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log every crawl's own messages too.")
+def daemon(
+    seeds_dir: str,
+    db_path: str,
+    log_file: Path | None,
+    timeout: timedelta,
+    grace: timedelta,
+    prune_after: timedelta,
+    overrides: tuple[str, ...],
+    verbose: bool,
+) -> None:
+    """Poll every source on its own schedule until stopped (SIGTERM or Ctrl-C).
+
+    Each source is crawled by a child `followup crawl --source ID` every `every` of
+    sources.toml, adapted between its min_every and max_every, backing off while it fails.
+    Exit status 0 after a clean stop, 2 for a bad seeds file or argument, or when another
+    daemon already polls the database.
+    """
+    from crawler.daemon import DaemonError, DaemonOptions, configure_logging, run_daemon
+
+    seeds = load_checked_seeds(seeds_dir)
+    parse_overrides(overrides)
+    _check_database(db_path).close()
+    crawl_args = [arg for pair in overrides for arg in ("-s", pair)] + (["-v"] if verbose else [])
+    options = DaemonOptions(
+        seeds_dir=Path(seeds_dir).resolve(),
+        db_path=Path(db_path).resolve(),
+        timeout=timeout,
+        grace=grace,
+        prune_after=prune_after,
+        crawl_args=tuple(crawl_args),
+    )
+    configure_logging(log_file=log_file, verbose=verbose)
+    try:
+        run_daemon(seeds, options)
+    except DaemonError as exc:
+        raise BadInput(str(exc)) from None
+
+
+@cli.command()
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.option(
+    "--max-failing",
+    type=Duration(),
+    default="6h",
+    show_default=True,
+    help="Exit 1 when a source has failed, or not been polled, for longer than this.",
+)
+def status(db_path: str, as_json: bool, max_failing: timedelta) -> None:
+    """How each source the daemon polls is doing, and its figures of the last 24 hours.
+
+    Exit status 1 when a source has been failing, or overdue, for longer than
+    --max-failing (for cron or a health check); 2 when there is no database.
+    """
+    from crawler.dates import utcnow
+    from crawler.status import format_status, get_status, status_json
+
+    if not Path(db_path).exists():
+        raise BadInput(f"{db_path}: no such database; pass --db, or start `followup daemon`")
+    store = _check_database(db_path)
+    now = utcnow()
+    try:
+        statuses = get_status(store.db, now=now, max_failing=max_failing)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(status_json(statuses))
+    elif statuses:
+        click.echo(format_status(statuses, now=now))
+    else:
+        click.echo(f"{db_path}: no source polled by `followup daemon` yet", err=True)
+    problems = [s.problem for s in statuses if s.problem]
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise SystemExit(1)
+
+
+def _check_database(db_path: str) -> Store:
+    """The database, opened and migrated, or a clear error (exit 2)."""
+    try:
+        return Store.open(db_path)
     except StoreError as exc:
         raise BadInput(str(exc)) from None
 

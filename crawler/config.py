@@ -19,6 +19,9 @@ TOPICS_FILE = "topics.toml"
 ID_RE = re.compile(r"^[a-z0-9_]+$")
 DURATION_RE = re.compile(r"(\d+)\s*([smhdw])")
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# Default bounds of a source's adaptive polling interval: every / 4 up to every × 8.
+MIN_EVERY_DIVISOR = 4
+MAX_EVERY_FACTOR = 8
 
 
 class _HasId(Protocol):
@@ -43,11 +46,24 @@ class Source:
     feeds: tuple[str, ...] = ()
     lists: tuple[str, ...] = ()
     every: timedelta = timedelta(minutes=30)
+    # Bounds of the daemon's adaptive interval; None: every / 4 and every × 8.
+    min_every: timedelta | None = None
+    max_every: timedelta | None = None
+    # Re-fetch stored articles published this recently on every poll to catch edits; None: off.
+    recheck: timedelta | None = None
 
     @property
     def module(self) -> Site:
         """The site module that reads this source's feeds, lists and pages."""
         return get_site(self.site)
+
+    @property
+    def polling_bounds(self) -> tuple[timedelta, timedelta]:
+        """The shortest and the longest interval the daemon may poll this source at."""
+        return (
+            self.min_every or self.every / MIN_EVERY_DIVISOR,
+            self.max_every or self.every * MAX_EVERY_FACTOR,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +126,17 @@ def parse_duration(value: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def format_duration(value: timedelta) -> str:
+    """A duration as parse_duration reads it: '15m', '1h30m', '2d'."""
+    seconds = round(value.total_seconds())
+    parts = []
+    for unit in "dhms":
+        count, seconds = divmod(seconds, DURATION_UNITS[unit])
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
 def load_seeds(directory: str | Path) -> Seeds:
     """Read and check sources.toml and topics.toml in a seeds directory."""
     directory = Path(directory)
@@ -165,6 +192,9 @@ class _EntryReader:
         except ValueError as exc:
             raise self.error(key, str(exc)) from None
 
+    def optional_duration(self, key: str) -> timedelta | None:
+        return self.duration(key, "") if key in self.data else None
+
 
 def _parse_entries(path: Path, kind: str, parse: Callable[[_EntryReader], IdT]) -> list[IdT]:
     data = _read_toml(path)
@@ -194,7 +224,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _parse_source(entry: _EntryReader) -> Source:
-    entry.check_keys({"id", "name", "site", "feeds", "lists", "every"})
+    entry.check_keys(
+        {"id", "name", "site", "feeds", "lists", "every", "min_every", "max_every", "recheck"}
+    )
     source_id = entry.identifier()
     site = entry.string("site", "generic")
     if site not in SITES:
@@ -202,14 +234,27 @@ def _parse_source(entry: _EntryReader) -> Source:
     feeds, lists = entry.urls("feeds"), entry.urls("lists")
     if not feeds and not lists:
         raise entry.error("feeds", "a source needs at least one URL in 'feeds' or 'lists'")
-    return Source(
+    source = Source(
         id=source_id,
         name=entry.string("name", source_id),
         site=site,
         feeds=feeds,
         lists=lists,
         every=entry.duration("every", "30m"),
+        min_every=entry.optional_duration("min_every"),
+        max_every=entry.optional_duration("max_every"),
+        recheck=entry.optional_duration("recheck"),
     )
+    shortest, longest = source.polling_bounds
+    if shortest > source.every:
+        raise entry.error(
+            "min_every", f"must not be longer than every ({format_duration(source.every)})"
+        )
+    if longest < source.every:
+        raise entry.error(
+            "max_every", f"must not be shorter than every ({format_duration(source.every)})"
+        )
+    return source
 
 
 def _parse_topic(entry: _EntryReader) -> Topic:

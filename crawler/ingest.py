@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from crawler.changes import Validators, content_hash
 from crawler.config import Topic
 from crawler.fingerprint import fingerprint, is_newsflash, title_key
 from crawler.model import Article
@@ -89,3 +90,35 @@ def ingest_article(
             baseline=baseline_topic is not None,
         )
     return Outcome("baseline" if baseline_topic else "stored", article_id, topics=tuple(matches))
+
+
+def revise_article(
+    store: Store,
+    article: Article,
+    *,
+    source: str,
+    topics: Sequence[Topic],
+    validators: Validators | None = None,
+) -> Literal["revised", "unchanged", "unknown"]:
+    """Record a new version of a stored article of `source`, if its words changed.
+
+    The earlier version goes to article_versions and the article row takes the new one, in
+    one transaction with the page's validators. Topics the new version matches are updated;
+    an article is never dropped from a topic because an edit removed a word.
+    """
+    value = simhash_of(article)
+    matches = match_topics(article, topics)
+    with store.transaction():
+        current = store.get_article(article.url)
+        if current is None or current["source"] != source:
+            return "unknown"
+        if validators is not None:
+            store.save_validators(article.url, validators)
+        if content_hash(current["title"], current["text"]) == content_hash(
+            article.title, article.text
+        ):
+            return "unchanged"
+        store.save_revision(
+            current, article, title_key=title_key(article.title), fingerprint=value, topics=matches
+        )
+    return "revised"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from crawler.changes import Validators
 from crawler.model import Article
 
 
@@ -28,3 +29,15 @@ class RejectedItem:
     url: str
     status: Literal["blocked", "failed"]
     detail: str
+
+
+@dataclass(slots=True, repr=False)
+class RevisionItem:
+    """A new version of a stored article (from a full-text feed or a re-checked page)."""
+
+    source: str
+    article: Article
+    validators: Validators | None = None  # a re-checked page's, saved with the revision
+
+    def __repr__(self) -> str:
+        return f"<RevisionItem {self.source} {self.article.url} {self.article.title!r}>"

@@ -23,6 +23,9 @@ from urllib.parse import urlsplit
 
 MANIFEST = "mirror.toml"
 MANIFEST_KEYS = {"url", "file", "body", "type", "status", "delay", "headers", "conditional"}
+# How often a serving thread checks for stop(); each host's server is stopped in turn, and at
+# the default 0.5 s a test with seven hosts spent almost 2 s tearing its mirror down.
+POLL_INTERVAL = 0.05
 
 
 class MirrorError(ValueError):
@@ -115,7 +118,12 @@ class Mirror:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self, origin))
         server.daemon_threads = True
         self._servers[origin] = server
-        threading.Thread(target=server.serve_forever, name=f"mirror {origin}", daemon=True).start()
+        threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": POLL_INTERVAL},
+            name=f"mirror {origin}",
+            daemon=True,
+        ).start()
 
     def stop(self) -> None:
         self._stopping.set()

@@ -8,8 +8,8 @@ from typing import Any
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
-from crawler.ingest import ingest_article
-from crawler.items import ArticleItem, RejectedItem
+from crawler.ingest import ingest_article, revise_article
+from crawler.items import ArticleItem, RejectedItem, RevisionItem
 from crawler.report import stats_key
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ class StorePipeline:
             spider.store.save_seen(item.url, item.source, item.status, detail=item.detail)
             self._count(item.source, item.status)
             raise DropItem(f"{item.status}: {item.url}: {item.detail}", log_level="WARNING")
+        if isinstance(item, RevisionItem):
+            return self._revise(spider, item)
         if not isinstance(item, ArticleItem):
             return item
         outcome = ingest_article(
@@ -65,6 +67,19 @@ class StorePipeline:
             )
         if outcome.status in ("irrelevant", "known"):
             raise DropItem(f"{outcome.status}: {item.article.url}", log_level="DEBUG")
+        return item
+
+    def _revise(self, spider: Any, item: RevisionItem) -> RevisionItem:
+        outcome = revise_article(
+            spider.store,
+            item.article,
+            source=item.source,
+            topics=spider.seeds.topics,
+            validators=item.validators,
+        )
+        if outcome != "revised":
+            raise DropItem(f"{outcome}: {item.article.url}", log_level="DEBUG")
+        self._count(item.source, "revised")
         return item
 
     def _count(self, source: str, event: str) -> None:

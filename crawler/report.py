@@ -8,7 +8,8 @@ from typing import Any
 # Stats keys are followup/<source id>/<event>.
 STATS_PREFIX = "followup"
 EVENTS = (
-    "lists_read",  # feeds and list pages fetched and parsed
+    "lists_read",  # feeds and list pages fetched and parsed, or unchanged (304)
+    "not_modified",  # of those, unchanged since the last crawl (304): nothing to parse
     "lists_failed",  # feeds and list pages that could not be fetched or parsed
     "entries",  # links found in them
     "new",  # new related articles stored
@@ -18,6 +19,8 @@ EVENTS = (
     "already_seen",  # links skipped before any request: seen on an earlier crawl
     "blocked",  # WAF / verification pages and empty extractions
     "failed",  # article pages that could not be fetched
+    "rechecked",  # stored articles re-fetched to catch edits (sources with `recheck`)
+    "revised",  # stored articles whose text changed: the old version kept in article_versions
 )
 COLUMNS = {
     "lists_read": "lists",

@@ -41,6 +41,8 @@ DOWNLOADER_MIDDLEWARES = {
 ITEM_PIPELINES = {"crawler.pipelines.StorePipeline": 300}
 LOG_FORMATTER = "crawler.logformatter.DropLogFormatter"
 
-# Each crawl is short-lived; nothing to telnet into.
+# Each crawl is short-lived; nothing to telnet into, nor to remote-control (Scrapy 2.19 opens
+# an HTTP server per crawl for that and leaves its job file behind when a crawl is killed).
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"

@@ -19,6 +19,7 @@ import numpy as np
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from crawler.changes import Validators, content_hash
 from crawler.dates import from_iso, to_iso, utcnow
 from crawler.fingerprint import NEAR_DISTANCE, from_signed, hamming, split_bands, to_hex, to_signed
 from crawler.model import Article
@@ -129,6 +130,52 @@ def m002_search_index(db: Database) -> None:
     # Full-text search (crawler.search): FTS5 trigram over title and text, kept by triggers.
     # A SQLite without trigram gets no index (a warning); `followup search` then uses LIKE.
     enable_search_index(db)
+
+
+# Migrations apply by name, in the order they are registered; each creates what it owns.
+@MIGRATIONS()
+def m003_monitoring(db: Database) -> None:
+    """The daemon's per-source state, HTTP validators for conditional GET, article versions."""
+    for statement in MONITORING_SCHEMA:
+        db.execute(statement)
+
+
+MONITORING_SCHEMA = (
+    # One row per source the daemon polls; written by the daemon after each run.
+    """CREATE TABLE source_state (
+        source TEXT PRIMARY KEY,
+        interval_seconds REAL NOT NULL,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        failing_since TEXT,
+        last_run_at TEXT,
+        last_success_at TEXT,
+        last_error TEXT,
+        last_run_id INTEGER,
+        next_run_at TEXT
+    )""",
+    # ETag / Last-Modified of feeds, lists and re-checked pages. `content_hash` is the hash of
+    # the article a page gave (re-checks compare against it); NULL for feeds and lists.
+    """CREATE TABLE http_validators (
+        url TEXT PRIMARY KEY,
+        etag TEXT,
+        last_modified TEXT,
+        content_hash TEXT,
+        saved_at TEXT NOT NULL
+    )""",
+    # Every earlier version of a stored article; `articles` holds the current one. A version
+    # was fetched at `fetched_at` and replaced by a newer one at `replaced_at`.
+    """CREATE TABLE article_versions (
+        id INTEGER PRIMARY KEY,
+        article_id INTEGER NOT NULL REFERENCES articles(id),
+        fetched_at TEXT NOT NULL,
+        replaced_at TEXT NOT NULL,
+        title TEXT NOT NULL,
+        text TEXT NOT NULL,
+        simhash TEXT
+    )""",
+    "CREATE INDEX article_versions_article_id ON article_versions(article_id)",
+    "CREATE INDEX seen_last_seen ON seen(last_seen)",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,6 +502,154 @@ class Store:
             [to_iso(utcnow()), json.dumps(stats, ensure_ascii=False, sort_keys=True), run_id],
         )
 
+    # Change monitoring: validators, revisions, recheck, pruning ------------------------------
+
+    def get_validators(self, urls: Sequence[str]) -> dict[str, Validators]:
+        """The stored validators of each URL that has them."""
+        found = {}
+        for start in range(0, len(urls), 500):
+            chunk = list(urls[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(
+                f"SELECT * FROM http_validators WHERE url IN ({marks})", chunk
+            ):
+                found[row["url"]] = Validators(
+                    row["etag"], row["last_modified"], row["content_hash"]
+                )
+        return found
+
+    def save_validators(self, url: str, validators: Validators) -> None:
+        """Remember how a URL's current version is identified (replacing what was there)."""
+        self.db.execute(
+            """INSERT INTO http_validators (url, etag, last_modified, content_hash, saved_at)
+               VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT(url) DO UPDATE SET etag = excluded.etag,
+                 last_modified = excluded.last_modified, content_hash = excluded.content_hash,
+                 saved_at = excluded.saved_at""",
+            [
+                url,
+                validators.etag,
+                validators.last_modified,
+                validators.content_hash,
+                to_iso(utcnow()),
+            ],
+        )
+
+    def delete_validators(self, urls: Sequence[str]) -> None:
+        """Forget validators, so the next request of these URLs is unconditional."""
+        for start in range(0, len(urls), 500):
+            chunk = list(urls[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            self.db.execute(f"DELETE FROM http_validators WHERE url IN ({marks})", chunk)
+
+    def all_settled(self, urls: Sequence[str]) -> bool:
+        """True when every URL has an outcome no later crawl changes: final, or given up.
+
+        Only a list naming nothing but such URLs may be answered by a 304 next time; a pending
+        retry would otherwise never be made.
+        """
+        seen = self.get_seen(urls)
+        return all(url in seen and _settled(seen[url]) for url in urls)
+
+    def get_stored_hashes(self, urls: Sequence[str], *, source: str) -> dict[str, str]:
+        """Content hash of each URL stored as an article of `source` (the others are left out)."""
+        found = {}
+        for start in range(0, len(urls), 500):
+            chunk = list(urls[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.query(
+                f"SELECT url, title, text FROM articles WHERE source = ? AND url IN ({marks})",
+                [source, *chunk],
+            )
+            for row in rows:
+                found[row["url"]] = content_hash(row["title"], row["text"])
+        return found
+
+    def get_article(self, url: str) -> dict[str, Any] | None:
+        """The stored article with this URL, or None."""
+        return next(iter(self.db.query("SELECT * FROM articles WHERE url = ?", [url])), None)
+
+    def iter_recheck(self, source: str, *, since: datetime) -> Iterator[dict[str, Any]]:
+        """Articles of `source` published (or, without a date, fetched) since a time."""
+        yield from self.db.query(
+            """SELECT id, url, title, author, published_at FROM articles
+               WHERE source = ? AND baseline = 0 AND coalesce(published_at, fetched_at) >= ?
+               ORDER BY id""",
+            [source, to_iso(since)],
+        )
+
+    def save_revision(
+        self,
+        current: dict[str, Any],
+        article: Article,
+        *,
+        title_key: str,
+        fingerprint: int | None,
+        topics: dict[str, list[str]],
+    ) -> int:
+        """Keep the current version of a stored article in article_versions, then replace it.
+
+        The old fingerprint stays in the index next to the new one: a repost of either version
+        is a duplicate. Returns the id of the version row.
+        """
+        now = to_iso(utcnow())
+        previous = self.db.execute(
+            "SELECT max(replaced_at) FROM article_versions WHERE article_id = ?", [current["id"]]
+        ).fetchone()[0]
+        cursor = self.db.execute(
+            """INSERT INTO article_versions (article_id, fetched_at, replaced_at, title, text,
+                                             simhash)
+               VALUES (?, ?, ?, ?, ?, ?)""",
+            [
+                current["id"],
+                previous or current["fetched_at"],
+                now,
+                current["title"],
+                current["text"],
+                current["simhash"],
+            ],
+        )
+        self.db.execute(
+            "UPDATE articles SET title = ?, text = ?, simhash = ?, title_key = ? WHERE id = ?",
+            [
+                article.title,
+                article.text,
+                to_hex(fingerprint) if fingerprint is not None else None,
+                title_key,
+                current["id"],
+            ],
+        )
+        self.db.conn.executemany(
+            """INSERT INTO article_topics (article_id, topic, matched) VALUES (?, ?, ?)
+               ON CONFLICT(article_id, topic) DO UPDATE SET matched = excluded.matched""",
+            [
+                (current["id"], topic, json.dumps(terms, ensure_ascii=False))
+                for topic, terms in topics.items()
+            ],
+        )
+        if fingerprint is not None and to_hex(fingerprint) != current["simhash"]:
+            self._save_fingerprint(current["id"], fingerprint)
+        return int(cursor.lastrowid or 0)
+
+    def prune_seen(self, *, before: datetime) -> int:
+        """Forget URLs last seen before a time, except those of stored articles and duplicates.
+
+        Those rows must stay: without them a URL of `articles` or `duplicates` would be fetched
+        again and stored a second time. Returns how many rows went.
+        """
+        cursor = self.db.execute(
+            """DELETE FROM seen WHERE last_seen < ? AND status NOT IN ('stored', 'duplicate')
+               AND NOT EXISTS (SELECT 1 FROM articles a WHERE a.url = seen.url)
+               AND NOT EXISTS (SELECT 1 FROM duplicates d WHERE d.url = seen.url)""",
+            [to_iso(before)],
+        )
+        return cursor.rowcount
+
+    def prune_validators(self, *, before: datetime) -> int:
+        """Forget validators saved before a time (the next request is simply unconditional)."""
+        cursor = self.db.execute("DELETE FROM http_validators WHERE saved_at < ?", [to_iso(before)])
+        return cursor.rowcount
+
 
 def _due(row: dict[str, Any], now: datetime) -> bool:
     """True when a seen URL should be requested again (a failure whose wait is over)."""
@@ -462,3 +657,7 @@ def _due(row: dict[str, Any], now: datetime) -> bool:
         return False
     wait = RETRY_AFTER * 2 ** max(row["attempts"] - 1, 0)
     return from_iso(row["last_seen"]) + wait <= now
+
+
+def _settled(row: dict[str, Any]) -> bool:
+    return row["status"] in FINAL_STATUSES or row["attempts"] >= MAX_ATTEMPTS

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.config import ConfigError, load_seeds, parse_duration
+from crawler.config import ConfigError, format_duration, load_seeds, parse_duration
 
 SOURCES = """
 [[source]]
@@ -97,6 +97,18 @@ def test_select_by_id(tmp_path: Path) -> None:
             SOURCES.replace('lists = ["https://list.example.net/news/"]', ""),
             r"#2 \(id 'listed'\): key 'feeds': a source needs at least one URL",
         ),
+        (
+            SOURCES.replace('every = "15m"', 'every = "15m"\nmin_every = "20m"'),
+            r"key 'min_every': must not be longer than every \(15m\)",
+        ),
+        (
+            SOURCES.replace('every = "15m"', 'every = "15m"\nmax_every = "10m"'),
+            r"key 'max_every': must not be shorter than every \(15m\)",
+        ),
+        (
+            SOURCES.replace('every = "15m"', 'every = "15m"\nrecheck = "a day"'),
+            r"key 'recheck': 'a day' is not a duration",
+        ),
         (SOURCES.replace('id = "listed"', 'id = "news"'), r"source id 'news' used twice"),
         ("[[source]\nid=", r"sources.toml: not valid TOML"),
         ("", r"no \[\[source\]\] entries"),
@@ -135,6 +147,25 @@ def test_topic_errors_name_file_entry_and_key(tmp_path: Path, topics: str, messa
 def test_missing_file_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"sources.toml not found: create it or point --seeds"):
         load_seeds(tmp_path)
+
+
+def test_polling_bounds_and_recheck(tmp_path: Path) -> None:
+    news, listed = load_seeds(write(tmp_path)).sources
+    # Unset: every / 4 up to every x 8; no re-checks.
+    assert news.polling_bounds == (timedelta(minutes=15) / 4, timedelta(hours=2))
+    assert listed.polling_bounds == (timedelta(minutes=30) / 4, timedelta(hours=4))
+    assert news.recheck is None
+    custom = SOURCES.replace(
+        'every = "15m"', 'every = "15m"\nmin_every = "15m"\nmax_every = "1h"\nrecheck = "24h"'
+    )
+    news, _ = load_seeds(write(tmp_path, sources=custom)).sources
+    assert news.polling_bounds == (timedelta(minutes=15), timedelta(hours=1))
+    assert news.recheck == timedelta(hours=24)
+
+
+@pytest.mark.parametrize("text", ["90s", "15m", "1h30m", "2d", "1d1s"])
+def test_format_duration_reads_back(text: str) -> None:
+    assert format_duration(parse_duration(text)) == ("1m30s" if text == "90s" else text)
 
 
 @pytest.mark.parametrize(

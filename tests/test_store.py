@@ -49,13 +49,16 @@ def test_opens_in_wal_mode_with_the_schema(tmp_path: Path) -> None:
         "seen",
         "crawl_runs",
         "fingerprints",
+        "source_state",
+        "http_validators",
+        "article_versions",
     } <= set(store.db.table_names())
     store.close()
     Store.open(tmp_path / "f.db").close()  # migrations are applied once
     db = Database(tmp_path / "f.db")
     names = [r["name"] for r in db.query("SELECT name FROM _sqlite_migrations ORDER BY id")]
-    assert names[0] == "m001_initial" and "m002_search_index" in names
-    assert len(names) == len(set(names)) and MIGRATIONS.pending(db) == []
+    assert names == ["m001_initial", "m002_search_index", "m003_monitoring"]
+    assert MIGRATIONS.pending(db) == []
 
 
 def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:

@@ -13,11 +13,13 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from crawler.changes import Validators, content_hash, parse_validators
 from crawler.config import Seeds, Source, load_seeds
+from crawler.dates import from_iso, utcnow
 from crawler.extract import Blocked, decode_body, extract_article
 from crawler.feeds import FeedError, parse_feed
-from crawler.items import ArticleItem, RejectedItem
-from crawler.model import Document, Entry
+from crawler.items import ArticleItem, RejectedItem, RevisionItem
+from crawler.model import Article, Document, Entry
 from crawler.report import stats_key, summarize
 from crawler.sites import Site, get_site
 from crawler.store import Store
@@ -27,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 # Topic seeds are recorded under this source id.
 SEEDS_SOURCE = "seeds"
+# Feeds, lists and re-checked pages are requested conditionally: a 304 reaches the callback.
+CONDITIONAL_META = {"handle_httpstatus_list": [304]}
 
 
 class FollowupSpider(scrapy.Spider):
@@ -36,6 +40,7 @@ class FollowupSpider(scrapy.Spider):
     seeds: Seeds
     store: Store
     run_id: int
+    _sources: dict[str, Source]
 
     def __init__(
         self,
@@ -51,34 +56,69 @@ class FollowupSpider(scrapy.Spider):
         self.only_sources = _names(source)
         self.only_topics = _names(topic)
         self.summary: dict[str, dict[str, int]] = {}
+        self.validators: dict[str, Validators] = {}
+        # List URL → (its validators, the entry URLs it named), for lists parsed in this crawl.
+        self.parsed_lists: dict[str, tuple[Validators, list[str]]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> FollowupSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         seeds = spider._seeds or load_seeds(crawler.settings["FOLLOWUP_SEEDS"])
         spider.seeds = seeds.select(sources=spider.only_sources, topics=spider.only_topics)
+        spider._sources = {source.id: source for source in spider.seeds.sources}
         spider.store = Store.open(crawler.settings["FOLLOWUP_DB"])
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
         self.run_id = self.store.start_run(s.id for s in self.seeds.sources)
+        self.validators = self.store.get_validators(
+            [url for source in self.seeds.sources for url in (*source.feeds, *source.lists)]
+        )
         for source in self.seeds.sources:
             for url in source.feeds:
                 yield self._list_request(url, source, self.parse_feed)
             for url in source.lists:
                 yield self._list_request(url, source, self.parse_list)
+            for request in self._recheck_requests(source):
+                yield request
         for request in self._topic_seed_requests():
             yield request
 
     def _list_request(self, url: str, source: Source, callback: Any) -> scrapy.Request:
+        known = self.validators.get(url, Validators())
         return scrapy.Request(
             url,
             callback=callback,
             errback=self.list_failed,
-            headers=source.module.request_headers(url),
-            cb_kwargs={"source": source},
+            headers={**source.module.request_headers(url), **known.request_headers()},
+            cb_kwargs={"source": source, "list_url": url},
+            meta=dict(CONDITIONAL_META),
             dont_filter=True,
         )
+
+    def _recheck_requests(self, source: Source) -> Iterator[scrapy.Request]:
+        """Stored articles of the source published within its `recheck` window, conditionally."""
+        if source.recheck is None:
+            return
+        rows = list(self.store.iter_recheck(source.id, since=utcnow() - source.recheck))
+        validators = self.store.get_validators([row["url"] for row in rows])
+        for row in rows:
+            entry = Entry(
+                row["url"],
+                row["title"],
+                row["author"] or "",
+                from_iso(row["published_at"]) if row["published_at"] else None,
+            )
+            known = validators.get(entry.url, Validators())
+            yield scrapy.Request(
+                entry.url,
+                callback=self.parse_recheck,
+                errback=self.recheck_failed,
+                headers={**source.module.request_headers(entry.url), **known.request_headers()},
+                cb_kwargs={"source": source, "entry": entry, "known_hash": known.content_hash},
+                meta=dict(CONDITIONAL_META),
+                dont_filter=True,
+            )
 
     def _topic_seed_requests(self) -> Iterator[scrapy.Request]:
         seeds = {(s.url, s.site, t.id) for t in self.seeds.topics for s in t.seeds}
@@ -102,7 +142,9 @@ class FollowupSpider(scrapy.Spider):
 
     # Feeds and lists -----------------------------------------------------------------------
 
-    def parse_feed(self, response: Response, source: Source) -> Iterator[Any]:
+    def parse_feed(self, response: Response, source: Source, list_url: str) -> Iterator[Any]:
+        if self._not_modified(response, source):
+            return
         content_type = _content_type(response)
         try:
             feed = parse_feed(response.body, url=response.url, content_type=content_type)
@@ -123,10 +165,12 @@ class FollowupSpider(scrapy.Spider):
                 entries.append(source.module.parse_feed_item(item))
             except URLError as exc:
                 logger.warning("feed %s [%s]: skipping an item: %s", response.url, source.id, exc)
-        self._count(source.id, "lists_read")
+        self._list_parsed(source, list_url, response, entries)
         yield from self._follow(source, entries)
 
-    def parse_list(self, response: Response, source: Source) -> Iterator[Any]:
+    def parse_list(self, response: Response, source: Source, list_url: str) -> Iterator[Any]:
+        if self._not_modified(response, source):
+            return
         document = Document(response.url, decode_body(response.body, _content_type(response)))
         entries = source.module.parse_list(document)
         if not entries:
@@ -134,21 +178,47 @@ class FollowupSpider(scrapy.Spider):
                 source, response.url, "no article links found; has the page layout changed?"
             )
             return
-        self._count(source.id, "lists_read")
+        self._list_parsed(source, list_url, response, entries)
         yield from self._follow(source, entries)
+
+    def _not_modified(self, response: Response, source: Source) -> bool:
+        """True for a 304: the list is as it was on the last crawl, nothing in it is new."""
+        if response.status != 304:
+            return False
+        self._count(source.id, "lists_read")
+        self._count(source.id, "not_modified")
+        return True
+
+    def _list_parsed(
+        self, source: Source, list_url: str, response: Response, entries: list[Entry]
+    ) -> None:
+        self._count(source.id, "lists_read")
+        validators = parse_validators(lambda name: _header(response, name))
+        self.parsed_lists[list_url] = (validators, [e.url for e in entries])
 
     def _follow(self, source: Source, entries: list[Entry]) -> Iterator[Any]:
         self._count(source.id, "entries", len(entries))
         known = self.store.get_known([e.url for e in entries])
+        stored = self.store.get_stored_hashes(
+            [e.url for e in entries if e.url in known and e.html], source=source.id
+        )
         for entry in entries:
             if entry.url in known:
                 self._count(source.id, "already_seen")
+                if entry.url in stored:
+                    yield from self._feed_revision(source, entry, stored[entry.url])
                 continue
             article = source.module.feed_article(entry) if entry.html else None
             if article is not None:
                 yield ArticleItem(source.id, article)
             else:
                 yield self._page_request(entry, source_id=source.id, site=source.module)
+
+    def _feed_revision(self, source: Source, entry: Entry, stored_hash: str) -> Iterator[Any]:
+        """A full-text feed showing a stored article with other words: a new version of it."""
+        article = source.module.feed_article(entry)
+        if article is not None and content_hash(article.title, article.text) != stored_hash:
+            yield RevisionItem(source.id, article)
 
     def list_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
@@ -179,13 +249,52 @@ class FollowupSpider(scrapy.Spider):
             yield RejectedItem(source_id, entry.url, "blocked", result.reason)
             return
         # The identity is the canonical URL the entry named, not where redirects ended.
-        yield ArticleItem(source_id, replace(result, url=entry.url), baseline_topic=baseline)
+        article = replace(result, url=entry.url)
+        source = self._sources.get(source_id)
+        if source is not None and source.recheck is not None:
+            # What later re-checks compare the page with: the same extraction of the same page.
+            self.store.save_validators(entry.url, _page_validators(response, article))
+        yield ArticleItem(source_id, article, baseline_topic=baseline)
 
     def page_failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
         kwargs = request.cb_kwargs
         yield RejectedItem(
             kwargs["source_id"], kwargs["entry"].url, "failed", describe_failure(failure)
+        )
+
+    def parse_recheck(
+        self, response: Response, source: Source, entry: Entry, known_hash: str | None
+    ) -> Iterator[Any]:
+        self._count(source.id, "rechecked")
+        if response.status == 304:
+            return
+        document = Document(
+            response.url,
+            decode_body(response.body, _content_type(response)),
+            _content_type(response),
+        )
+        result = extract_article(source.module, document, entry)
+        if isinstance(result, Blocked):
+            logger.info(
+                "source %s: re-check of %s gave no article: %s", source.id, entry.url, result.reason
+            )
+            return
+        article = replace(result, url=entry.url)
+        validators = _page_validators(response, article)
+        if known_hash is None or known_hash == validators.content_hash:
+            self.store.save_validators(entry.url, validators)
+            return
+        yield RevisionItem(source.id, article, validators)
+
+    def recheck_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        source = request.cb_kwargs["source"]
+        logger.info(
+            "source %s: re-check of %s failed: %s",
+            source.id,
+            request.url,
+            describe_failure(failure),
         )
 
     # Bookkeeping ---------------------------------------------------------------------------
@@ -199,8 +308,22 @@ class FollowupSpider(scrapy.Spider):
             sources.append(SEEDS_SOURCE)
         self.summary = summarize(self.crawler.stats.get_stats(), sources)
         if hasattr(self, "run_id"):
+            self._save_list_validators()
             self.store.finish_run(self.run_id, {"reason": reason, "sources": self.summary})
         self.store.close()
+
+    def _save_list_validators(self) -> None:
+        """Validators of the lists parsed, kept only when every entry they named is settled.
+
+        A 304 next time means "nothing to do", so it may only come back when nothing is left
+        to do: an entry still unprocessed (a crawl stopped or killed), or failed and waiting
+        for its retry, makes the next request of its list unconditional.
+        """
+        for url, (validators, entry_urls) in self.parsed_lists.items():
+            if validators.conditional and self.store.all_settled(entry_urls):
+                self.store.save_validators(url, validators)
+            else:
+                self.store.delete_validators([url])
 
 
 def describe_failure(failure: Failure) -> str:
@@ -213,8 +336,18 @@ def describe_failure(failure: Failure) -> str:
 
 
 def _content_type(response: Response) -> str:
-    value = response.headers.get("Content-Type")
-    return value.decode("latin-1") if value else ""
+    return _header(response, "Content-Type") or ""
+
+
+def _header(response: Response, name: str) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+def _page_validators(response: Response, article: Article) -> Validators:
+    return parse_validators(
+        lambda name: _header(response, name), content_hash=content_hash(article.title, article.text)
+    )
 
 
 def _names(value: str | Iterable[str]) -> list[str]:
