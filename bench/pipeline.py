@@ -188,13 +188,7 @@ def _rows(
             f"{ratio(per / per_bare)} (target ≤ {TARGET_RATIO}×)",
             per / per_bare <= TARGET_RATIO,
         ),
-        Row(
-            "1. CPU per article, start-up excluded",
-            seconds(net),
-            f"bare Scrapy {seconds(net_bare)}",
-            f"{ratio(net / net_bare)} (target ≤ {TARGET_RATIO}×)",
-            net / net_bare <= TARGET_RATIO,
-        ),
+        _net_row(net, net_bare),
         Row(
             "1. Peak RSS of the crawl",
             megabytes(ours.max_rss),
@@ -202,6 +196,20 @@ def _rows(
             ratio(ours.max_rss / theirs.max_rss),
         ),
     ]
+
+
+def _net_row(net: float, net_bare: float) -> Row:
+    """CPU per article without start-up; at tiny sizes start-up is all there is to see."""
+    label = "1. CPU per article, start-up excluded"
+    if net <= 0 or net_bare <= 0:
+        return Row(label, "start-up dominates at this size", "—", "—")
+    return Row(
+        label,
+        seconds(net),
+        f"bare Scrapy {seconds(net_bare)}",
+        f"{ratio(net / net_bare)} (target ≤ {TARGET_RATIO}×)",
+        net / net_bare <= TARGET_RATIO,
+    )
 
 
 def _details(
