@@ -30,7 +30,7 @@ from bench.index import measure_index
 from bench.mirrorgen import MirrorSpec, generate_mirror
 from bench.pipeline import CRAWL_SETTINGS, measure_pipeline
 from bench.recrawl import measure_unchanged_recrawl
-from bench.report import Row, definition_list, machine, results_table
+from bench.report import Row, definition_list, load_average, machine, results_table
 from crawler.mirror import Mirror
 
 # The measurements, in the order of the table. Each takes the context and returns its rows.
@@ -142,7 +142,7 @@ def run(options: Options, workdir: Path, mirror_dir: Path) -> tuple[list[Row], C
     return rows, ctx
 
 
-def document(rows: list[Row], ctx: Context) -> str:
+def document(rows: list[Row], ctx: Context, loads: tuple[str, str]) -> str:
     """docs/benchmarks.md: the table, the machine, the parameters, each measurement's details."""
     options, spec = ctx.options, ctx.plan.spec
     parameters = {
@@ -166,7 +166,12 @@ def document(rows: list[Row], ctx: Context) -> str:
             "",
             "## Machine",
             "",
-            definition_list(machine()),
+            definition_list(
+                {
+                    **machine(),
+                    "load average (1 / 5 / 15 min)": f"{loads[0]} at the start, {loads[1]} at the end",
+                }
+            ),
             "",
             "## Parameters",
             "",
@@ -179,6 +184,7 @@ def document(rows: list[Row], ctx: Context) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     options, out, keep = parse_options(argv)
+    load_at_start = load_average()
     with tempfile.TemporaryDirectory(prefix="followup-bench-") as scratch:
         workdir = keep if keep is not None else Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -186,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(results_table(rows))
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(document(rows, ctx), encoding="utf-8")
+            out.write_text(document(rows, ctx, (load_at_start, load_average())), encoding="utf-8")
             _say(f"wrote {out}")
 
 
