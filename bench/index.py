@@ -21,7 +21,7 @@ import argparse
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -76,11 +76,14 @@ def rss() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
-def timed(calls: Iterator[Callable[[], Any]]) -> tuple[list[float], list[Any]]:
+def timed(
+    call: Callable[..., Any], arguments: Iterable[tuple[Any, ...]]
+) -> tuple[list[float], list[Any]]:
+    """Seconds of each call(*args), and what each returned."""
     times, results = [], []
-    for call in calls:
+    for args in arguments:
         start = time.perf_counter()
-        results.append(call())
+        results.append(call(*args))
         times.append(time.perf_counter() - start)
     return times, results
 
@@ -132,18 +135,13 @@ def run_followup(work: Workload, directory: Path) -> dict[str, Any]:
     build = time.perf_counter() - start
     ids = np.random.default_rng(size).integers(1, size + 1, size=len(work.inserts))
 
-    def insert(article_id: int, value: int) -> Callable[[], None]:
-        def call() -> None:
-            with store.transaction():
-                store._save_fingerprint(article_id, value)
+    def insert(article_id: int, value: int) -> None:
+        with store.transaction():
+            store._save_fingerprint(article_id, value)
 
-        return call
-
-    insert_times, _ = timed(insert(int(a), int(v)) for a, v in zip(ids, work.inserts, strict=True))
-    first, _ = timed(
-        iter([lambda: store.find_original(int(work.queries[0]), "")])
-    )  # loads the window
-    lookup_times, found = timed((lambda q=int(q): store.find_original(q, "")) for q in work.queries)
+    insert_times, _ = timed(insert, zip(ids.tolist(), work.inserts.tolist(), strict=True))
+    first, _ = timed(store.find_original, [(int(work.queries[0]), "")])  # loads the window
+    lookup_times, found = timed(store.find_original, ((q, "") for q in work.queries.tolist()))
     after = rss()
     store.close()
     file_size = sum(
@@ -182,16 +180,18 @@ def run_simhashindex(work: Workload, directory: Path) -> dict[str, Any]:
 
     before = rss()
     start = time.perf_counter()
-    index = SimhashIndex(_Objects(work.values), k=3)  # type: ignore[arg-type]
+    index = SimhashIndex(_Objects(work.values), k=3)
     build = time.perf_counter() - start
     size = len(work.values)
-    insert_times, _ = timed(
-        (lambda i=i, v=int(v): index.add(str(size + i), Simhash(v)))
-        for i, v in enumerate(work.inserts)
-    )
-    lookup_times, found = timed(
-        (lambda q=int(q): index.get_near_dups(Simhash(q))) for q in work.queries
-    )
+
+    def insert(number: int, value: int) -> None:
+        index.add(str(number), Simhash(value))
+
+    def lookup(query: int) -> list[str]:
+        return index.get_near_dups(Simhash(query))
+
+    insert_times, _ = timed(insert, enumerate(work.inserts.tolist(), start=size))
+    lookup_times, found = timed(lookup, ((q,) for q in work.queries.tolist()))
     return {
         "build_s": build,
         "insert": insert_times,
@@ -212,7 +212,7 @@ def run_scan_python(work: Workload, directory: Path) -> dict[str, Any]:
         best = min(distances)
         return distances.index(best), best
 
-    lookup_times, found = timed((lambda q=int(q): nearest(q)) for q in queries)
+    lookup_times, found = timed(nearest, ((q,) for q in queries.tolist()))
     return {"lookup": lookup_times, "found": sum(d <= 10 for _, d in found), "rss": grown}
 
 
@@ -227,7 +227,7 @@ def run_scan_numpy(work: Workload, directory: Path) -> dict[str, Any]:
         best = int(distances.argmin())
         return best, int(distances[best])
 
-    lookup_times, found = timed((lambda q=q: nearest(q)) for q in queries)
+    lookup_times, found = timed(nearest, ((q,) for q in queries))
     return {"lookup": lookup_times, "found": sum(d <= 10 for _, d in found), "rss": grown}
 
 

@@ -17,6 +17,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench.report import markdown_table
 
@@ -154,8 +155,12 @@ STEPS: tuple[tuple[str, str, str], ...] = (
 TOP_FUNCTIONS = 25
 
 
-def load(path: Path) -> dict[Func, tuple]:  # type: ignore[type-arg]
-    return pstats.Stats(str(path)).stats  # type: ignore[attr-defined,no-any-return]
+Stats = dict[Func, tuple[Any, ...]]  # func → (primitive calls, calls, self, cumulative, callers)
+
+
+def load(path: Path) -> Stats:
+    stats: Stats = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+    return stats
 
 
 def group_of(func: Func) -> str | None:
@@ -172,7 +177,7 @@ def group_of(func: Func) -> str | None:
     return None
 
 
-def grouped_self_time(stats: dict[Func, tuple]) -> dict[str, dict[Func, float]]:  # type: ignore[type-arg]
+def grouped_self_time(stats: Stats) -> dict[str, dict[Func, float]]:
     """Seconds of self time per group and function, builtins and stdlib handed to their callers
     (a builtin's time shows under the builtin's name in the group of its callers)."""
     memo: dict[Func, dict[str, float]] = {}
@@ -210,7 +215,7 @@ def grouped_self_time(stats: dict[Func, tuple]) -> dict[str, dict[Func, float]]:
     return totals
 
 
-def cumulative(stats: dict[Func, tuple], file_suffix: str, name: str) -> float:  # type: ignore[type-arg]
+def cumulative(stats: Stats, file_suffix: str, name: str) -> float:
     return sum(
         v[3]
         for k, v in stats.items()
@@ -218,7 +223,7 @@ def cumulative(stats: dict[Func, tuple], file_suffix: str, name: str) -> float: 
     )
 
 
-def top_functions(stats: dict[Func, tuple], count: int) -> list[tuple[Func, int, float, float]]:  # type: ignore[type-arg]
+def top_functions(stats: Stats, count: int) -> list[tuple[Func, int, float, float]]:
     ranked = sorted(stats.items(), key=lambda item: item[1][2], reverse=True)[:count]
     return [(func, value[1], value[2], value[3]) for func, value in ranked]
 

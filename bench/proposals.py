@@ -35,7 +35,7 @@ from crawler.extract import decode_body, extract_article
 from crawler.feeds import _item_from_entry, parse_feed
 from crawler.fingerprint import title_key
 from crawler.model import Article, Document
-from crawler.sites import get_site, kr36, niaogebiji
+from crawler.sites import Site, get_site, kr36, niaogebiji
 from crawler.store import Store
 from crawler.text import compact, normalize
 
@@ -217,12 +217,12 @@ def cnbeta_compiled_css(plan: MirrorPlan, pages: list[Document]) -> Proposal:
     def cached(self: Any, expr: str, translator: str = "html") -> Any:
         return _compiled_css(expr, translator)(self)
 
-    lxml.html.HtmlMixin.cssselect = cached  # type: ignore[method-assign]
+    lxml.html.HtmlMixin.cssselect = cached
     try:
         assert [site.extract(p) for p in pages] == expected
         proposed = best_time(site.extract, pages)
     finally:
-        lxml.html.HtmlMixin.cssselect = original  # type: ignore[method-assign]
+        lxml.html.HtmlMixin.cssselect = original
     return Proposal(
         "cnBeta: compile the CSS selectors once (module-level `CSSSelector`s) instead of `element.cssselect(...)` "
         "(on top of the region parsing)",
@@ -269,6 +269,13 @@ def niaogebiji_body_by_tag(plan: MirrorPlan, pages: list[Document]) -> Proposal:
     )
 
 
+def _region_extract(site: Site, start: str, end: str) -> Callable[[Document], Article | None]:
+    def extract(document: Document) -> Article | None:
+        return site.extract(article_region(document, start, end))
+
+    return extract
+
+
 def parse_article_region(plan: MirrorPlan, pages: dict[str, list[Document]]) -> Proposal:
     """Site modules parse a whole 50–100 KB page to read the tenth of it that is the article."""
     now, proposed, count = 0.0, 0.0, 0
@@ -277,9 +284,7 @@ def parse_article_region(plan: MirrorPlan, pages: dict[str, list[Document]]) -> 
         regions = [article_region(d, start, end) for d in documents]
         assert [site.extract(d) for d in documents] == [site.extract(r) for r in regions]
         now += best_time(site.extract, documents) * len(documents)
-        proposed += best_time(
-            lambda d, s=start, e=end, site=site: site.extract(article_region(d, s, e)), documents
-        ) * len(documents)
+        proposed += best_time(_region_extract(site, start, end), documents) * len(documents)
         count += len(documents)
     return Proposal(
         "cnBeta, niaogebiji, caijing: parse `<head>` plus the article's region (found by two markers of the "
@@ -339,12 +344,10 @@ def extracted_articles(
         if feed.kind == "36kr" and feed.url in set(plan.list_urls):
             site = get_site("36kr")
             for item in parse_feed(feed.body, url=feed.url, content_type=feed.content_type).items:
-                article = site.feed_article(site.parse_feed_item(item))
-                if article is not None:
-                    on_topic = (
-                        query.match(normalize(f"{article.title}\n{article.text}")) is not None
-                    )
-                    found.append((article, False, on_topic))
+                from_feed = site.feed_article(site.parse_feed_item(item))
+                if from_feed is not None:
+                    text = normalize(f"{from_feed.title}\n{from_feed.text}")
+                    found.append((from_feed, False, query.match(text) is not None))
     return found
 
 
