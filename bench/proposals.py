@@ -59,7 +59,9 @@ class Proposal:
 
 
 def best_time(call: Callable[[Any], Any], inputs: list[Any], rounds: int = ROUNDS) -> float:
-    """Seconds per input, the best of `rounds` passes over all inputs."""
+    """Seconds per input, the best of `rounds` passes over all inputs (0 without inputs)."""
+    if not inputs:
+        return 0.0
     best = float("inf")
     for _ in range(rounds):
         start = time.perf_counter()
