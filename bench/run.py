@@ -1,6 +1,6 @@
 """followup's benchmark, one command from the repository root:
 
-    .venv/bin/python -m bench            # full run, writes docs/benchmarks.md (~10 min)
+    .venv/bin/python -m bench            # full run, writes docs/benchmarks.md (~3 min, 2 cores)
     .venv/bin/python -m bench --quick    # tiny smoke run (CI), writes nothing unless --out
 
 It generates a mirror of N sources × M articles in four real sites' structures (bench/mirrorgen.py),
