@@ -6,14 +6,12 @@ import logging
 import re
 from dataclasses import dataclass
 
-import trafilatura
-from trafilatura.settings import Document as TrafilaturaDocument
 from w3lib.encoding import html_to_unicode
 
 from crawler.dates import parse_datetime
 from crawler.model import Article, Document, Entry
 from crawler.sites import Site
-from crawler.text import clean_lines, compact, strip_boilerplate
+from crawler.text import clean_lines, has_words, strip_boilerplate, word_count
 
 logger = logging.getLogger(__name__)
 
@@ -73,16 +71,16 @@ def extract_article(
 
 def _site_article(site: Site, document: Document) -> Article | None:
     article = site.extract(document)
-    if article is None or len(compact(article.text)) < MIN_ARTICLE_CHARS:
+    if article is None or not has_words(article.text, MIN_ARTICLE_CHARS):
         return None
     return article
 
 
 def blocked_reason(html: str, text: str) -> str:
     """Why a page counts as blocked ('' when it does not)."""
-    size = len(compact(text))
-    if size >= WAF_MAX_CHARS:
+    if has_words(text, WAF_MAX_CHARS):
         return ""
+    size = word_count(text)
     marker = WAF_MARKERS_RE.search(html)
     if marker:
         return f"verification page ({marker.group(0)!r}, {size} characters of text)"
@@ -93,6 +91,10 @@ def blocked_reason(html: str, text: str) -> str:
 
 def extract_generic(document: Document) -> Article | None:
     """Generic article extraction (trafilatura) for any page."""
+    # Imported here: the fallback is rarely needed and its import costs ~80 ms of every crawl.
+    import trafilatura
+    from trafilatura.settings import Document as TrafilaturaDocument
+
     result = trafilatura.bare_extraction(
         document.text,
         url=document.url,

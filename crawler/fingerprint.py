@@ -87,7 +87,12 @@ _SITE_LIKE_MAX = 12
 
 def fingerprint(text: str) -> int:
     """Unsigned 64-bit simhash of an article body (credit lines already stripped)."""
-    return majority_vote(hash_ngrams(compact(text), NGRAM))
+    return fingerprint_compact(compact(text))
+
+
+def fingerprint_compact(chars: str) -> int:
+    """The fingerprint of text already reduced by `compact` (callers that have it save NFKC)."""
+    return majority_vote(hash_ngrams(chars, NGRAM))
 
 
 def is_newsflash(text: str) -> bool:

@@ -8,10 +8,10 @@ from typing import Literal
 
 from crawler.changes import Validators, content_hash
 from crawler.config import Topic
-from crawler.fingerprint import fingerprint, is_newsflash, title_key
+from crawler.fingerprint import MIN_FINGERPRINT_CHARS, fingerprint_compact, title_key
 from crawler.model import Article
 from crawler.store import FINAL_STATUSES, Original, Store
-from crawler.text import normalize
+from crawler.text import compact, normalize
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,20 +24,35 @@ class Outcome:
     topics: tuple[str, ...] = ()
 
 
-def match_topics(article: Article, topics: Sequence[Topic]) -> dict[str, list[str]]:
+@dataclass(frozen=True, slots=True)
+class Features:
+    """What matching and deduplication read of an article, each derived once (NFKC of a long
+    text costs more than the rest of its processing)."""
+
+    haystack: str  # title and text, normalised: what topic queries match
+    compact: str  # the text's word characters, normalised: what the fingerprint hashes
+
+    @classmethod
+    def of(cls, article: Article) -> Features:
+        text = normalize(article.text)
+        return cls(f"{normalize(article.title)}\n{text}", compact(text, normalized=True))
+
+
+def match_topics(features: Features, topics: Sequence[Topic]) -> dict[str, list[str]]:
     """Topic id → matched terms, for every topic the article's title and text match."""
-    haystack = normalize(f"{article.title}\n{article.text}")
     matches = {}
     for topic in topics:
-        terms = topic.query.match(haystack)
+        terms = topic.query.match(features.haystack)
         if terms is not None:
             matches[topic.id] = terms
     return matches
 
 
-def simhash_of(article: Article) -> int | None:
+def simhash_of(features: Features) -> int | None:
     """The article's fingerprint, or None for a text too short for simhash to mean anything."""
-    return None if is_newsflash(article.text) else fingerprint(article.text)
+    if len(features.compact) < MIN_FINGERPRINT_CHARS:
+        return None
+    return fingerprint_compact(features.compact)
 
 
 def ingest_article(
@@ -55,13 +70,14 @@ def ingest_article(
     before the stored one it duplicates takes its place ("earlier"): the original of a story
     is its first publication, whichever copy the crawl met first.
     """
-    matches = match_topics(article, topics)
+    features = Features.of(article)
+    matches = match_topics(features, topics)
     if baseline_topic is not None:
         matches.setdefault(baseline_topic, [])
     if not matches:
-        store.save_seen(article.url, source, "irrelevant")
+        store.save_seen_later(article.url, source, "irrelevant")
         return Outcome("irrelevant")
-    value = simhash_of(article)  # CPU work outside the write lock
+    value = simhash_of(features)  # CPU work outside the write lock
     key = title_key(article.title)
     with store.transaction():
         seen = store.get_seen([article.url]).get(article.url)
@@ -106,8 +122,8 @@ def revise_article(
     one transaction with the page's validators. Topics the new version matches are updated;
     an article is never dropped from a topic because an edit removed a word.
     """
-    value = simhash_of(article)
-    matches = match_topics(article, topics)
+    features = Features.of(article)
+    value, matches = simhash_of(features), match_topics(features, topics)
     with store.transaction():
         current = store.get_article(article.url)
         if current is None or current["source"] != source:

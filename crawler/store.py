@@ -178,6 +178,30 @@ MONITORING_SCHEMA = (
 )
 
 
+def select(db: Database, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
+    """Rows of a read as dicts, straight from the cursor.
+
+    sqlite-utils' `query` wraps every statement in a savepoint, three statements where one
+    will do; the crawl's per-article lookups use this instead.
+    """
+    cursor = db.execute(sql, list(params))
+    names = [column[0] for column in cursor.description]
+    return (dict(zip(names, row, strict=True)) for row in cursor)
+
+
+SAVE_SEEN = """INSERT INTO seen (url, source, status, first_seen, last_seen, attempts, detail)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT(url) DO UPDATE SET status = excluded.status, last_seen = excluded.last_seen,
+      detail = excluded.detail, attempts = seen.attempts + excluded.attempts"""
+# Unrelated articles' seen rows are written this many at a time.
+SEEN_BATCH = 100
+
+
+def _seen_row(url: str, source: str, status: Status, detail: str) -> list[Any]:
+    now = to_iso(utcnow())
+    return [url, source, status, now, now, int(status in ("blocked", "failed")), detail or None]
+
+
 @dataclass(frozen=True, slots=True)
 class Original:
     """The stored article a new one duplicates, and how closely."""
@@ -211,7 +235,8 @@ class RecentFingerprints:
 
     def refresh(self, db: Database, *, since: datetime, limit: int = RECENT_LIMIT) -> None:
         rows = list(
-            db.query(
+            select(
+                db,
                 """SELECT f.id, f.article_id, f.value FROM fingerprints f
                    JOIN articles a ON a.id = f.article_id
                    WHERE f.id > ? AND a.fetched_at >= ? ORDER BY f.id DESC LIMIT ?""",
@@ -242,6 +267,7 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.recent = RecentFingerprints()
+        self._pending_seen: list[list[Any]] = []
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
@@ -268,12 +294,14 @@ class Store:
         return cls(db)
 
     def close(self) -> None:
+        self.flush()
         self.db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction, taken at once (BEGIN IMMEDIATE) so check-then-write is safe
         against another process doing the same."""
+        self.flush()
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -287,11 +315,12 @@ class Store:
 
     def get_seen(self, urls: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The seen row (status, attempts, last_seen…) of each URL that has one."""
+        self.flush()
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(urls), 500):
             chunk = list(urls[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            for row in self.db.query(f"SELECT * FROM seen WHERE url IN ({marks})", chunk):
+            for row in select(self.db, f"SELECT * FROM seen WHERE url IN ({marks})", chunk):
                 found[row["url"]] = row
         return found
 
@@ -326,7 +355,8 @@ class Store:
         return Original(article_id, url, distance, method, published_at, bool(baseline))
 
     def _nearest_by_bands(self, fingerprint: int) -> tuple[int, int] | None:
-        rows = self.db.query(
+        rows = select(
+            self.db,
             "SELECT article_id, value FROM fingerprints WHERE b0 = ? OR b1 = ? OR b2 = ? OR b3 = ?",
             list(split_bands(fingerprint)),
         )
@@ -347,16 +377,21 @@ class Store:
 
     def save_seen(self, url: str, source: str, status: Status, *, detail: str = "") -> None:
         """Record what became of a URL, keeping when it was first seen; failures count attempts."""
-        now = to_iso(utcnow())
-        attempt = int(status in ("blocked", "failed"))
-        self.db.execute(
-            """INSERT INTO seen (url, source, status, first_seen, last_seen, attempts, detail)
-               VALUES (?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT(url) DO UPDATE SET status = excluded.status,
-                 last_seen = excluded.last_seen, detail = excluded.detail,
-                 attempts = seen.attempts + excluded.attempts""",
-            [url, source, status, now, now, attempt, detail or None],
-        )
+        self.db.execute(SAVE_SEEN, _seen_row(url, source, status, detail))
+
+    def save_seen_later(self, url: str, source: str, status: Status) -> None:
+        """Record an outcome whose loss in a crash costs nothing but a second fetch (an
+        unrelated article): written with others in one transaction, not a commit each."""
+        self._pending_seen.append(_seen_row(url, source, status, ""))
+        if len(self._pending_seen) >= SEEN_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the outcomes save_seen_later holds (before any read or other write)."""
+        if self._pending_seen:
+            rows, self._pending_seen = self._pending_seen, []
+            with self.db.atomic():
+                self.db.conn.executemany(SAVE_SEEN, rows)
 
     def save_article(
         self,

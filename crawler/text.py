@@ -102,9 +102,23 @@ def strip_boilerplate(text: str) -> str:
     return "\n".join(line for line in clean_lines(text) if not is_boilerplate(line))
 
 
-def compact(text: str) -> str:
-    """Normalised text reduced to its word characters: what fingerprints are computed over."""
-    return "".join(_WORD_RE.findall(normalize(text)))
+def compact(text: str, *, normalized: bool = False) -> str:
+    """Normalised text reduced to its word characters: what fingerprints are computed over.
+
+    Pass normalized=True for text already through `normalize` (NFKC is the costly part).
+    """
+    return "".join(_WORD_RE.findall(text if normalized else normalize(text)))
+
+
+def word_count(text: str) -> int:
+    """How many word characters a text has, without normalising it: a cheap size for checks."""
+    return sum(map(len, _WORD_RE.findall(text)))
+
+
+def has_words(text: str, minimum: int) -> bool:
+    """True when text has at least `minimum` word characters. Counted only when its length
+    leaves doubt: prose is far more than half word characters."""
+    return len(text) >= 2 * minimum or word_count(text) >= minimum
 
 
 def html_to_text(html: str | lxml.html.HtmlElement) -> str:

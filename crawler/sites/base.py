@@ -14,6 +14,15 @@ from crawler.text import html_to_text, strip_boilerplate
 from crawler.urls import canonicalize_url
 
 
+def has_class(name: str) -> str:
+    """An XPath predicate for elements with the CSS class `name` among others.
+
+    The cheap substring test runs first, so the exact token test (which builds a string per
+    element) only runs on the few elements that might match.
+    """
+    return f"contains(@class, '{name}') and contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+
+
 class Site:
     """Generic behaviour; a site module overrides what its site does differently."""
 

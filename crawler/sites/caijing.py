@@ -16,7 +16,7 @@ from parsel import Selector
 from crawler.dates import BEIJING, date_from_path, parse_datetime, utcnow
 from crawler.listing import dedupe_entries, resolve_link
 from crawler.model import Article, Document, Entry
-from crawler.sites.base import Site, register
+from crawler.sites.base import Site, has_class, register
 from crawler.text import clean_lines, html_to_text, strip_boilerplate
 
 # Every channel has a host of its own (tech., finance., economy., industry., …); the path
@@ -38,15 +38,14 @@ TITLE_SUFFIX_RE = re.compile(r"\s*[-_|]\s*财经网.*$")
 
 # Body containers, newest layout first.
 BODY_XPATHS = (
-    "//div[@class and contains(concat(' ', normalize-space(@class), ' '), ' article-content ')]",
+    f"//div[{has_class('article-content')}]",
     "//div[@id='the_content']",
 )
 # The keywords box ends the article: everything from it on is sharing and related links.
-KEYWORDS_XPATH = ".//div[contains(concat(' ', normalize-space(@class), ' '), ' ar_keywords ')]"
+KEYWORDS_XPATH = f".//div[{has_class('ar_keywords')}]"
 # The editor line and keyword spans sometimes sit inside the body: never article text.
 DROP_XPATH = (
-    ".//*[@id='editor_baidu'] | .//*[contains(concat(' ', normalize-space(@class), ' '), ' editor ')]"
-    " | .//*[contains(concat(' ', normalize-space(@class), ' '), ' news_keywords ')]"
+    f".//*[@id='editor_baidu'] | .//*[{has_class('editor')}] | .//*[{has_class('news_keywords')}]"
 )
 # A byline as the first lines of the body print it: "文｜《财经》新媒体 韩知远" or
 # "《财经》记者 周曼青 宋嘉禾". "记者" must be followed by a blank, so a paragraph opening

@@ -15,7 +15,7 @@ from parsel import Selector
 
 from crawler.dates import from_timestamp, parse_datetime
 from crawler.model import Article, Document, Entry
-from crawler.sites.base import Site, register
+from crawler.sites.base import Site, has_class, register
 from crawler.text import compact, html_to_text, is_boilerplate, strip_boilerplate
 
 logger = logging.getLogger(__name__)
@@ -34,11 +34,11 @@ TITLE_SUFFIX_RE = re.compile(r"\s*[-_|｜]\s*虎嗅网?\s*$")
 # image captions.
 DROP_XPATH = (
     "//div[contains(concat(' ', normalize-space(@class)), ' neirong-shouquan')]"
-    " | //*[contains(concat(' ', normalize-space(@class), ' '), ' text-img-note ')]"
+    f" | //*[{has_class('text-img-note')}]"
     " | //em[contains(@class, 'vote__bar')] | //div[contains(@class, 'vote__btn')]"
     " | //div[contains(@class, 'vote__time')]"
 )
-REMARK_XPATH = "//span[contains(concat(' ', normalize-space(@class), ' '), ' text-remarks ')]"
+REMARK_XPATH = f"//span[{has_class('text-remarks')}]"
 # A credit remark: a short role, a bar, a name (出品｜虎嗅商业组, 作者｜…, 题图｜…, 头图｜…).
 CREDIT_RE = re.compile(r"^[^\s｜|，。]{1,6}\s*[｜|]")
 CREDIT_AUTHOR_RE = re.compile(r"(?:^|[，,；;\s])作者\s*[｜|:：]\s*(?P<name>[^，,；;（(｜|\n]+)")

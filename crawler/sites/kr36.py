@@ -27,7 +27,7 @@ from parsel import Selector, SelectorList
 from crawler.dates import from_timestamp, parse_datetime
 from crawler.feeds import FeedItem
 from crawler.model import Article, Document, Entry
-from crawler.sites.base import Site, register
+from crawler.sites.base import Site, has_class, register
 from crawler.text import BOILERPLATE_MAX_LINE, html_to_text, is_boilerplate
 from crawler.urls import canonicalize_url
 
@@ -44,7 +44,7 @@ STATE_RE = re.compile(r"window\.initialState\s*=\s*")
 PROPS_RE = re.compile(r"\bvar\s+props\s*=\s*")
 TITLE_SUFFIX_RE = re.compile(r"\s*[-_|｜]\s*36氪\s*$")
 # Image captions (<p class="img-desc">) are not article text.
-CAPTION_XPATH = ".//p[contains(concat(' ', normalize-space(@class), ' '), ' img-desc ')]"
+CAPTION_XPATH = f".//p[{has_class('img-desc')}]"
 # 36kr's own credit lines that the shared boilerplate patterns do not know.
 CREDIT_RE = re.compile(
     r"36\s*氪经授权|授权\s*36\s*(?:氪|kr)|"

@@ -16,7 +16,7 @@ from parsel import Selector
 from crawler.dates import from_timestamp, parse_datetime
 from crawler.listing import dedupe_entries, resolve_link
 from crawler.model import Article, Document, Entry
-from crawler.sites.base import Site, register
+from crawler.sites.base import Site, has_class, register
 from crawler.text import html_to_text, strip_boilerplate
 from crawler.urls import canonicalize_url
 
@@ -36,18 +36,13 @@ TITLE_SUFFIX_RE = re.compile(r"\s*[-_|｜]\s*鸟哥笔记\s*$")
 AUTHOR_PREFIX_RE = re.compile(r"^(?:作者|文)\s*[:：/|｜]\s*")
 
 
-def _class(name: str) -> str:
-    """An XPath test for one class among several (CSS `.name` inside a predicate)."""
-    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
-
-
 # The article header's author, not a 相关推荐 card's nor one quoted in the body.
 AUTHOR_XPATH = (
-    f"//*[{_class('author')}]"
-    f"[not(ancestor::*[{_class('articleBox')}])][not(ancestor::*[{_class('pc_content')}])]"
+    f"//*[{has_class('author')}]"
+    f"[not(ancestor::*[{has_class('articleBox')}])][not(ancestor::*[{has_class('pc_content')}])]"
 )
-TITLE_XPATH = f"//h1[not(ancestor::*[{_class('pc_content')}])]"
-BODY_XPATH = f"//*[{_class('pc_content')}]"
+TITLE_XPATH = f"//h1[not(ancestor::*[{has_class('pc_content')}])]"
+BODY_XPATH = f"//*[{has_class('pc_content')}]"
 # The editor's caption style (图片描述): captions, image credits and the -END- marker.
 CAPTION_XPATH = ".//*[@label='图片描述']"
 
