@@ -47,10 +47,15 @@ class StoreError(RuntimeError):
     """A database file that cannot be opened or written."""
 
 
+def execute_all(db: Database, statements: Iterable[str]) -> None:
+    """Run schema statements one by one (inside the migration's transaction)."""
+    for statement in statements:
+        db.execute(statement)
+
+
 @MIGRATIONS()
 def m001_initial(db: Database) -> None:
-    for statement in INITIAL_SCHEMA:
-        db.execute(statement)
+    execute_all(db, INITIAL_SCHEMA)
 
 
 INITIAL_SCHEMA = (
@@ -136,8 +141,7 @@ def m002_search_index(db: Database) -> None:
 @MIGRATIONS()
 def m003_monitoring(db: Database) -> None:
     """The daemon's per-source state, HTTP validators for conditional GET, article versions."""
-    for statement in MONITORING_SCHEMA:
-        db.execute(statement)
+    execute_all(db, MONITORING_SCHEMA)
 
 
 MONITORING_SCHEMA = (
