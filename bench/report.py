@@ -61,9 +61,10 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 def seconds(value: float) -> str:
     """A duration with a unit that keeps three significant figures readable."""
-    if value >= 1:
+    # Units are picked after rounding: 999.6 µs is "1 ms", not "1e+03 µs".
+    if float(f"{value:.3g}") >= 1:
         return f"{value:.2f} s"
-    if value >= 1e-3:
+    if float(f"{value:.3g}") >= 1e-3:
         return f"{value * 1e3:.3g} ms"
     return f"{value * 1e6:.3g} µs"
 
