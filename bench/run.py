@@ -1,6 +1,6 @@
 """followup's benchmark, one command from the repository root:
 
-    .venv/bin/python -m bench            # full run, writes docs/benchmarks.md (~8 min, 2 cores)
+    .venv/bin/python -m bench            # full run, writes docs/benchmarks.md (~5 min, 2 cores)
     .venv/bin/python -m bench --quick    # tiny smoke run (CI), writes nothing unless --out
     .venv/bin/python -m bench --only 2,5 # some of the measurements, writes nothing unless --out
 
