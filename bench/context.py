@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +39,8 @@ class Options:
     seed: int = 1
     index_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     lookups: int = 2_000
+    daemon_cycles: int = 200
+    only: tuple[int, ...] = (1, 2, 3, 4, 5)  # the measurements to run
     quick: bool = False
     profile: bool = True
 
@@ -68,41 +72,90 @@ class ChildRun:
 
 
 def run_child(command: Sequence[str], *, timeout: float = CHILD_TIMEOUT) -> ChildRun:
-    """Run command from the repository root, measured by bench.spawn (its own CPU and peak RSS).
+    """Run command from the repository root, measured by bench.spawn (its own CPU and peak RSS)."""
+    return start_child(command).wait(timeout=timeout)
 
-    stdout and stderr go to files, so no pipe can block; on timeout the whole process group is
-    killed.
+
+def start_child(command: Sequence[str]) -> Spawned:
+    """Start command from the repository root through bench.spawn; `wait()` gives its figures.
+
+    stdout and stderr go to files, so no pipe can block.
     """
-    with tempfile.TemporaryDirectory(prefix="child-") as scratch:
-        usage_file = Path(scratch) / "usage.json"
-        out_file, err_file = Path(scratch) / "stdout", Path(scratch) / "stderr"
-        with out_file.open("wb") as out, err_file.open("wb") as err:
-            spawner = subprocess.Popen(
-                [sys.executable, "-m", "bench.spawn", str(usage_file), *command],
-                cwd=REPO,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,
-            )
-            try:
-                spawner.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(spawner.pid, signal.SIGKILL)
-                spawner.wait()
-                raise BenchError(f"timed out after {timeout:.0f} s: {' '.join(command)}") from None
-        if spawner.returncode != 0 or not usage_file.exists():
-            raise BenchError(
-                f"could not measure {' '.join(command)}: {err_file.read_text()[-2000:]}"
-            )
-        usage = json.loads(usage_file.read_text(encoding="utf-8"))
-        return ChildRun(
-            wall=usage["wall"],
-            cpu=usage["cpu"],
-            max_rss=usage["max_rss"],
-            returncode=usage["returncode"],
-            stdout=out_file.read_text(encoding="utf-8", errors="replace"),
-            stderr=err_file.read_text(encoding="utf-8", errors="replace"),
+    scratch = Path(tempfile.mkdtemp(prefix="child-"))
+    with (scratch / "stdout").open("wb") as out, (scratch / "stderr").open("wb") as err:
+        spawner = subprocess.Popen(
+            [sys.executable, "-m", "bench.spawn", str(scratch / "usage.json"), *command],
+            cwd=REPO,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
         )
+    return Spawned(spawner, scratch, tuple(command))
+
+
+@dataclass(slots=True)
+class Spawned:
+    """A command running under bench.spawn, in a session of its own."""
+
+    spawner: subprocess.Popen[bytes]
+    scratch: Path
+    command: tuple[str, ...]
+
+    def pid(self, *, timeout: float = 30.0) -> int:
+        """The command's own process id (the spawner's only child)."""
+        deadline = time.monotonic() + timeout
+        while not (found := child_pids(self.spawner.pid)):
+            if self.spawner.poll() is not None or time.monotonic() > deadline:
+                raise BenchError(f"{' '.join(self.command)} did not start: {self.stderr()}")
+            time.sleep(0.01)
+        return found[0]
+
+    def running(self) -> bool:
+        return self.spawner.poll() is None
+
+    def stderr(self) -> str:
+        return (self.scratch / "stderr").read_text(encoding="utf-8", errors="replace")[-2000:]
+
+    def wait(self, *, timeout: float = CHILD_TIMEOUT) -> ChildRun:
+        """Its figures once it ends; on timeout the whole process group is killed."""
+        try:
+            try:
+                self.spawner.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.spawner.pid, signal.SIGKILL)
+                self.spawner.wait()
+                command = " ".join(self.command)
+                raise BenchError(f"timed out after {timeout:.0f} s: {command}") from None
+            usage_file = self.scratch / "usage.json"
+            if self.spawner.returncode != 0 or not usage_file.exists():
+                raise BenchError(f"could not measure {' '.join(self.command)}: {self.stderr()}")
+            usage = json.loads(usage_file.read_text(encoding="utf-8"))
+            return ChildRun(
+                wall=usage["wall"],
+                cpu=usage["cpu"],
+                max_rss=usage["max_rss"],
+                returncode=usage["returncode"],
+                stdout=(self.scratch / "stdout").read_text(encoding="utf-8", errors="replace"),
+                stderr=(self.scratch / "stderr").read_text(encoding="utf-8", errors="replace"),
+            )
+        finally:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def child_pids(pid: int) -> list[int]:
+    """Processes whose parent is pid, from /proc (Linux), in pid order."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # it ended meanwhile
+            continue
+        # The command name is in parentheses and may hold spaces: the parent pid follows it.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return sorted(found)
 
 
 def python() -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import random
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -101,16 +101,28 @@ class MirrorPlan:
             for url, pages in s.fetches.items()
         }
 
-    def write_seeds(self, directory: Path, mirror: Mirror) -> Path:
-        """sources.toml pointing at the running mirror, topics.toml with the default topic."""
+    def write_seeds(
+        self,
+        directory: Path,
+        mirror: Mirror,
+        *,
+        sources: Sequence[SourcePlan] | None = None,
+        keys: dict[str, str] | None = None,
+    ) -> Path:
+        """sources.toml pointing at the running mirror, topics.toml with the default topic.
+
+        `sources` picks some of the plan's sources (default: all); `keys` adds string keys to
+        each entry (`every = "1s"`…).
+        """
         directory.mkdir(parents=True, exist_ok=True)
+        more = "".join(f"{key} = {json.dumps(value)}\n" for key, value in (keys or {}).items())
         entries = []
-        for source in self.sources:
+        for source in self.sources if sources is None else sources:
             feeds = json.dumps([mirror.url_for(u) for u in source.feeds])
             lists = json.dumps([mirror.url_for(u) for u in source.lists])
             entries.append(
                 f'[[source]]\nid = "{source.id}"\nname = "{source.id}"\nsite = "{source.kind}"\n'
-                f"feeds = {feeds}\nlists = {lists}\n"
+                f"feeds = {feeds}\nlists = {lists}\n{more}"
             )
         (directory / "sources.toml").write_text("\n".join(entries), encoding="utf-8")
         (directory / "topics.toml").write_text(default_topics(), encoding="utf-8")

@@ -60,10 +60,11 @@ def setting_args(settings: dict[str, str] = CRAWL_SETTINGS) -> list[str]:
 
 
 def followup_crawl(
-    ctx: Context, seeds: Path, db: Path, *, profile_to: Path | None = None
+    ctx: Context, seeds: Path, db: Path, *, fresh: bool = True, profile_to: Path | None = None
 ) -> ChildRun:
-    """`followup crawl` into a fresh database (profiled: the same via `python -m cProfile`)."""
-    for suffix in ("", "-wal", "-shm"):
+    """`followup crawl` into a fresh database, or into db as it is when not `fresh` (profiled:
+    the same via `python -m cProfile`)."""
+    for suffix in ("", "-wal", "-shm") if fresh else ():
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     arguments = ["crawl", "--seeds", str(seeds), "--db", str(db), "--json", *setting_args()]
     if profile_to is None:

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 COLUMNS = ("measurement", "followup", "baseline", "ratio / target", "met?")
-NOT_MEASURED = "not measured yet: needs issue 4"
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One line of the table. `met` is None where no target applies (or nothing was measured)."""
+    """One line of the table. `met` is None where no target applies."""
 
     measurement: str
     followup: str
@@ -28,11 +27,6 @@ class Row:
     def cells(self) -> tuple[str, ...]:
         met = "—" if self.met is None else ("yes" if self.met else "**no**")
         return (self.measurement, self.followup, self.baseline, self.ratio, met)
-
-
-def pending_row(measurement: str, target: str) -> Row:
-    """A measurement that cannot run on this branch yet: said so, never a made-up figure."""
-    return Row(measurement, NOT_MEASURED, "—", f"target: {target}", None)
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -61,9 +55,10 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 def seconds(value: float) -> str:
     """A duration with a unit that keeps three significant figures readable."""
-    if value >= 1:
+    # Units are picked after rounding: 999.6 µs is "1 ms", not "1e+03 µs".
+    if float(f"{value:.3g}") >= 1:
         return f"{value:.2f} s"
-    if value >= 1e-3:
+    if float(f"{value:.3g}") >= 1e-3:
         return f"{value * 1e3:.3g} ms"
     return f"{value * 1e6:.3g} µs"
 

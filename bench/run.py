@@ -1,14 +1,16 @@
 """followup's benchmark, one command from the repository root:
 
-    .venv/bin/python -m bench            # full run, writes docs/benchmarks.md (~3 min, 2 cores)
+    .venv/bin/python -m bench            # full run, writes docs/benchmarks.md (~5 min, 2 cores)
     .venv/bin/python -m bench --quick    # tiny smoke run (CI), writes nothing unless --out
+    .venv/bin/python -m bench --only 2,5 # some of the measurements, writes nothing unless --out
 
 It generates a mirror of N sources × M articles in four real sites' structures (bench/mirrorgen.py),
 serves it on 127.0.0.1 with crawler.mirror, and measures, each as a median of several runs:
 (1) `followup crawl` against a bare Scrapy spider fetching the same URLs, (2) an unchanged
-re-crawl [needs issue 4], (3) the near-duplicate index at 10k, 100k and 1M fingerprints against
-simhash.SimhashIndex and linear scans, (4) the fingerprint of a 5,000-character article against
-simhash.Simhash, (5) the daemon's RSS after 200 cycles [needs issue 4]; then profiles the crawl.
+re-crawl against the bare spider fetching everything again, (3) the near-duplicate index at 10k,
+100k and 1M fingerprints against simhash.SimhashIndex and linear scans, (4) the fingerprint of a
+5,000-character article against simhash.Simhash, (5) the daemon's RSS after 200 crawls; and
+profiles the crawl.
 The table goes to stdout and, with the machine and the parameters, to docs/benchmarks.md.
 """
 
@@ -36,10 +38,10 @@ from crawler.mirror import Mirror
 # The measurements, in the order of the table. Each takes the context and returns its rows.
 MEASUREMENTS: tuple[Callable[[Context], list[Row]], ...] = (
     measure_pipeline,  # 1
-    measure_unchanged_recrawl,  # 2: stub until issue 4
+    measure_unchanged_recrawl,  # 2
     measure_index,  # 3
     measure_fingerprint,  # 4
-    measure_daemon_rss,  # 5: stub until issue 4
+    measure_daemon_rss,  # 5
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 QUICK = Options(
@@ -48,6 +50,7 @@ QUICK = Options(
     runs=1,
     index_sizes=(1_000, 5_000),
     lookups=200,
+    daemon_cycles=10,
     quick=True,
     profile=False,
 )
@@ -83,6 +86,15 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, Path | None, Pat
         "--lookups", type=int, help=f"index lookups per structure (default {default.lookups})"
     )
     parser.add_argument(
+        "--daemon-cycles",
+        type=int,
+        help=f"crawls the daemon runs in measurement 5 (default {default.daemon_cycles})",
+    )
+    parser.add_argument(
+        "--only",
+        help="run only these measurements, comma-separated numbers (default: all five)",
+    )
+    parser.add_argument(
         "--profile",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -105,6 +117,8 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, Path | None, Pat
         "seed": args.seed,
         "lookups": args.lookups,
         "profile": args.profile,
+        "daemon_cycles": args.daemon_cycles,
+        "only": _numbers(parser, args.only) if args.only else None,
         "index_sizes": tuple(int(s) for s in args.index_sizes.split(","))
         if args.index_sizes
         else None,
@@ -115,14 +129,29 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, Path | None, Pat
         options.articles,
         options.runs,
         options.lookups,
+        options.daemon_cycles,
         *options.index_sizes,
     )
     if min(counts) < 1:
         parser.error(
-            "--sources, --articles, --runs, --lookups and --index-sizes must be at least 1"
+            "--sources, --articles, --runs, --lookups, --daemon-cycles and --index-sizes must be "
+            "at least 1"
         )
-    out = args.out if args.out is not None else (None if args.quick else DOCS)
+    # docs/benchmarks.md holds one whole run: a partial or quick one goes there only when asked.
+    partial = args.quick or len(options.only) < len(MEASUREMENTS)
+    out = args.out if args.out is not None else (None if partial else DOCS)
     return options, out, args.keep
+
+
+def _numbers(parser: argparse.ArgumentParser, text: str) -> tuple[int, ...]:
+    """--only 2,5 → (2, 5), each a measurement's number."""
+    try:
+        numbers = tuple(sorted({int(part) for part in text.split(",")}))
+    except ValueError:
+        numbers = ()
+    if not numbers or not set(numbers) <= set(range(1, len(MEASUREMENTS) + 1)):
+        parser.error(f"--only takes measurement numbers 1 to {len(MEASUREMENTS)}, like 2,5")
+    return numbers
 
 
 def run(options: Options, workdir: Path, mirror_dir: Path) -> tuple[list[Row], Context]:
@@ -135,7 +164,9 @@ def run(options: Options, workdir: Path, mirror_dir: Path) -> tuple[list[Row], C
     rows: list[Row] = []
     with Mirror.from_directory(mirror_dir) as mirror:
         ctx = Context(options, workdir, mirror, plan)
-        for measure in MEASUREMENTS:
+        for number, measure in enumerate(MEASUREMENTS, start=1):
+            if number not in options.only:
+                continue
             started = time.perf_counter()
             rows += measure(ctx)
             _say(f"{measure.__name__}: {time.perf_counter() - started:.1f} s")
@@ -153,14 +184,17 @@ def document(rows: list[Row], ctx: Context, loads: tuple[str, str]) -> str:
         + "; the rest of crawler/settings.py (robots.txt obeyed)",
         "runs": f"{options.runs} crawls of each side (medians)",
         "index": f"{', '.join(f'{s:,}' for s in options.index_sizes)} stored fingerprints, {options.lookups} lookups and 200 inserts each",
+        "daemon": f"until {options.daemon_cycles} crawls finished",
     }
     command = "python -m bench" + (" --quick" if options.quick else "")
+    if len(options.only) < len(MEASUREMENTS):
+        command += " --only " + ",".join(map(str, options.only))
     return "\n".join(
         [
             "# Benchmarks",
             "",
             f"Written by `{command}` (bench/run.py) on {datetime.now(UTC):%Y-%m-%d}. Every figure below comes from "
-            "that one run; a measurement that cannot run yet says so instead of giving a figure.",
+            "that one run.",
             "",
             results_table(rows),
             "",

@@ -1,8 +1,8 @@
 """The benchmark's smoke test: `python -m bench --quick` runs and reports every measurement.
 
 No timing is asserted (a shared CI machine decides those); the run must finish, every row must be
-in the table, figures must be numbers that make sense, and the two measurements that need issue 4
-must say so instead of showing a figure.
+in the table and figures must be numbers that make sense. Request counts are not timings: the
+unchanged re-crawl must make one request per list, answered 304, and fetch no article page.
 """
 
 from __future__ import annotations
@@ -20,17 +20,21 @@ ROWS = (
     "1. CPU per article (user + sys, start-up included)",
     "1. CPU per article, start-up excluded",
     "1. Peak RSS of the crawl",
-    "2. Unchanged re-crawl",
+    "2. Unchanged re-crawl: requests",
+    "2. Unchanged re-crawl: wall time",
     *(
         f"3. Index {kind}, {size} stored"
         for size in QUICK_SIZES
         for kind in ("lookup", "insert", "memory")
     ),
     "4. Fingerprint of a 5,000-character article",
-    "5. Daemon RSS after 200 short cycles",
+    "5. Daemon RSS after",
+    "5. Each crawl of the daemon",
 )
-PENDING = ("2. ", "5. ")
+QUICK_LISTS = 4  # python -m bench --quick: 4 sources with one feed or list each
+QUICK_CYCLES = 10
 NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+DURATION_RE = re.compile(r"\d+(?:\.\d+)? (?:s|ms|µs)")
 
 
 def table_rows(output: str) -> dict[str, list[str]]:
@@ -61,16 +65,58 @@ def test_quick_benchmark_reports_every_measurement(tmp_path: Path) -> None:
     for expected in ROWS:
         assert [name for name in rows if name.startswith(expected)], f"no row {expected!r}"
     assert len(rows) == len(ROWS)
+    assert "not measured" not in result.stdout + result.stderr
     for name, (followup, baseline, _, met) in rows.items():
-        if name.startswith(PENDING):
-            assert followup == "not measured yet: needs issue 4"
-            assert met == "—"
-            continue
         figures = numbers(followup) + numbers(baseline)
         assert figures or followup == "start-up dominates at this size", name
         assert all(math.isfinite(f) and f >= 0 for f in figures), (name, followup, baseline)
         assert met in ("yes", "**no**", "—")
+    assert_recrawl_figures(rows)
+    assert_daemon_figures(rows)
     text = report.read_text(encoding="utf-8")
     assert "| measurement | followup | baseline | ratio / target | met? |" in text
-    for section in ("## Machine", "## Parameters", "## 1. Full pipeline", "## 3. Near-duplicate"):
+    for section in (
+        "## Machine",
+        "## Parameters",
+        "## 1. Full pipeline",
+        "## 2. Unchanged re-crawl",
+        "## 3. Near-duplicate",
+        "## 5. Daemon RSS",
+    ):
         assert section in text
+
+
+def row(rows: dict[str, list[str]], prefix: str) -> list[str]:
+    (name,) = [name for name in rows if name.startswith(prefix)]
+    return rows[name]
+
+
+def assert_recrawl_figures(rows: dict[str, list[str]]) -> None:
+    """Counted on the mirror's log: 304 for each list, no page; the baseline fetches them all."""
+    followup, baseline, _, met = row(rows, "2. Unchanged re-crawl: requests")
+    lists = QUICK_LISTS
+    assert followup == (
+        f"{2 * lists}: {lists} feeds and lists ({lists} × 304), {lists} robots.txt, 0 article pages"
+    )
+    assert met == "yes"
+    total, feeds, robots, pages = numbers(baseline)
+    assert feeds == lists and pages > 0 and total == feeds + robots + pages
+    followup, baseline, _, _ = row(rows, "2. Unchanged re-crawl: wall time")
+    assert DURATION_RE.fullmatch(followup), followup
+    assert DURATION_RE.fullmatch(baseline.removeprefix("bare Scrapy ")), baseline
+
+
+def assert_daemon_figures(rows: dict[str, list[str]]) -> None:
+    """RSS after the first crawl and after the last, a peak no lower than either, a verdict."""
+    (name,) = [name for name in rows if name.startswith("5. Daemon RSS after")]
+    _, cycles = numbers(name)
+    assert cycles >= QUICK_CYCLES  # crawls may finish together
+    followup, _, growth, met = rows[name]
+    first, first_crawl, last, last_crawl, peak = numbers(followup)
+    assert first_crawl >= 1 and last_crawl >= QUICK_CYCLES
+    assert 10 < first <= peak and 10 < last <= peak < 1000  # MB: a Python process, not a leak
+    assert re.fullmatch(r"growth [+-]\d+\.\d MB \(target ≤ 5 MB\)", growth)
+    assert met in ("yes", "**no**")
+    followup, _, _, _ = row(rows, "5. Each crawl of the daemon")
+    cpu, median, largest = numbers(followup)
+    assert cpu > 0 and 10 < median <= largest
