@@ -182,6 +182,22 @@ MONITORING_SCHEMA = (
 )
 
 
+@MIGRATIONS()
+def m004_robots_txt(db: Database) -> None:
+    """robots.txt bodies, so a poll within a day of the last one need not fetch them again."""
+    execute_all(db, ROBOTS_SCHEMA)
+
+
+ROBOTS_SCHEMA = (
+    """CREATE TABLE robots_txt (
+        url TEXT PRIMARY KEY,
+        status INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        fetched_at TEXT NOT NULL
+    )""",
+)
+
+
 def select(db: Database, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
     """Rows of a read as dicts, straight from the cursor.
 
@@ -320,11 +336,16 @@ class Store:
     def get_seen(self, urls: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The seen row (status, attempts, last_seen…) of each URL that has one."""
         self.flush()
+        return self._rows_by_url("seen", urls)
+
+    def _rows_by_url(self, table: str, urls: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """url → row of a table keyed by url, for the URLs that have one (in chunks of 500:
+        SQLite caps the parameters of one statement)."""
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(urls), 500):
             chunk = list(urls[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            for row in select(self.db, f"SELECT * FROM seen WHERE url IN ({marks})", chunk):
+            for row in select(self.db, f"SELECT * FROM {table} WHERE url IN ({marks})", chunk):
                 found[row["url"]] = row
         return found
 
@@ -545,17 +566,25 @@ class Store:
 
     def get_validators(self, urls: Sequence[str]) -> dict[str, Validators]:
         """The stored validators of each URL that has them."""
-        found = {}
-        for start in range(0, len(urls), 500):
-            chunk = list(urls[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            for row in self.db.query(
-                f"SELECT * FROM http_validators WHERE url IN ({marks})", chunk
-            ):
-                found[row["url"]] = Validators(
-                    row["etag"], row["last_modified"], row["content_hash"]
-                )
-        return found
+        return {
+            url: Validators(row["etag"], row["last_modified"], row["content_hash"])
+            for url, row in self._rows_by_url("http_validators", urls).items()
+        }
+
+    def get_robots_txt(self, url: str, *, max_age: timedelta) -> bytes | None:
+        """A robots.txt body fetched within max_age, or None."""
+        row = self.db.execute(
+            "SELECT body FROM robots_txt WHERE url = ? AND fetched_at >= ?",
+            [url, to_iso(utcnow() - max_age)],
+        ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def save_robots_txt(self, url: str, status: int, body: bytes) -> None:
+        """Keep a robots.txt as fetched now (a 404 too: it means everything is allowed)."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO robots_txt (url, status, body, fetched_at) VALUES (?, ?, ?, ?)",
+            [url, status, body, to_iso(utcnow())],
+        )
 
     def save_validators(self, url: str, validators: Validators) -> None:
         """Remember how a URL's current version is identified (replacing what was there)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -99,6 +100,13 @@ def wait_until(check: Callable[[], object], what: str, timeout: float = 30) -> N
         time.sleep(0.05)
 
 
+def teaser_of_new_item() -> bytes:
+    """The news feed with a new entry whose description is a teaser: its page must be fetched."""
+    feed = (WEB / "news.example.com/new-item.xml").read_text(encoding="utf-8")
+    first_item = re.compile(r"(<item>.*?<description><!\[CDATA\[).*?(\]\]></description>)", re.S)
+    return first_item.sub(r"\1<p>导语</p>\2", feed, count=1).encode("utf-8")
+
+
 def crawl_processes(db: Path) -> dict[int, str]:
     """pid → source of every live `crawl` process writing to db, the daemon's children or not.
 
@@ -163,7 +171,7 @@ def test_polls_each_source_alone_backs_off_a_failing_one_and_stops_cleanly_on_si
 ) -> None:
     seeds = write_seeds(tmp_path / "seeds", web, SOURCES)
     db, log = tmp_path / "f.db", tmp_path / "daemon.log"
-    options = ("--timeout", "6s", "--grace", "1s", "-s", "DOWNLOAD_TIMEOUT=20", "-v")
+    options = ("--timeout", "6s", "--grace", "5s", "-s", "DOWNLOAD_TIMEOUT=20", "-v")
     with watch_crawls(db) as most:
         daemon = start_daemon(seeds, db, log, *options)
         try:
@@ -177,7 +185,7 @@ def test_polls_each_source_alone_backs_off_a_failing_one_and_stops_cleanly_on_si
             )
             # Stop while news crawls a new entry whose page takes 2 s to arrive.
             web.update_page(OPED, delay=2.0)
-            web.update_page(NEWS_FEED, body=(WEB / "news.example.com/new-item.xml").read_bytes())
+            web.update_page(NEWS_FEED, body=teaser_of_new_item())
             changed = len(web.hits)
             wait_until(
                 lambda: any(h.url == NEWS_FEED and h.status == 200 for h in web.hits[changed:]),

@@ -61,7 +61,8 @@ def test_an_unchanged_source_is_one_conditional_request_per_list_until_it_change
     first = len(web.hits)
 
     report = crawl(seeds, db)
-    hits = [hit for hit in web.hits[first:] if not hit.url.endswith("/robots.txt")]
+    hits = web.hits[first:]
+    # robots.txt came from the store (fetched by the first crawl, within a day): not asked for.
     assert Counter(hit.url for hit in hits) == {NEWS_FEED: 1, LIST_PAGE: 1, DAILY_FEED: 1}
     by_url = {hit.url: hit for hit in hits}
     for url in (NEWS_FEED, LIST_PAGE):
@@ -142,3 +143,28 @@ def test_recheck_refetches_recent_articles_and_records_an_edit_once(
 
     report = crawl(seeds, db_path)  # the edited page, unchanged since: 304, nothing recorded
     assert report["daily"]["revised"] == 0 and db["article_versions"].count == 1
+
+
+def test_robots_txt_is_obeyed_from_the_store_and_fetched_again_when_stale(
+    web: Mirror, tmp_path: Path
+) -> None:
+    seeds, db = write_seeds(tmp_path / "seeds", web, SOURCES), tmp_path / "f.db"
+    crawl(seeds, db)
+    robots = "https://list.example.net/robots.txt"
+    assert [hit.url for hit in web.hits].count(robots) == 1
+    # The stored rules still apply: a page the stored robots.txt forbids is never requested.
+    web.update_page(
+        LIST_PAGE,
+        body=b'<a href="/private/3001.html">\xe7\xa7\x81</a><a href="/news/3002.html">x</a>',
+    )
+    first = len(web.hits)
+    report = crawl(seeds, db)
+    requested = [hit.url for hit in web.hits[first:]]
+    assert "https://list.example.net/private/3001.html" not in requested
+    assert "https://list.example.net/news/3002.html" in requested and robots not in requested
+    assert report["listed"]["entries"] == 2
+    # Older than FOLLOWUP_ROBOTSTXT_MAX_AGE: fetched again.
+    Database(db).execute("UPDATE robots_txt SET fetched_at = '2020-01-01T00:00:00Z'")
+    first = len(web.hits)
+    crawl(seeds, db)
+    assert [hit.url for hit in web.hits[first:]].count(robots) == 1

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 from typing import ClassVar, TypeVar
+
+import lxml.html
+from lxml.cssselect import CSSSelector
 
 from crawler.dates import parse_datetime
 from crawler.feeds import FeedItem
@@ -12,6 +16,16 @@ from crawler.listing import parse_generic_list
 from crawler.model import Article, Document, Entry
 from crawler.text import html_to_text, strip_boilerplate
 from crawler.urls import canonicalize_url
+
+
+@functools.cache
+def _compiled_css(selector: str) -> CSSSelector:
+    return CSSSelector(selector, translator="html")
+
+
+def css(root: lxml.html.HtmlElement, selector: str) -> list[lxml.html.HtmlElement]:
+    """root.cssselect(selector) with the selector compiled once per process, not per call."""
+    return _compiled_css(selector)(root)
 
 
 def has_class(name: str) -> str:

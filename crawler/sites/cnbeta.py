@@ -15,7 +15,7 @@ from crawler.dates import parse_datetime
 from crawler.feeds import FeedItem
 from crawler.listing import dedupe_entries
 from crawler.model import Article, Document, Entry
-from crawler.sites.base import Site, register
+from crawler.sites.base import Site, css, register
 from crawler.text import clean_lines, html_to_text, strip_boilerplate
 from crawler.urls import URLError, canonicalize_url
 
@@ -164,7 +164,7 @@ def extract_desktop(root: lxml.html.HtmlElement, url: str) -> Article | None:
     summary = _first(container, "div.article-summary")
     topic = _topic_name(summary) if summary is not None else ""
     title = _element_text(_first(container, "header.title h1")) or head_title(root, topic=topic)
-    published = _first_time(container.cssselect("header.title div.meta span"))
+    published = _first_time(css(container, "header.title div.meta span"))
     text = body_text([summary, content])
     return Article(url=url, title=title, text=text, published=published)
 
@@ -176,7 +176,7 @@ def extract_mobile(root: lxml.html.HtmlElement, url: str) -> Article | None:
     if holder is None or content is None:
         return None
     title = _element_text(_first(holder, "h1.article-tit")) or head_title(root)
-    published = _first_time(holder.cssselect("time.time, .article-byline time"))
+    published = _first_time(css(holder, "time.time, .article-byline time"))
     text = body_text([_first(holder, "div.article-summ"), content])
     return Article(
         url=url, title=title, text=_SUMMARY_LABEL_RE.sub("", text, count=1), published=published
@@ -190,7 +190,7 @@ def body_text(parts: list[lxml.html.HtmlElement | None]) -> str:
         if part is None:
             continue
         for selector in JUNK_SELECTORS:
-            for junk in part.cssselect(selector):
+            for junk in css(part, selector):
                 junk.drop_tree()
         part.tail = None  # whitespace or the next block's furniture, never this body's text
         lines += clean_lines(html_to_text(part))
@@ -214,7 +214,7 @@ def head_title(root: lxml.html.HtmlElement, *, topic: str = "") -> str:
 
 
 def _topic_name(summary: lxml.html.HtmlElement) -> str:
-    for element in summary.cssselect(".topic img, .topic a"):
+    for element in css(summary, ".topic img, .topic a"):
         name = (element.get("title") or element.get("alt") or element.text_content()).strip()
         if name:
             return name
@@ -236,7 +236,7 @@ def _is_caption(line: str) -> bool:
 def _first(root: lxml.html.HtmlElement | None, selector: str) -> lxml.html.HtmlElement | None:
     if root is None:
         return None
-    found = root.cssselect(selector)
+    found = css(root, selector)
     return found[0] if found else None
 
 
