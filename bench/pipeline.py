@@ -30,6 +30,7 @@ CRAWL_SETTINGS = {
     "LOG_LEVEL": "WARNING",
 }
 TARGET_RATIO = 1.5
+SCRAPY_DEFAULT_ITEMS = {"CONCURRENT_ITEMS": "100"}
 EMPTY_FEED_URL = "https://empty.example.com/feed"
 EMPTY_FEED = (
     b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>empty</title>'
@@ -74,9 +75,16 @@ def followup_crawl(
     )
 
 
-def bare_crawl(plan_file: Path, *, profile_to: Path | None = None) -> ChildRun:
-    """The bare spider over the same URLs."""
-    arguments = ["-m", "bench.bare", str(plan_file), *setting_args()]
+def bare_crawl(
+    plan_file: Path, *, profile_to: Path | None = None, extra: dict[str, str] | None = None
+) -> ChildRun:
+    """The bare spider over the same URLs (extra: settings on top of both sides' own)."""
+    arguments = [
+        "-m",
+        "bench.bare",
+        str(plan_file),
+        *setting_args({**CRAWL_SETTINGS, **(extra or {})}),
+    ]
     if profile_to is None:
         return run_child([python(), *arguments])
     return run_child([python(), "-m", "cProfile", "-o", str(profile_to), *arguments])
@@ -100,6 +108,11 @@ def measure_pipeline(ctx: Context) -> list[Row]:
         followup_runs.append(run)
         bare_runs.append(bare)
     requests = sum(followup_hits.values())
+    # followup sets CONCURRENT_ITEMS = 1 and the baseline inherits it; Scrapy's own default
+    # (100 asyncio tasks for every response with output) is shown beside it.
+    default_items = Figures.of(
+        [bare_crawl(plan_file, extra=SCRAPY_DEFAULT_ITEMS) for _ in followup_runs]
+    )
     startup_followup = followup_crawl(ctx, empty_seeds, ctx.path("empty.db"))
     startup_bare = bare_crawl(empty_plan)
     for run in (startup_followup, startup_bare):
@@ -111,7 +124,10 @@ def measure_pipeline(ctx: Context) -> list[Row]:
     )
     if ctx.options.profile:
         ctx.sections.append(profile_section(ctx, seeds, plan_file, ours, theirs))
-    return _rows(ctx, ours, theirs, startup_followup.cpu, startup_bare.cpu, requests)
+    return [
+        *_rows(ctx, ours, theirs, startup_followup.cpu, startup_bare.cpu, requests),
+        _default_items_row(ctx, ours, default_items),
+    ]
 
 
 def _empty_crawl_inputs(ctx: Context) -> tuple[Path, Path]:
@@ -197,6 +213,16 @@ def _rows(
             ratio(ours.max_rss / theirs.max_rss),
         ),
     ]
+
+
+def _default_items_row(ctx: Context, ours: Figures, default_items: Figures) -> Row:
+    per, per_bare = ours.cpu / ctx.plan.articles, default_items.cpu / ctx.plan.articles
+    return Row(
+        "1. CPU per article, baseline with Scrapy's default CONCURRENT_ITEMS (100)",
+        seconds(per),
+        f"bare Scrapy {seconds(per_bare)}",
+        f"{ratio(per / per_bare)} (for reference)",
+    )
 
 
 def _net_row(net: float, net_bare: float) -> Row:

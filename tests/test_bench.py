@@ -20,6 +20,7 @@ ROWS = (
     "1. CPU per article (user + sys, start-up included)",
     "1. CPU per article, start-up excluded",
     "1. Peak RSS of the crawl",
+    "1. CPU per article, baseline with Scrapy's default CONCURRENT_ITEMS",
     "2. Unchanged re-crawl: requests",
     "2. Unchanged re-crawl: wall time",
     *(
