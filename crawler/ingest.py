@@ -78,34 +78,47 @@ def ingest_article(
         store.save_seen_later(article.url, source, "irrelevant")
         return Outcome("irrelevant")
     value = simhash_of(features)  # CPU work outside the write lock
-    key = title_key(article.title)
     with store.transaction():
         seen = store.get_seen([article.url]).get(article.url)
         if seen is not None and seen["status"] in FINAL_STATUSES:
             return Outcome("known")
-        original = store.find_original(value, key)
-        if original is not None and not original.baseline and original.published_after(article):
-            store.save_earlier_original(
-                article,
-                source=source,
-                original=original,
-                title_key=key,
-                fingerprint=value,
-                topics=matches,
-            )
-            return Outcome("earlier", original.article_id, original, tuple(matches))
-        if original is not None:
-            store.save_duplicate(article, source=source, original=original, fingerprint=value)
-            return Outcome("duplicate", original.article_id, original, tuple(matches))
+        return _record(store, article, source, value, matches, baseline=baseline_topic is not None)
+
+
+def _record(
+    store: Store,
+    article: Article,
+    source: str,
+    value: int | None,
+    matches: dict[str, list[str]],
+    *,
+    baseline: bool,
+) -> Outcome:
+    """Store a related article as new, as a sighting, or as the earlier original."""
+    key = title_key(article.title)
+    original = store.find_original(value, key)
+    if original is None:
         article_id = store.save_article(
             article,
             source=source,
             title_key=key,
             fingerprint=value,
             topics=matches,
-            baseline=baseline_topic is not None,
+            baseline=baseline,
         )
-    return Outcome("baseline" if baseline_topic else "stored", article_id, topics=tuple(matches))
+        return Outcome("baseline" if baseline else "stored", article_id, topics=tuple(matches))
+    if not original.baseline and original.published_after(article):
+        store.save_earlier_original(
+            article,
+            source=source,
+            original=original,
+            title_key=key,
+            fingerprint=value,
+            topics=matches,
+        )
+        return Outcome("earlier", original.article_id, original, tuple(matches))
+    store.save_duplicate(article, source=source, original=original, fingerprint=value)
+    return Outcome("duplicate", original.article_id, original, tuple(matches))
 
 
 def revise_article(

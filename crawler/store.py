@@ -447,13 +447,7 @@ class Store:
             ],
         )
         article_id = int(cursor.lastrowid or 0)
-        self.db.conn.executemany(
-            "INSERT INTO article_topics (article_id, topic, matched) VALUES (?, ?, ?)",
-            [
-                (article_id, topic, json.dumps(terms, ensure_ascii=False))
-                for topic, terms in topics.items()
-            ],
-        )
+        self._save_topics(article_id, topics)
         self._save_fingerprint(article_id, fingerprint)
         self.save_seen(article.url, source, "stored")
         return article_id
@@ -462,21 +456,8 @@ class Store:
         self, article: Article, *, source: str, original: Original, fingerprint: int | None
     ) -> None:
         """Record a repost as a sighting of its original, with its seen row."""
-        self.db.execute(
-            """INSERT INTO duplicates (url, source, title, duplicate_of, distance, method,
-                                       published_at, seen_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            [
-                article.url,
-                source,
-                article.title,
-                original.article_id,
-                original.distance,
-                original.method,
-                to_iso(article.published),
-                to_iso(utcnow()),
-            ],
-        )
+        sighting = (article.url, source, article.title, to_iso(article.published))
+        self._save_sighting(*sighting, original=original, seen_at=to_iso(utcnow()))
         # A repost's own fingerprint points at the original too: a copy of the copy is found.
         self._save_fingerprint(original.article_id, fingerprint)
         self.save_seen(article.url, source, "duplicate", detail=f"duplicate of {original.url}")
@@ -497,22 +478,9 @@ class Store:
         row keeps its id (so every sighting still points at it) and takes the earlier copy's
         content; the copy it held becomes a duplicate of it.
         """
-        old = next(self.db.query("SELECT * FROM articles WHERE id = ?", [original.article_id]))
-        self.db.execute(
-            """INSERT INTO duplicates (url, source, title, duplicate_of, distance, method,
-                                       published_at, seen_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            [
-                old["url"],
-                old["source"],
-                old["title"],
-                old["id"],
-                original.distance,
-                original.method,
-                old["published_at"],
-                old["fetched_at"],
-            ],
-        )
+        old = next(select(self.db, "SELECT * FROM articles WHERE id = ?", [original.article_id]))
+        sighting = (old["url"], old["source"], old["title"], old["published_at"])
+        self._save_sighting(*sighting, original=original, seen_at=old["fetched_at"])
         self.db.execute(
             """UPDATE articles SET url = ?, source = ?, title = ?, author = ?, published_at = ?,
                  fetched_at = ?, text = ?, simhash = ?, title_key = ? WHERE id = ?""",
@@ -529,13 +497,44 @@ class Store:
                 old["id"],
             ],
         )
-        self.db.conn.executemany(
-            "INSERT OR REPLACE INTO article_topics (article_id, topic, matched) VALUES (?, ?, ?)",
-            [(old["id"], t, json.dumps(terms, ensure_ascii=False)) for t, terms in topics.items()],
-        )
+        self._save_topics(old["id"], topics)
         self._save_fingerprint(old["id"], fingerprint)
         self.save_seen(article.url, source, "stored")
         self.save_seen(old["url"], old["source"], "duplicate", detail=f"duplicate of {article.url}")
+
+    def _save_sighting(
+        self,
+        url: str,
+        source: str,
+        title: str,
+        published_at: str | None,
+        *,
+        original: Original,
+        seen_at: str | None,
+    ) -> None:
+        self.db.execute(
+            """INSERT INTO duplicates (url, source, title, duplicate_of, distance, method,
+                                       published_at, seen_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                url,
+                source,
+                title,
+                original.article_id,
+                original.distance,
+                original.method,
+                published_at,
+                seen_at,
+            ],
+        )
+
+    def _save_topics(self, article_id: int, topics: dict[str, list[str]]) -> None:
+        """File an article under its topics with the terms it matched (replacing old terms)."""
+        self.db.conn.executemany(
+            """INSERT INTO article_topics (article_id, topic, matched) VALUES (?, ?, ?)
+               ON CONFLICT(article_id, topic) DO UPDATE SET matched = excluded.matched""",
+            [(article_id, t, json.dumps(terms, ensure_ascii=False)) for t, terms in topics.items()],
+        )
 
     def _save_fingerprint(self, article_id: int, fingerprint: int | None) -> None:
         if fingerprint is None:
@@ -687,14 +686,7 @@ class Store:
                 current["id"],
             ],
         )
-        self.db.conn.executemany(
-            """INSERT INTO article_topics (article_id, topic, matched) VALUES (?, ?, ?)
-               ON CONFLICT(article_id, topic) DO UPDATE SET matched = excluded.matched""",
-            [
-                (current["id"], topic, json.dumps(terms, ensure_ascii=False))
-                for topic, terms in topics.items()
-            ],
-        )
+        self._save_topics(current["id"], topics)
         if fingerprint is not None and to_hex(fingerprint) != current["simhash"]:
             self._save_fingerprint(current["id"], fingerprint)
         return int(cursor.lastrowid or 0)
