@@ -157,10 +157,6 @@ class Mirror:
                 return origin + local_url[len(f"{parts.scheme}://{parts.netloc}") :]
         return local_url
 
-    def hits_for(self, prefix: str) -> list[Hit]:
-        """Requests whose real URL starts with prefix."""
-        return [hit for hit in self.hits if hit.url.startswith(prefix)]
-
     def rewrite(self, body: bytes) -> bytes:
         """Point links to mirrored hosts at their local ports."""
         if not self._servers:

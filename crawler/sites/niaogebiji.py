@@ -116,13 +116,6 @@ class NiaogebijiSite(Site):
                 published=_card_time(card),
             )
 
-    @staticmethod
-    def _dedupe(entries: Iterable[Entry]) -> list[Entry]:
-        seen: dict[str, Entry] = {}
-        for entry in entries:
-            seen.setdefault(entry.url, entry)
-        return list(seen.values())
-
     def extract(self, document: Document) -> Article | None:
         """Title `h1`, body `.pc_content`, author `.author`, time `.writeTime3` (may be missing)."""
         if not document.text.strip():
