@@ -171,7 +171,7 @@ class FollowupSpider(scrapy.Spider):
     def parse_list(self, response: Response, source: Source, list_url: str) -> Iterator[Any]:
         if self._not_modified(response, source):
             return
-        document = Document(response.url, decode_body(response.body, _content_type(response)))
+        document = _document(response)
         entries = source.module.parse_list(document)
         if not entries:
             self._list_error(
@@ -239,11 +239,7 @@ class FollowupSpider(scrapy.Spider):
         entry: Entry,
         baseline: str | None,
     ) -> Iterator[Any]:
-        document = Document(
-            response.url,
-            decode_body(response.body, _content_type(response)),
-            _content_type(response),
-        )
+        document = _document(response)
         result = extract_article(site, document, entry)
         if isinstance(result, Blocked):
             yield RejectedItem(source_id, entry.url, "blocked", result.reason)
@@ -269,11 +265,7 @@ class FollowupSpider(scrapy.Spider):
         self._count(source.id, "rechecked")
         if response.status == 304:
             return
-        document = Document(
-            response.url,
-            decode_body(response.body, _content_type(response)),
-            _content_type(response),
-        )
+        document = _document(response)
         result = extract_article(source.module, document, entry)
         if isinstance(result, Blocked):
             logger.info(
@@ -333,6 +325,12 @@ def describe_failure(failure: Failure) -> str:
         return f"HTTP {response.status}"
     exception = failure.value
     return f"{type(exception).__name__}: {exception}".rstrip(": ")
+
+
+def _document(response: Response) -> Document:
+    """A response as the pure core reads it: URL, decoded text, content type."""
+    content_type = _content_type(response)
+    return Document(response.url, decode_body(response.body, content_type), content_type)
 
 
 def _content_type(response: Response) -> str:
