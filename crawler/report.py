@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-# Stats keys are followup/<source id>/<event>.
-STATS_PREFIX = "followup"
+# Per-source stats keys are followup/sources/<source id>/<event>: a source id can never
+# collide with a component's own keys (followup/robotstxt/stored), whatever it is named.
+STATS_PREFIX = "followup/sources"
 EVENTS = (
     "lists_read",  # feeds and list pages fetched and parsed, or unchanged (304)
     "not_modified",  # of those, unchanged since the last crawl (304): nothing to parse
@@ -21,6 +22,15 @@ EVENTS = (
     "failed",  # article pages that could not be fetched
     "rechecked",  # stored articles re-fetched to catch edits (sources with `recheck`)
     "revised",  # stored articles whose text changed: the old version kept in article_versions
+    # Health: what tells a site that changed from a quiet one (crawler.health reads these).
+    "empty_lists",  # feeds and lists that answered 200 with no entry at all
+    "feed_articles",  # articles taken whole from a full-text feed, no page fetched
+    "site_extracted",  # article pages the site module read
+    "fallback_extracted",  # article pages only the generic extractor could read
+    "undated",  # articles (feed or page) without a publication date
+    "redirected",  # pages, feeds or lists redirected off the site (not followed)
+    "http_403",  # 403 answers (refused), retries included
+    "http_429",  # 429 answers (rate-limited), retries included
 )
 COLUMNS = {
     "lists_read": "lists",
