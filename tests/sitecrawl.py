@@ -1,0 +1,39 @@
+"""One `followup crawl --json` of some sources against a mirror, for the site-health tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from crawler.mirror import Mirror
+from tests.helpers import QUERY, run_followup, setting_args, write_seeds
+
+# The default topic without its seed articles (they live on the tests' generic web).
+TOPIC = f"""
+[[topic]]
+id = "interop"
+name = "阿里腾讯互联互通"
+query = '{QUERY}'
+"""
+
+
+def crawl(
+    mirror: Mirror, directory: Path, sources: str, *args: str, expect: int = 0
+) -> dict[str, dict[str, int]]:
+    """Crawl `sources` ({https://…} placeholders point at the mirror) into directory/followup.db;
+    returns the per-source figures of the run."""
+    seeds = write_seeds(directory / "seeds", mirror, sources, topics=TOPIC)
+    result = run_followup(
+        "crawl",
+        "--seeds",
+        str(seeds),
+        "--db",
+        str(directory / "followup.db"),
+        "--json",
+        *setting_args(),
+        *args,
+    )
+    assert result.returncode == expect, result.stderr
+    summary: dict[str, Any] = json.loads(result.stdout)
+    return summary["sources"]
