@@ -171,8 +171,12 @@ class StoredRobotsTxtMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request) -> Response | None:
+        if not is_robots_request(request):
+            return None
+        # Its failure is reported once, by process_exception, not as a retry given up.
+        request.meta.setdefault("give_up_log_level", logging.INFO)
         store = self._store()
-        if store is None or not is_robots_request(request):
+        if store is None:
             return None
         body = store.get_robots_txt(request.url, max_age=self.max_age)
         if body is None:
