@@ -25,6 +25,7 @@ from crawler.coverage import (
 )
 from crawler.dates import utcnow
 from crawler.export import FORMATS, ExportError, Format, format_for, render
+from crawler.health import CODES as HEALTH_CODES
 from crawler.report import all_failed, format_summary
 from crawler.search import format_hits, search_articles
 from crawler.sql import FORMATS as QUERY_FORMATS
@@ -333,14 +334,23 @@ def daemon(
     show_default=True,
     help="Exit 1 when a source has failed, or not been polled, for longer than this.",
 )
-def status(db_path: str, as_json: bool, max_failing: timedelta) -> None:
-    """How each source the daemon polls is doing, and its figures of the last 24 hours.
+@click.option(
+    "--ignore",
+    "ignore",
+    multiple=True,
+    type=click.Choice(HEALTH_CODES),
+    help="A health code that does not make the exit status 1 (repeatable).",
+)
+def status(db_path: str, as_json: bool, max_failing: timedelta, ignore: tuple[str, ...]) -> None:
+    """How each source the daemon polls is doing, its health, and its figures of the last 24 hours.
 
-    Exit status 1 when a source has been failing, or overdue, for longer than
-    --max-failing (for cron or a health check); 2 when there is no database.
+    Health codes: failing, no_entries, all_blocked, fallback, redirected, dates_missing,
+    silent (see README). Exit status 1 when a source has been failing, or overdue, for longer
+    than --max-failing, or shows a health code not --ignore'd (for cron or a health check);
+    2 when there is no database.
     """
     from crawler.dates import utcnow
-    from crawler.status import format_status, get_status, status_json
+    from crawler.status import format_health, format_status, get_status, status_json
 
     if not Path(db_path).exists():
         raise BadInput(f"{db_path}: no such database; pass --db, or start `followup daemon`")
@@ -356,10 +366,15 @@ def status(db_path: str, as_json: bool, max_failing: timedelta) -> None:
         click.echo(format_status(statuses, now=now))
     else:
         click.echo(f"{db_path}: no source polled by `followup daemon` yet", err=True)
-    problems = [s.problem for s in statuses if s.problem]
-    for problem in problems:
-        click.echo(problem, err=True)
-    if problems:
+    problems = [
+        s.problem
+        for s in statuses
+        if s.problem and not ("failing" in ignore and any(h.code == "failing" for h in s.health))
+    ]
+    health = format_health(statuses, ignore=ignore)
+    for line in [*problems, *health]:
+        click.echo(line, err=True)
+    if problems or health:
         raise SystemExit(1)
 
 

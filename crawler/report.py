@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+# Topic seeds are recorded under this source id (it is not a source of the seeds file).
+SEEDS_SOURCE = "seeds"
 # Per-source stats keys are followup/sources/<source id>/<event>: a source id can never
 # collide with a component's own keys (followup/robotstxt/stored), whatever it is named.
 STATS_PREFIX = "followup/sources"

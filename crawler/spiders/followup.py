@@ -23,15 +23,13 @@ from crawler.items import ArticleItem, RejectedItem, RevisionItem
 from crawler.middlewares import SCOPE_META, SOURCE_META, OffsiteRedirect
 from crawler.model import Article, Document, Entry
 from crawler.redirects import SiteScope
-from crawler.report import stats_key, summarize
+from crawler.report import SEEDS_SOURCE, stats_key, summarize
 from crawler.sites import Site, get_site
 from crawler.store import Store
 from crawler.urls import URLError
 
 logger = logging.getLogger(__name__)
 
-# Topic seeds are recorded under this source id.
-SEEDS_SOURCE = "seeds"
 # Feeds, lists and re-checked pages are requested conditionally: a 304 reaches the callback.
 CONDITIONAL_META = {"handle_httpstatus_list": [304]}
 
@@ -211,7 +209,11 @@ class FollowupSpider(scrapy.Spider):
         self, source: Source, list_url: str, response: Response, entries: list[Entry]
     ) -> None:
         self._count(source.id, "lists_read")
-        validators = parse_validators(lambda name: _header(response, name))
+        # An empty answer is suspect (health's no_entries): its validators are dropped, so the
+        # next crawl asks for the whole list again rather than accepting a 304 for it.
+        validators = (
+            parse_validators(lambda name: _header(response, name)) if entries else Validators()
+        )
         self.parsed_lists[list_url] = (validators, [e.url for e in entries])
 
     def _follow(self, source: Source, entries: list[Entry]) -> Iterator[Any]:
