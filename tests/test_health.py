@@ -22,7 +22,7 @@ from crawler.polling import after_run, first_run, read_run
 from crawler.state import SourceState, get_source_states, save_source_state
 from crawler.store import Store
 from tests.helpers import run_followup, setting_args, write_seeds
-from tests.sitecrawl import TOPIC
+from tests.sitecrawl import TOPIC, relayout_cnbeta
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -167,19 +167,12 @@ def item(link: str, *, description: str = "短", dated: bool = True) -> str:
     return f"<item><title>标题</title><link>{link}</link><description>{description}</description>{date}</item>"
 
 
-def relayout(body: bytes) -> bytes:
-    """The page as a redesign would leave it: the same text under class names nobody knows."""
-    for old, new in [(b"cnbeta-article", b"cb-story"), (b"article-content", b"story-body")]:
-        body = body.replace(old, new)
-    return body.replace(b"article-summary", b"story-lead").replace(b'class="title"', b"")
-
-
 @pytest.fixture
 def web() -> Iterator[Mirror]:
     mirror = Mirror.from_directory(SITES_DIR / "cnbeta")
     mirror.set_page("https://www.toutiao.com/a/1/", Page(b"<p>elsewhere</p>"))
     for url in RELAYOUT:
-        mirror.set_page(url, Page(relayout(mirror.get_page(url).body)))
+        mirror.set_page(url, Page(relayout_cnbeta(mirror.get_page(url).body)))
     mirror.set_page(f"{HOST}/empty.xml", rss())
     mirror.set_page(f"{HOST}/walled.xml", rss(item(f"{HOST}/w/1.html"), item(f"{HOST}/w/2.html")))
     for n in (1, 2, 3):

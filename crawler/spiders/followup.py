@@ -93,7 +93,7 @@ class FollowupSpider(scrapy.Spider):
             errback=self.list_failed,
             headers={**source.module.request_headers(url), **known.request_headers()},
             cb_kwargs={"source": source, "list_url": url},
-            meta={**CONDITIONAL_META, **_source_meta(source)},
+            meta={**CONDITIONAL_META, **source_meta(source)},
             dont_filter=True,
         )
 
@@ -117,7 +117,7 @@ class FollowupSpider(scrapy.Spider):
                 errback=self.recheck_failed,
                 headers={**source.module.request_headers(entry.url), **known.request_headers()},
                 cb_kwargs={"source": source, "entry": entry, "known_hash": known.content_hash},
-                meta={**CONDITIONAL_META, **_source_meta(source)},
+                meta={**CONDITIONAL_META, **source_meta(source)},
                 dont_filter=True,
             )
 
@@ -395,7 +395,8 @@ def _scope(source: Source) -> SiteScope:
     return SiteScope.for_urls([*source.feeds, *source.lists], domains=source.module.domains)
 
 
-def _source_meta(source: Source) -> dict[str, Any]:
+def source_meta(source: Source) -> dict[str, Any]:
+    """What the middlewares need to know of a source's request: its id and its SiteScope."""
     return {SOURCE_META: source.id, SCOPE_META: _scope(source)}
 
 
