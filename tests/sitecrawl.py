@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +51,20 @@ def relayout_cnbeta(body: bytes) -> bytes:
     ]:
         body = body.replace(old, new)
     return body
+
+
+README = Path(__file__).parents[1] / "README.md"
+LOCAL_ORIGIN_RE = re.compile(r"http://127\.0\.0\.1:\d+")
+
+
+def readme_example(command: str) -> list[str]:
+    """The output README.md shows under `    $ <command>` (up to the next `    $ ` line)."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    start = lines.index(f"    $ {command}") + 1
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("    $ "))
+    return [line[4:] for line in lines[start:end]]
+
+
+def real_urls(mirror: Mirror, text: str) -> str:
+    """Output with the mirror's local addresses put back to the real ones they stand for."""
+    return LOCAL_ORIGIN_RE.sub(lambda m: mirror.real_url(m[0]), text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from crawler.mirror import Mirror, Page
 from crawler.model import Document, Entry
 from crawler.sites import SITES, get_site
 from tests.helpers import run_followup
-from tests.sitecrawl import relayout_cnbeta
+from tests.sitecrawl import readme_example, real_urls, relayout_cnbeta
 from tests.test_five_sites import local_seeds
 from tests.test_sites import load_expected
 
@@ -96,6 +97,12 @@ def test_the_report_names_each_field() -> None:
 
 @pytest.fixture
 def changed_cnbeta() -> Iterator[Mirror]:
+    with changed_copies() as mirror:
+        yield mirror
+
+
+@contextmanager
+def changed_copies() -> Iterator[Mirror]:
     """The five sites' recorded copies, cnBeta's pages in a layout its module does not know."""
     mirror = Mirror.from_directory(SITES_DIR)
     for url in RELAYOUT:
@@ -125,6 +132,8 @@ def test_check_sites_reports_the_broken_module_and_passes_the_others(
     # caijing's two lists, in the seeds' order, both read.
     assert [lst["entries"] > 0 for lst in checks["caijing"]["lists"]] == [True, True]
 
-    one = run_followup("check-sites", "--seeds", seeds, "--source", "huxiu", *FAST)
-    assert one.returncode == 0, one.stderr
-    assert one.stdout.startswith("huxiu (site module huxiu): ok\n")
+    # The README's example, exactly.
+    command = "followup check-sites --source caijing --source cnbeta"
+    two = run_followup(*command.split()[1:], "--seeds", seeds, *FAST)
+    assert two.returncode == 1, two.stderr
+    assert real_urls(changed_cnbeta, two.stdout).splitlines() == readme_example(command)

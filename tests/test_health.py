@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from crawler.polling import after_run, first_run, read_run
 from crawler.state import SourceState, get_source_states, save_source_state
 from crawler.store import Store
 from tests.helpers import run_followup, setting_args, write_seeds
-from tests.sitecrawl import TOPIC, relayout_cnbeta
+from tests.sitecrawl import TOPIC, readme_example, real_urls, relayout_cnbeta
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -169,6 +171,14 @@ def item(link: str, *, description: str = "短", dated: bool = True) -> str:
 
 @pytest.fixture
 def web() -> Iterator[Mirror]:
+    with health_web() as mirror:
+        yield mirror
+
+
+@contextmanager
+def health_web() -> Iterator[Mirror]:
+    """cnBeta's copy in a new layout with a page redirecting off the site, and generic feeds:
+    one empty, one whose pages are verification shells, one of undated articles, one gone."""
     mirror = Mirror.from_directory(SITES_DIR / "cnbeta")
     mirror.set_page("https://www.toutiao.com/a/1/", Page(b"<p>elsewhere</p>"))
     for url in RELAYOUT:
@@ -261,6 +271,15 @@ def test_every_code_from_real_crawls_in_status(web: Mirror, tmp_path: Path) -> N
     rows = {line.split()[0]: line for line in table.stdout.splitlines()[1:]}
     assert "fallback,redirected" in rows["cnbeta"] and "no_entries" in rows["empty"]
     assert "cnbeta: fallback since " in table.stderr
+    # The README shows this very output (times, ports and column widths aside).
+    shown = real_urls(web, table.stdout + table.stderr).splitlines()
+    assert _timeless(shown) == _timeless(readme_example("followup status --max-failing 1s"))
+
+
+def _timeless(lines: list[str]) -> list[str]:
+    """Lines with times, durations and alignment blurred: they differ from run to run."""
+    blurred = (re.sub(r"\d[\d:TZ-]*[smhdZ]?", "T", line) for line in lines)
+    return [" ".join(line.split()) for line in blurred]
 
 
 def _wait_failing_longer_than_a_second(db: Path) -> None:
