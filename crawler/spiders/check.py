@@ -9,11 +9,12 @@ from dataclasses import replace
 from typing import Any
 
 import scrapy
+from scrapy.crawler import Crawler
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawler.checks import ListCheck, PageCheck, SourceCheck, check_page, newest_entries
-from crawler.config import Seeds, Source
+from crawler.config import Seeds, Source, load_seeds
 from crawler.extract import decode_body
 from crawler.feeds import FeedError, parse_feed
 from crawler.model import Document, Entry
@@ -25,16 +26,29 @@ class CheckSitesSpider(scrapy.Spider):
     """Fetches every selected source's lists and newest pages; results in `self.checks`."""
 
     name = "check-sites"
+    seeds: Seeds
+    checks: dict[str, SourceCheck]
+    _entries: dict[str, list[Entry]]
+    _waiting: dict[str, int]
+    _pages: dict[str, list[str]]
     # Nothing is stored: no pipeline.
     custom_settings = {"ITEM_PIPELINES": {}}  # noqa: RUF012 (Scrapy's own attribute)
 
-    def __init__(self, *args: Any, seeds: Seeds, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, seeds: Seeds | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.seeds = seeds
-        self.checks = {s.id: SourceCheck(s.id, s.site) for s in seeds.sources}
-        self._entries: dict[str, list[Entry]] = {s.id: [] for s in seeds.sources}
-        self._waiting = {s.id: len(s.feeds) + len(s.lists) for s in seeds.sources}
-        self._pages: dict[str, list[str]] = {}  # per source, the page URLs chosen, newest first
+        self._seeds = seeds
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> CheckSitesSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        # `scrapy crawl check-sites` reads the seeds FOLLOWUP_SEEDS names; the runner passes them.
+        spider.seeds = spider._seeds or load_seeds(crawler.settings["FOLLOWUP_SEEDS"])
+        sources = spider.seeds.sources
+        spider.checks = {s.id: SourceCheck(s.id, s.site) for s in sources}
+        spider._entries = {s.id: [] for s in sources}
+        spider._waiting = {s.id: len(s.feeds) + len(s.lists) for s in sources}
+        spider._pages = {}  # per source, the page URLs chosen, newest first
+        return spider
 
     async def start(self) -> AsyncIterator[Any]:
         for source in self.seeds.sources:
