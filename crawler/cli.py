@@ -52,6 +52,26 @@ db_option = click.option(
 )
 
 
+def scrapy_options(command: Any) -> Any:
+    """-s NAME=VALUE (a Scrapy setting, repeatable) and -v (Scrapy's progress in the log)."""
+    command = click.option(
+        "-v", "--verbose", is_flag=True, help="Log Scrapy's progress (LOG_LEVEL=INFO)."
+    )(command)
+    return click.option(
+        "-s",
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Set a Scrapy setting.",
+    )(command)
+
+
+def scrapy_settings(overrides: Sequence[str], *, verbose: bool) -> dict[str, Any]:
+    """The settings of a crawl or check run from the command line: log level, then -s."""
+    return {"LOG_LEVEL": "INFO" if verbose else "WARNING", **parse_overrides(overrides)}
+
+
 class BadInput(click.ClickException):
     """A bad seeds file, database or argument: exit status 2, like a usage error."""
 
@@ -84,10 +104,7 @@ def cli() -> None:
 @click.option("--source", "sources", multiple=True, help="Only this source id (repeatable).")
 @click.option("--topic", "topics", multiple=True, help="Only this topic id (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-@click.option(
-    "-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Set a Scrapy setting."
-)
-@click.option("-v", "--verbose", is_flag=True, help="Log Scrapy's progress (LOG_LEVEL=INFO).")
+@scrapy_options
 def crawl(
     seeds_dir: str,
     db_path: str,
@@ -103,7 +120,7 @@ def crawl(
     failed, 2 for a bad seeds file or argument.
     """
     seeds = load_checked_seeds(seeds_dir, sources=sources, topics=topics)
-    settings = {"LOG_LEVEL": "INFO" if verbose else "WARNING", **parse_overrides(overrides)}
+    settings = scrapy_settings(overrides, verbose=verbose)
     summary = run_checked_crawl(seeds, db_path, settings)
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -117,10 +134,7 @@ def crawl(
 @seeds_option
 @click.option("--source", "sources", multiple=True, help="Only this source id (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON on stdout.")
-@click.option(
-    "-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Set a Scrapy setting."
-)
-@click.option("-v", "--verbose", is_flag=True, help="Log Scrapy's progress (LOG_LEVEL=INFO).")
+@scrapy_options
 def check_sites(
     seeds_dir: str,
     sources: tuple[str, ...],
@@ -139,7 +153,7 @@ def check_sites(
     from crawler.runner import run_checks  # Scrapy is imported only when a check runs
 
     seeds = load_checked_seeds(seeds_dir, sources=sources)
-    settings = {"LOG_LEVEL": "INFO" if verbose else "WARNING", **parse_overrides(overrides)}
+    settings = scrapy_settings(overrides, verbose=verbose)
     checks = run_checks(seeds, settings=settings)
     click.echo(checks_json(checks) if as_json else format_checks(checks))
     if any(check.verdict != "ok" for check in checks):
