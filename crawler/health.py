@@ -17,9 +17,8 @@ from itertools import pairwise
 
 from sqlite_utils import Database
 
-from crawler.config import format_duration
+from crawler.config import SEEDS_SOURCE, format_duration
 from crawler.dates import from_iso, to_iso
-from crawler.report import SEEDS_SOURCE
 from crawler.state import SourceState, get_source_states
 
 # How far back runs are read: enough for `silent` to learn a weekly source's rhythm.
@@ -121,6 +120,11 @@ RULES = (
     Rule("redirected", _redirected),
     Rule("dates_missing", _dates_missing),
 )
+
+
+def run_problems(figures: Figures) -> list[str]:
+    """The codes one run's figures show on their own (a streak rule's first run included)."""
+    return [rule.code for rule in RULES if rule.check(figures)]
 
 
 def find_health(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-# Topic seeds are recorded under this source id (it is not a source of the seeds file).
-SEEDS_SOURCE = "seeds"
+from crawler.health import run_problems
+
 # Per-source stats keys are followup/sources/<source id>/<event>: a source id can never
 # collide with a component's own keys (followup/robotstxt/stored), whatever it is named.
 STATS_PREFIX = "followup/sources"
@@ -94,4 +94,5 @@ def _status(figures: Mapping[str, int]) -> str:
         return "FAILED"
     if figures["lists_failed"]:
         return f"{figures['lists_failed']} list(s) failed"
-    return "ok"
+    # This run's health problems (status shows those that last): fallback, all_blocked…
+    return ", ".join(run_problems(figures)) or "ok"

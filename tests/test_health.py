@@ -21,6 +21,7 @@ from crawler.demo import SITES_DIR
 from crawler.health import Health, Run, find_health, get_health
 from crawler.mirror import Mirror, Page
 from crawler.polling import after_run, first_run, read_run
+from crawler.report import EVENTS, format_summary
 from crawler.state import SourceState, get_source_states, save_source_state
 from crawler.store import Store
 from tests.helpers import run_followup, setting_args, write_seeds
@@ -291,3 +292,16 @@ def _wait_failing_longer_than_a_second(db: Path) -> None:
     deadline = time.monotonic() + 60
     while utcnow() - since <= timedelta(seconds=1.5) and time.monotonic() < deadline:
         time.sleep(0.1)
+
+
+def test_the_crawl_summary_names_this_runs_problems() -> None:
+    figures = {event: 0 for event in EVENTS}
+    fine = {**figures, "lists_read": 1, "entries": 2, "site_extracted": 2}
+    fallen = {**fine, "site_extracted": 0, "fallback_extracted": 2, "redirected": 1}
+    walled = {**figures, "lists_read": 1, "entries": 2, "blocked": 2}
+    table = format_summary({"fine": fine, "fallen": fallen, "walled": walled}).splitlines()
+    assert [line.split("  ")[-1].strip() for line in table[1:]] == [
+        "ok",
+        "fallback, redirected",
+        "all_blocked",
+    ]

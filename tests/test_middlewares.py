@@ -1,14 +1,17 @@
-"""The downloader middlewares' pure parts: Retry-After, robots.txt requests, stats keys."""
+"""The downloader middlewares' pure parts (Retry-After, robots.txt requests) and stats keys that
+no source id can collide with."""
 
 from __future__ import annotations
 
 import time
 from email.utils import formatdate
+from pathlib import Path
 
 import pytest
 from scrapy import Request
 from scrapy.http import Response
 
+from crawler.config import ConfigError, load_seeds
 from crawler.middlewares import is_robots_request, retry_after
 from crawler.report import stats_key, summarize
 
@@ -44,3 +47,12 @@ def test_a_source_named_like_a_component_keeps_its_own_figures() -> None:
     assert stats_key("robotstxt", "stored") != "followup/robotstxt/stored"
     figures = summarize(stats, ["robotstxt"])["robotstxt"]
     assert figures["new"] == 1 and sum(figures.values()) == 1
+
+
+def test_the_topic_seeds_source_id_is_reserved(tmp_path: Path) -> None:
+    (tmp_path / "sources.toml").write_text(
+        '[[source]]\nid = "seeds"\nfeeds = ["https://a.example/feed"]\n', encoding="utf-8"
+    )
+    (tmp_path / "topics.toml").write_text('[[topic]]\nid = "t"\nquery = "x"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="'seeds' is reserved for topic seeds"):
+        load_seeds(tmp_path)

@@ -15,7 +15,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.changes import Validators, content_hash, parse_validators
-from crawler.config import Seeds, Source, load_seeds
+from crawler.config import SEEDS_SOURCE, Seeds, Source, load_seeds
 from crawler.dates import from_iso, utcnow
 from crawler.extract import Blocked, decode_body, extract_article, extract_page
 from crawler.feeds import FeedError, parse_feed
@@ -23,7 +23,7 @@ from crawler.items import ArticleItem, RejectedItem, RevisionItem
 from crawler.middlewares import SCOPE_META, SOURCE_META, OffsiteRedirect
 from crawler.model import Article, Document, Entry
 from crawler.redirects import SiteScope
-from crawler.report import SEEDS_SOURCE, stats_key, summarize
+from crawler.report import stats_key, summarize
 from crawler.sites import Site, get_site
 from crawler.store import Store
 from crawler.urls import URLError
@@ -209,6 +209,7 @@ class FollowupSpider(scrapy.Spider):
         self, source: Source, list_url: str, response: Response, entries: list[Entry]
     ) -> None:
         self._count(source.id, "lists_read")
+        logger.info("source %s: %d entries in %s", source.id, len(entries), list_url)
         # An empty answer is suspect (health's no_entries): its validators are dropped, so the
         # next crawl asks for the whole list again rather than accepting a 304 for it.
         validators = (
