@@ -15,7 +15,7 @@ URL_HELP = "see https://github.com/caronc/apprise/wiki for the URL of each servi
 
 
 class DeliveryError(RuntimeError):
-    """A message a service did not take; the message says which target and why."""
+    """A message a service did not take; the message says why."""
 
 
 def _apprise() -> ModuleType:
@@ -46,13 +46,13 @@ def send_message(target: Target, message: Message) -> None:
     client = apprise.Apprise()
     with apprise.LogCapture(level=logging.WARNING) as log:
         if not client.add(target.url):
-            raise DeliveryError(f"{target.id}: {target.shown} is not a URL Apprise knows")
+            raise DeliveryError(f"{target.shown} is not a URL Apprise knows; {URL_HELP}")
         for part in fit(message, target.byte_limit):
             body_format = (
                 apprise.NotifyFormat.MARKDOWN if part.markdown else apprise.NotifyFormat.TEXT
             )
             if not client.notify(body=part.body, title=part.title, body_format=body_format):
-                raise DeliveryError(f"{target.id}: {_reason(log.getvalue(), target)}")
+                raise DeliveryError(_reason(log.getvalue(), target))
 
 
 def _reason(log: str, target: Target) -> str:

@@ -111,35 +111,23 @@ def probe_message(target: Target, *, now: datetime) -> Message:
 
 
 def split_bytes(text: str, limit: int) -> list[str]:
-    """Text in pieces of at most `limit` UTF-8 bytes, cut at line ends where one fits and
-    never inside a character (a CJK character is 3 bytes)."""
+    """Text in pieces of at most `limit` UTF-8 bytes, never cut inside a character (a CJK
+    character is 3 bytes). A line that fits is never cut; a longer one fills pieces whole."""
     if limit < 4:
         raise ValueError(f"a byte limit of {limit} cannot hold every UTF-8 character")
-    pieces, current = [], ""
+    pieces, current, used = [], "", 0
     for line in text.splitlines(keepends=True):
-        for part in _hard_split(line, limit):
-            if _size(current + part) > limit:
+        if used + _size(line) > limit and _size(line) <= limit:
+            pieces.append(current)
+            current, used = "", 0
+        for char in line:  # only a line longer than a whole piece meets a full one here
+            if used + _size(char) > limit:
                 pieces.append(current)
-                current = ""
-            current += part
+                current, used = "", 0
+            current += char
+            used += _size(char)
     pieces.append(current)
     return [piece.rstrip("\n") for piece in pieces if piece.strip()]
-
-
-def _hard_split(line: str, limit: int) -> list[str]:
-    """A line longer than `limit` bytes, cut at character boundaries."""
-    parts: list[str] = []
-    current: list[str] = []
-    size = 0
-    for char in line:
-        width = _size(char)
-        if size + width > limit:
-            parts.append("".join(current))
-            current, size = [], 0
-        current.append(char)
-        size += width
-    parts.append("".join(current))
-    return parts
 
 
 def _size(text: str) -> int:

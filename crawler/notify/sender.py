@@ -159,8 +159,9 @@ def _deliver(
                 given_up = mark_attempt_failed(db, batch, str(exc), now=now, backoff=backoff)
                 save_target_result(db, target, error=str(exc), now=now)
             result.counts["failed"] += 1
-            result.counts["given up"] += given_up
-            result.errors.append(str(exc))
+            if given_up:
+                result.counts["given up"] += given_up
+            result.errors.append(f"{target.id}: {exc}")
             logger.warning("notification to %s failed: %s", target.id, exc)
             return
         with db.atomic():

@@ -72,7 +72,9 @@ def mask_url(url: str) -> str:
     wecombot://KEY): only the scheme, a host that looks like a host name or address, and
     the port are kept.
     """
-    scheme, _, rest = url.partition("://")
+    scheme, found, rest = url.partition("://")
+    if not found:
+        return "***"  # not a URL at all: it may be a bare token
     try:
         parts = urlsplit(f"{scheme}://{rest}")
         host, port = parts.hostname or "", parts.port
