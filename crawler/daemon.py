@@ -446,6 +446,8 @@ def configure_logging(*, log_file: Path | None, verbose: bool) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     # APScheduler logs every job start and end at INFO; our own lines say what matters.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Apprise logs each message sent at INFO; the daemon logs one line per round.
+    logging.getLogger("apprise").setLevel(logging.WARNING)
 
 
 def run_daemon(seeds: Seeds, options: DaemonOptions) -> None:
