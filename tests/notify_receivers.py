@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -128,3 +129,16 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def readme_section(title: str = "## Notifications") -> str:
+    """The README's section with this heading, up to the next one."""
+    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"\n{title}\n")
+    end = text.index("\n## ", start + 1)
+    return text[start:end]
+
+
+def readme_blocks(language: str) -> list[str]:
+    """The ```language code blocks of the Notifications section."""
+    return re.findall(rf"```{language}\n(.*?)```", readme_section(), re.S)

@@ -7,6 +7,7 @@ could send, loses none: the next run delivers each once.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -23,7 +24,7 @@ import pytest
 from crawler.mirror import Mirror
 from crawler.notify.sender import sender_lock
 from tests.helpers import HEALTHY_SOURCES, run_followup, setting_args, write_seeds
-from tests.notify_receivers import WAIT_SECONDS, Webhook, row_ids, wait_until
+from tests.notify_receivers import WAIT_SECONDS, Webhook, readme_blocks, row_ids, wait_until
 
 WAIT_SECONDS_DELTA = timedelta(seconds=WAIT_SECONDS)
 
@@ -110,6 +111,13 @@ def test_a_crawl_killed_between_store_and_send_loses_nothing_and_sends_nothing_t
     assert {web.real_url(m["message"].splitlines()[1]) for m in delivered} == NEW_ARTICLES
     assert sorted(i for m in delivered for i in row_ids(m["message"])) == sorted(i for i, _ in owed)
     assert query(db, "SELECT DISTINCT status FROM notifications") == [("sent",)]
+
+    # The README shows the first of them, as received.
+    (shown,) = readme_blocks("json")
+    pay = next(m for m in delivered if m["message"].splitlines()[1].endswith("/pay.html"))
+    local = pay["message"].splitlines()[1]
+    pay["message"] = re.sub(r"#\d+$", "#1", pay["message"].replace(local, web.real_url(local)))
+    assert pay == json.loads(shown)
 
 
 def test_the_daemon_sends_after_each_poll(web: Mirror, webhook: Webhook, tmp_path: Path) -> None:
