@@ -425,11 +425,11 @@ def notify_test(seeds_dir: str, target_ids: tuple[str, ...]) -> None:
 def notify_pending(db_path: str, failed: bool, as_json: bool) -> None:
     """List the notifications not delivered yet (or, with --failed, given up on)."""
     from crawler.notify.listing import format_undelivered
-    from crawler.notify.outbox import iter_undelivered
+    from crawler.notify.outbox import get_undelivered
 
     db = open_checked(db_path)
     try:
-        rows = iter_undelivered(db, failed=failed) if "notifications" in db.table_names() else []
+        rows = get_undelivered(db, failed=failed) if "notifications" in db.table_names() else []
     finally:
         db.close()
     if as_json:

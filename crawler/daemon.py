@@ -372,10 +372,13 @@ class Daemon:
             self.notifying = False
 
     def _notify_round(self) -> None:
-        from crawler.notify.sender import send_pending
+        from crawler.notify.sender import SenderBusy, send_pending
 
         try:
             result = send_pending(self.options.db_path, self.options.notify)
+        except SenderBusy as exc:
+            logger.warning("notify: %s", exc)
+            return
         except Exception:
             logger.exception("sending notifications failed; they stay pending")
             return

@@ -295,3 +295,20 @@ def test_one_sender_at_a_time(tmp_path: Path, webhook: Webhook) -> None:
     first, second = send_pending(db, [desk]), send_pending(db, [desk])
     assert (first.counts["sent"], second.counts["sent"]) == (1, 0)
     assert len(webhook.requests) == 1
+
+
+def test_a_byte_limited_target_gets_numbered_parts_within_its_limit(
+    store: Store, webhook: Webhook
+) -> None:
+    small = target(webhook.url(), max_bytes=400)  # as wecombot:// is, at 2048
+    ingest(store, [small], article(1))
+    run_round(store.db, [small], now=utcnow(), options=OPTIONS)
+    parts = [payload["message"] for _, payload in webhook.requests]
+    assert len(parts) > 1 and all(len(part.encode("utf-8")) <= 400 for part in parts)
+    assert all(payload["title"] == "" for _, payload in webhook.requests)
+    assert [part.split("\n")[0] for part in parts] == [
+        f"({n}/{len(parts)})" for n in range(1, len(parts) + 1)
+    ]
+    whole = "".join(part.split("\n", 1)[1] for part in parts)
+    assert whole.startswith("第1篇：淘宝 的链接终于可以在 微信 里直接打开\nnews · 2026-11-20 10:30")
+    assert row_ids(parts[-1]) == [1]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from crawler.coverage import Coverage
-from crawler.dates import BEIJING, from_iso, to_iso
+from crawler.dates import BEIJING, from_iso
 from crawler.export import excerpt, format_markdown
 from crawler.notify.targets import Target
 
@@ -49,9 +49,10 @@ def id_line(row_ids: Sequence[int]) -> str:
     return "followup " + " ".join(f"#{i}" for i in row_ids)
 
 
-def beijing(value: str) -> str:
-    """A stored UTC time as Beijing time for people: '2026-11-20 10:30 (Beijing)'."""
-    return f"{from_iso(value).astimezone(BEIJING):%Y-%m-%d %H:%M} (Beijing)"
+def beijing(value: str | datetime) -> str:
+    """A time (a stored UTC string, or aware) as Beijing time: '2026-11-20 10:30 (Beijing)'."""
+    moment = from_iso(value) if isinstance(value, str) else value
+    return f"{moment.astimezone(BEIJING):%Y-%m-%d %H:%M} (Beijing)"
 
 
 def article_message(item: Coverage, *, row_id: int) -> Message:
@@ -102,7 +103,7 @@ def probe_message(target: Target, *, now: datetime) -> Message:
     return Message(
         f"followup: test message to {target.id}",
         f"If you read this, {target.shown} receives followup's notifications.\n"
-        f"Sent {beijing(to_iso(now) or '')}; mode {target.mode}, "
+        f"Sent {beijing(now)}; mode {target.mode}, "
         f"events {', '.join(target.events)}.",
     )
 

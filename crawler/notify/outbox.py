@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -63,39 +63,32 @@ def plan_article_rows(
         if not target.wants(topics):
             continue
         if target.mode == "each":
-            rows.append(_row(target.id, "article", f"article:{article_id}", now, now=now))
-            rows[-1]["article_id"] = article_id
+            key = f"article:{article_id}"
+            rows.append(_row(target.id, "article", key, now, now=now, article_id=article_id))
             continue
         start, end = digest_period(now, target)
-        rows.append(_row(target.id, "digest", f"digest:{to_iso(end)}", end, now=now))
-        rows[-1].update(period_start=to_iso(start), period_end=to_iso(end))
+        period = {"period_start": to_iso(start), "period_end": to_iso(end)}
+        rows.append(_row(target.id, "digest", f"digest:{to_iso(end)}", end, now=now, **period))
     return rows
 
 
 def plan_health_row(target: str, event: HealthEvent, *, now: datetime) -> dict[str, Any]:
     """The row that tells `target` a problem started or cleared."""
     key = f"health:{event.source}:{event.code}:{event.since}:{event.state}"
-    row = _row(target, "health", key, now, now=now)
-    row["event"] = json.dumps(
-        {
-            "source": event.source,
-            "code": event.code,
-            "detail": event.detail,
-            "state": event.state,
-            "since": event.since,
-        },
-        ensure_ascii=False,
-    )
-    return row
+    event_json = json.dumps(asdict(event), ensure_ascii=False)
+    return _row(target, "health", key, now, now=now, event=event_json)
 
 
-def _row(target: str, kind: str, key: str, due: datetime, *, now: datetime) -> dict[str, Any]:
+def _row(
+    target: str, kind: str, key: str, due: datetime, *, now: datetime, **columns: Any
+) -> dict[str, Any]:
     return {
         "target": target,
         "kind": kind,
         "dedupe_key": key,
         "created_at": to_iso(now),
         "next_attempt_at": to_iso(due),
+        **columns,
     }
 
 
@@ -154,7 +147,7 @@ def _outbox_row(row: dict[str, Any]) -> OutboxRow:
     )
 
 
-def iter_undelivered(db: Database, *, failed: bool = False) -> list[dict[str, Any]]:
+def get_undelivered(db: Database, *, failed: bool = False) -> list[dict[str, Any]]:
     """Pending rows (or, with failed, the rows given up on), oldest first, with the article
     title where there is one."""
     return list(
@@ -170,8 +163,6 @@ def iter_undelivered(db: Database, *, failed: bool = False) -> list[dict[str, An
 
 def get_target_summaries(db: Database) -> list[dict[str, Any]]:
     """Per target: masked URL, last success and failure, pending and failed counts."""
-    if "notify_targets" not in db.table_names():
-        return []
     return list(
         db.query(
             """SELECT t.target, t.url, t.last_success_at, t.last_failure_at, t.last_error,

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -214,16 +215,12 @@ def _digest(
 ) -> Message:
     """The digest of the new articles stored in a period under the target's topics."""
     start, end = period
-    topics = target.topics or None
-    marks = ",".join("?" * len(topics)) if topics else ""
-    topic_filter = f"AND id IN (SELECT article_id FROM article_topics WHERE topic IN ({marks}))"
-    ids = [
-        r["id"]
-        for r in db.query(
-            "SELECT id FROM articles WHERE baseline = 0 AND fetched_at >= ? AND fetched_at < ? "
-            + (topic_filter if topics else ""),
-            [to_iso(start), to_iso(end), *(topics or ())],
-        )
-    ]
-    items = list(_coverage(db, target, ids).values()) if ids else []
+    sql = "SELECT id FROM articles WHERE baseline = 0 AND fetched_at >= ? AND fetched_at < ?"
+    params: list[Any] = [to_iso(start), to_iso(end)]
+    if target.topics:
+        marks = ",".join("?" * len(target.topics))
+        sql += f" AND id IN (SELECT article_id FROM article_topics WHERE topic IN ({marks}))"
+        params += target.topics
+    ids = [r["id"] for r in db.query(sql, params)]
+    items = list(_coverage(db, target, ids).values())
     return digest_message(items, start=start, end=end, row_id=row.id)
