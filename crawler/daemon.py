@@ -364,10 +364,11 @@ class Daemon:
             return
         self.notifying = True
         try:
-            self.notify_again = True
-            while self.notify_again and not self.stopping.is_set():
+            while True:
                 self.notify_again = False
                 await asyncio.to_thread(self._notify_round)
+                if not self.notify_again or self.stopping.is_set():
+                    break
         finally:
             self.notifying = False
 

@@ -17,12 +17,19 @@ from click.testing import CliRunner
 
 from crawler.cli import cli
 from crawler.config import Topic
-from crawler.dates import utcnow
+from crawler.dates import to_iso, utcnow
 from crawler.ingest import ingest_article
 from crawler.model import Article
 from crawler.notify.messages import digest_period
 from crawler.notify.outbox import Backoff
-from crawler.notify.sender import SenderBusy, SenderOptions, run_round, send_pending, sender_lock
+from crawler.notify.sender import (
+    SenderBusy,
+    SenderOptions,
+    record_health,
+    run_round,
+    send_pending,
+    sender_lock,
+)
 from crawler.notify.targets import Target
 from crawler.query import parse_query
 from crawler.state import SourceState, save_source_state
@@ -312,3 +319,32 @@ def test_a_byte_limited_target_gets_numbered_parts_within_its_limit(
     whole = "".join(part.split("\n", 1)[1] for part in parts)
     assert whole.startswith("第1篇：淘宝 的链接终于可以在 微信 里直接打开\nnews · 2026-11-20 10:30")
     assert row_ids(parts[-1]) == [1]
+
+
+def test_pending_says_what_each_row_announces(store: Store, tmp_path: Path) -> None:
+    now = utcnow()
+    daily = target("json://127.0.0.1:9/never-sent", mode="digest")
+    ingest(store, [daily], article(1))
+    failing_since = now - timedelta(hours=8)
+    save_source_state(
+        store.db,
+        SourceState("broken", timedelta(minutes=30), 3, failing_since, last_error="HTTP 500"),
+    )
+    record_health(store.db, [daily], now=now, max_failing=timedelta(hours=6))
+    result = CliRunner().invoke(cli, ["notify", "pending", "--db", str(tmp_path / "followup.db")])
+    assert result.exit_code == 0, result.output
+    header, digest, health = result.stdout.splitlines()
+    _, end = digest_period(now, daily)
+    assert header.split() == ["id", "target", "kind", "attempts", "next", "try", "about", "error"]
+    assert digest.split() == [
+        "1",
+        "desk",
+        "digest",
+        "0",
+        to_iso(end),
+        "digest",
+        "until",
+        to_iso(end),
+    ]
+    assert health.split()[:3] == ["2", "desk", "health"]
+    assert health.endswith("broken: failing (start)")

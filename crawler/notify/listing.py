@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -37,12 +38,20 @@ def format_undelivered(rows: Sequence[dict[str, Any]]) -> str:
             r["kind"],
             str(r["attempts"]),
             r["next_attempt_at"] if r["status"] == "pending" else "-",
-            _shorten(r["title"] or r["period_end"] or "", 40),
+            _shorten(_about(r), 40),
             _shorten(r["last_error"] or "", ERROR_COLUMN_CHARS),
         ]
         for r in rows
     ]
     return _table(headers, table)
+
+
+def _about(row: dict[str, Any]) -> str:
+    """What an undelivered row announces: an article's title, a digest's end, a health change."""
+    if row["event"]:
+        event = json.loads(row["event"])
+        return f"{event['source']}: {event['code']} ({event['state']})"
+    return str(row["title"] or (f"digest until {row['period_end']}" if row["period_end"] else ""))
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:

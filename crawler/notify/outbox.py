@@ -153,7 +153,7 @@ def get_undelivered(db: Database, *, failed: bool = False) -> list[dict[str, Any
     return list(
         db.query(
             """SELECT n.id, n.target, n.kind, n.status, n.attempts, n.created_at,
-                      n.next_attempt_at, n.last_error, n.period_end, a.title, a.url
+                      n.next_attempt_at, n.last_error, n.period_end, n.event, a.title, a.url
                FROM notifications n LEFT JOIN articles a ON a.id = n.article_id
                WHERE n.status = ? ORDER BY n.id""",
             ["failed" if failed else "pending"],
