@@ -26,6 +26,7 @@ from crawler.coverage import (
 from crawler.dates import utcnow
 from crawler.export import FORMATS, ExportError, Format, format_for, render
 from crawler.health import CODES as HEALTH_CODES
+from crawler.notify.targets import NOTIFY_FILE, Target, load_targets
 from crawler.report import all_failed, format_summary
 from crawler.search import format_hits, search_articles
 from crawler.sql import FORMATS as QUERY_FORMATS
@@ -105,6 +106,11 @@ def cli() -> None:
 @click.option("--topic", "topics", multiple=True, help="Only this topic id (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @scrapy_options
+@click.option(
+    "--no-notify",
+    is_flag=True,
+    help="Queue notifications (notify.toml) but leave sending to another process.",
+)
 def crawl(
     seeds_dir: str,
     db_path: str,
@@ -113,19 +119,24 @@ def crawl(
     as_json: bool,
     overrides: tuple[str, ...],
     verbose: bool,
+    no_notify: bool,
 ) -> None:
     """Crawl every source once; store new related articles, record reposts as duplicates.
 
     Exit status: 0 when the crawl ran (failed sources are reported), 1 when every source
-    failed, 2 for a bad seeds file or argument.
+    failed, 2 for a bad seeds file or argument. Afterwards the notifications due (seeds
+    notify.toml) are sent, unless --no-notify.
     """
     seeds = load_checked_seeds(seeds_dir, sources=sources, topics=topics)
+    targets = () if no_notify else load_checked_targets(seeds_dir, check_urls=True)
     settings = scrapy_settings(overrides, verbose=verbose)
     summary = run_checked_crawl(seeds, db_path, settings)
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
         click.echo(format_summary(summary["sources"]), err=True)
+    if targets:
+        send_notifications(db_path, targets)
     if all_failed(summary["sources"], [s.id for s in seeds.sources]):
         raise SystemExit(1)
 
@@ -353,6 +364,7 @@ def daemon(
     from crawler.daemon import DaemonError, DaemonOptions, configure_logging, run_daemon
 
     seeds = load_checked_seeds(seeds_dir)
+    targets = load_checked_targets(seeds_dir, check_urls=True)
     parse_overrides(overrides)
     _check_database(db_path).close()
     crawl_args = [arg for pair in overrides for arg in ("-s", pair)] + (["-v"] if verbose else [])
@@ -363,6 +375,7 @@ def daemon(
         grace=grace,
         prune_after=prune_after,
         crawl_args=tuple(crawl_args),
+        notify=targets,
     )
     configure_logging(log_file=log_file, verbose=verbose)
     try:
@@ -397,6 +410,8 @@ def status(db_path: str, as_json: bool, max_failing: timedelta, ignore: tuple[st
     2 when there is no database.
     """
     from crawler.dates import utcnow
+    from crawler.notify.listing import format_targets
+    from crawler.notify.outbox import get_target_summaries
     from crawler.status import format_health, format_status, get_status, status_json
 
     if not Path(db_path).exists():
@@ -405,6 +420,7 @@ def status(db_path: str, as_json: bool, max_failing: timedelta, ignore: tuple[st
     now = utcnow()
     try:
         statuses = get_status(store.db, now=now, max_failing=max_failing)
+        targets = get_target_summaries(store.db)
     finally:
         store.close()
     if as_json:
@@ -413,6 +429,15 @@ def status(db_path: str, as_json: bool, max_failing: timedelta, ignore: tuple[st
         click.echo(format_status(statuses, now=now))
     else:
         click.echo(f"{db_path}: no source polled by `followup daemon` yet", err=True)
+    if targets and not as_json:
+        click.echo("\n" + format_targets(targets, now=now))
+    for target in targets:
+        if target["failed"]:
+            click.echo(
+                f"notify target {target['target']}: {target['failed']} notification(s) given "
+                "up after 6h of retries; `followup notify pending --failed` lists them",
+                err=True,
+            )
     problems = [
         s.problem
         for s in statuses
@@ -423,6 +448,112 @@ def status(db_path: str, as_json: bool, max_failing: timedelta, ignore: tuple[st
         click.echo(line, err=True)
     if problems or health:
         raise SystemExit(1)
+
+
+@cli.group()
+def notify() -> None:
+    """Notifications (seeds/notify.toml): send a test, list or send what is owed."""
+
+
+@notify.command("test")
+@seeds_option
+@click.option("--target", "target_ids", multiple=True, help="Only this target id (repeatable).")
+def notify_test(seeds_dir: str, target_ids: tuple[str, ...]) -> None:
+    """Send a test message to each target and print the result.
+
+    Exit status 1 when a target did not take it, 2 for a bad notify.toml.
+    """
+    from crawler.notify.deliver import DeliveryError, send_message
+    from crawler.notify.messages import probe_message
+
+    targets = pick_targets(load_checked_targets(seeds_dir, check_urls=True), target_ids, seeds_dir)
+    failed = 0
+    for target in targets:
+        try:
+            send_message(target, probe_message(target, now=utcnow()))
+        except DeliveryError as exc:
+            failed += 1
+            click.echo(f"{target.id}  {target.shown}  FAILED: {exc}")
+        else:
+            click.echo(f"{target.id}  {target.shown}  sent")
+    if failed:
+        raise SystemExit(1)
+
+
+@notify.command("pending")
+@db_option
+@click.option("--failed", is_flag=True, help="List the rows given up on instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def notify_pending(db_path: str, failed: bool, as_json: bool) -> None:
+    """List the notifications not delivered yet (or, with --failed, given up on)."""
+    from crawler.notify.listing import format_undelivered
+    from crawler.notify.outbox import get_undelivered
+
+    db = open_checked(db_path)
+    try:
+        rows = get_undelivered(db, failed=failed) if "notifications" in db.table_names() else []
+    finally:
+        db.close()
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif rows:
+        click.echo(format_undelivered(rows))
+    else:
+        click.echo(f"no {'failed' if failed else 'pending'} notification in {db_path}", err=True)
+
+
+@notify.command("send")
+@seeds_option
+@db_option
+def notify_send(seeds_dir: str, db_path: str) -> None:
+    """Send the notifications due now (what `crawl` and the daemon do after each crawl).
+
+    Exit status 1 when a target did not take its messages (they are retried later).
+    """
+    targets = load_checked_targets(seeds_dir, check_urls=True)
+    pick_targets(targets, (), seeds_dir)
+    if not send_notifications(db_path, targets):
+        raise SystemExit(1)
+
+
+def load_checked_targets(seeds_dir: str, *, check_urls: bool = False) -> tuple[Target, ...]:
+    """The targets of notify.toml (none without the file), or a clear error (exit 2)."""
+    try:
+        targets = load_targets(seeds_dir, topics=load_seeds(seeds_dir).topics)
+        if targets and check_urls:
+            from crawler.notify.deliver import check_targets
+
+            check_targets(targets)
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from None
+    return targets
+
+
+def pick_targets(targets: Sequence[Target], ids: Sequence[str], seeds_dir: str) -> list[Target]:
+    """The named targets (all by default), or a clear error (exit 2)."""
+    path = Path(seeds_dir) / NOTIFY_FILE
+    if not targets:
+        raise BadInput(f"{path}: no such file; add a [[notify]] entry (see README, Notifications)")
+    known = {target.id: target for target in targets}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise BadInput(
+            f"{path}: no target with id {', '.join(map(repr, unknown))}; known: {', '.join(known)}"
+        )
+    return [known[i] for i in ids] if ids else list(targets)
+
+
+def send_notifications(db_path: str, targets: Sequence[Target]) -> bool:
+    """Deliver what is due and say so on stderr; False when a target refused."""
+    from crawler.notify.sender import SenderBusy, send_pending
+
+    try:
+        result = send_pending(db_path, targets)
+    except (SenderBusy, StoreError) as exc:
+        click.echo(f"notify: {exc}", err=True)
+        return False
+    click.echo(f"notify: {result.describe()}", err=True)
+    return not result.errors
 
 
 def _check_database(db_path: str) -> Store:

@@ -22,6 +22,7 @@ from crawler.feeds import FeedError, parse_feed
 from crawler.items import ArticleItem, RejectedItem, RevisionItem
 from crawler.middlewares import SCOPE_META, SOURCE_META, OffsiteRedirect
 from crawler.model import Article, Document, Entry
+from crawler.notify.targets import Target, load_targets
 from crawler.redirects import SiteScope
 from crawler.report import stats_key, summarize
 from crawler.sites import Site, get_site
@@ -40,6 +41,7 @@ class FollowupSpider(scrapy.Spider):
     name = "followup"
     seeds: Seeds
     store: Store
+    notify_targets: tuple[Target, ...]
     run_id: int
     _sources: dict[str, Source]
 
@@ -66,6 +68,8 @@ class FollowupSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         seeds = spider._seeds or load_seeds(crawler.settings["FOLLOWUP_SEEDS"])
         spider.seeds = seeds.select(sources=spider.only_sources, topics=spider.only_topics)
+        # Outbox rows are written with the articles; sending is the crawl command's, after.
+        spider.notify_targets = load_targets(seeds.directory, topics=seeds.topics)
         spider._sources = {source.id: source for source in spider.seeds.sources}
         spider.store = Store.open(crawler.settings["FOLLOWUP_DB"])
         return spider
