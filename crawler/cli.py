@@ -25,6 +25,7 @@ from crawler.coverage import (
 )
 from crawler.dates import utcnow
 from crawler.export import FORMATS, ExportError, Format, format_for, render
+from crawler.health import CODES as HEALTH_CODES
 from crawler.notify.targets import NOTIFY_FILE, Target, load_targets
 from crawler.report import all_failed, format_summary
 from crawler.search import format_hits, search_articles
@@ -50,6 +51,26 @@ db_option = click.option(
     type=click.Path(dir_okay=False),
     help="SQLite database file (env FOLLOWUP_DB).",
 )
+
+
+def scrapy_options(command: Any) -> Any:
+    """-s NAME=VALUE (a Scrapy setting, repeatable) and -v (Scrapy's progress in the log)."""
+    command = click.option(
+        "-v", "--verbose", is_flag=True, help="Log Scrapy's progress (LOG_LEVEL=INFO)."
+    )(command)
+    return click.option(
+        "-s",
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Set a Scrapy setting.",
+    )(command)
+
+
+def scrapy_settings(overrides: Sequence[str], *, verbose: bool) -> dict[str, Any]:
+    """The settings of a crawl or check run from the command line: log level, then -s."""
+    return {"LOG_LEVEL": "INFO" if verbose else "WARNING", **parse_overrides(overrides)}
 
 
 class BadInput(click.ClickException):
@@ -84,10 +105,7 @@ def cli() -> None:
 @click.option("--source", "sources", multiple=True, help="Only this source id (repeatable).")
 @click.option("--topic", "topics", multiple=True, help="Only this topic id (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-@click.option(
-    "-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Set a Scrapy setting."
-)
-@click.option("-v", "--verbose", is_flag=True, help="Log Scrapy's progress (LOG_LEVEL=INFO).")
+@scrapy_options
 @click.option(
     "--no-notify",
     is_flag=True,
@@ -111,7 +129,7 @@ def crawl(
     """
     seeds = load_checked_seeds(seeds_dir, sources=sources, topics=topics)
     targets = () if no_notify else load_checked_targets(seeds_dir, check_urls=True)
-    settings = {"LOG_LEVEL": "INFO" if verbose else "WARNING", **parse_overrides(overrides)}
+    settings = scrapy_settings(overrides, verbose=verbose)
     summary = run_checked_crawl(seeds, db_path, settings)
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -120,6 +138,36 @@ def crawl(
     if targets:
         send_notifications(db_path, targets)
     if all_failed(summary["sources"], [s.id for s in seeds.sources]):
+        raise SystemExit(1)
+
+
+@cli.command("check-sites")
+@seeds_option
+@click.option("--source", "sources", multiple=True, help="Only this source id (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON on stdout.")
+@scrapy_options
+def check_sites(
+    seeds_dir: str,
+    sources: tuple[str, ...],
+    as_json: bool,
+    overrides: tuple[str, ...],
+    verbose: bool,
+) -> None:
+    """Fetch each source's feeds and lists and its newest pages live; read them with the site
+    module alone (no generic fallback) and say which fields came out. Stores nothing.
+
+    Run it after an upgrade, or when `followup status` shows `fallback`. Exit status 1 when a
+    source's module read none of its pages (broken), every page was a verification page
+    (blocked), or no page could be reached (unreadable); 2 for a bad seeds file or argument.
+    """
+    from crawler.checks import checks_json, format_checks
+    from crawler.runner import run_checks  # Scrapy is imported only when a check runs
+
+    seeds = load_checked_seeds(seeds_dir, sources=sources)
+    settings = scrapy_settings(overrides, verbose=verbose)
+    checks = run_checks(seeds, settings=settings)
+    click.echo(checks_json(checks) if as_json else format_checks(checks))
+    if any(check.verdict != "ok" for check in checks):
         raise SystemExit(1)
 
 
@@ -346,16 +394,25 @@ def daemon(
     show_default=True,
     help="Exit 1 when a source has failed, or not been polled, for longer than this.",
 )
-def status(db_path: str, as_json: bool, max_failing: timedelta) -> None:
-    """How each source the daemon polls is doing, and its figures of the last 24 hours.
+@click.option(
+    "--ignore",
+    "ignore",
+    multiple=True,
+    type=click.Choice(HEALTH_CODES),
+    help="A health code that does not make the exit status 1 (repeatable).",
+)
+def status(db_path: str, as_json: bool, max_failing: timedelta, ignore: tuple[str, ...]) -> None:
+    """How each source the daemon polls is doing, its health, and its figures of the last 24 hours.
 
-    Exit status 1 when a source has been failing, or overdue, for longer than
-    --max-failing (for cron or a health check); 2 when there is no database.
+    Health codes: failing, no_entries, all_blocked, fallback, redirected, dates_missing,
+    silent (see README). Exit status 1 when a source has been failing, or overdue, for longer
+    than --max-failing, or shows a health code not --ignore'd (for cron or a health check);
+    2 when there is no database.
     """
     from crawler.dates import utcnow
     from crawler.notify.listing import format_targets
     from crawler.notify.outbox import get_target_summaries
-    from crawler.status import format_status, get_status, status_json
+    from crawler.status import format_health, format_status, get_status, status_json
 
     if not Path(db_path).exists():
         raise BadInput(f"{db_path}: no such database; pass --db, or start `followup daemon`")
@@ -381,10 +438,15 @@ def status(db_path: str, as_json: bool, max_failing: timedelta) -> None:
                 "up after 6h of retries; `followup notify pending --failed` lists them",
                 err=True,
             )
-    problems = [s.problem for s in statuses if s.problem]
-    for problem in problems:
-        click.echo(problem, err=True)
-    if problems:
+    problems = [
+        s.problem
+        for s in statuses
+        if s.problem and not ("failing" in ignore and any(h.code == "failing" for h in s.health))
+    ]
+    health = format_health(statuses, ignore=ignore)
+    for line in [*problems, *health]:
+        click.echo(line, err=True)
+    if problems or health:
         raise SystemExit(1)
 
 

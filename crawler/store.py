@@ -25,10 +25,12 @@ from crawler.fingerprint import NEAR_DISTANCE, from_signed, hamming, split_bands
 from crawler.model import Article
 from crawler.search import enable_search_index
 
-Status = Literal["stored", "duplicate", "irrelevant", "blocked", "failed"]
+Status = Literal["stored", "duplicate", "irrelevant", "blocked", "failed", "redirected"]
 # Statuses after which a URL is never requested again.
 FINAL_STATUSES: frozenset[str] = frozenset({"stored", "duplicate", "irrelevant"})
-# Blocked and failed pages are retried on later crawls, RETRY_AFTER after the first failure,
+# Statuses that count as an attempt: the page is asked again later.
+RETRIED_STATUSES: frozenset[str] = frozenset({"blocked", "failed", "redirected"})
+# Blocked, redirected (off the site) and failed pages are retried on later crawls, RETRY_AFTER after the first failure,
 # twice as long after each further one, until MAX_ATTEMPTS: a WAF page or an outage is
 # usually temporary, and a lost article is worse than a few requests.
 RETRY_AFTER = timedelta(hours=1)
@@ -267,7 +269,7 @@ SEEN_BATCH = 100
 
 def _seen_row(url: str, source: str, status: Status, detail: str) -> list[Any]:
     now = to_iso(utcnow())
-    return [url, source, status, now, now, int(status in ("blocked", "failed")), detail or None]
+    return [url, source, status, now, now, int(status in RETRIED_STATUSES), detail or None]
 
 
 @dataclass(frozen=True, slots=True)
