@@ -248,6 +248,40 @@ def test_health_problems_are_sent_once_when_they_start_and_once_when_they_clear(
     assert cleared["message"].startswith("was: broken: failing for 7h")
 
 
+def save_run(store: Store, started: datetime, figures: dict[str, dict[str, int]]) -> None:
+    """A finished crawl run with these per-source figures, as a crawl records it."""
+    store.db.execute(
+        "INSERT INTO crawl_runs (started_at, finished_at, sources, stats) VALUES (?, ?, ?, ?)",
+        [
+            to_iso(started),
+            to_iso(started),
+            json.dumps(list(figures)),
+            json.dumps({"sources": figures}),
+        ],
+    )
+
+
+def test_a_health_code_of_status_starts_and_clears_like_failing(
+    store: Store, webhook: Webhook
+) -> None:
+    ops = target(webhook.url(), id="ops", events=("health",))
+    now = utcnow()
+    save_source_state(store.db, SourceState("cnbeta", timedelta(minutes=15)))
+    # The site module read none of the four pages: the generic fallback did.
+    save_run(store, now - timedelta(minutes=20), {"cnbeta": {"fallback_extracted": 4}})
+    run_round(store.db, [ops], now=now, options=OPTIONS)
+    (started,) = webhook.delivered
+    assert started["title"] == "followup: source cnbeta: fallback"
+    assert "4 of 4 page(s) needed the generic fallback" in started["message"]
+
+    save_run(store, now - timedelta(minutes=5), {"cnbeta": {"site_extracted": 4}})
+    run_round(store.db, [ops], now=now, options=OPTIONS)
+    assert [m["title"] for m in webhook.delivered] == [
+        "followup: source cnbeta: fallback",
+        "followup: source cnbeta: fallback cleared",
+    ]
+
+
 def test_notify_test_pending_send_and_status_on_the_command_line(
     tmp_path: Path, store: Store
 ) -> None:

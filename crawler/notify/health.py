@@ -1,9 +1,10 @@
 """Source health for notifications: the problems reported now, diffed against those sent.
 
 `diff_health` is the whole rule (a problem is announced once when it starts and once when it
-clears); `get_problems` is where the list of current problems comes from. Today that is
-`followup status`'s own rule (crawler/status.py: failing, or overdue, for longer than
---max-failing); a richer health function replaces the body of `get_problems`.
+clears); `get_problems` is where the list of current problems comes from: what `followup
+status` reports, i.e. crawler.health's codes of each polled source (failing, no_entries,
+fallback, all_blocked, redirected, dates_missing, silent) and a run overdue for longer than
+--max-failing (the daemon is not running).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
-from crawler.dates import from_iso, to_iso
+from crawler.dates import to_iso
 from crawler.notify.messages import HealthEvent
 from crawler.status import get_status
 
@@ -35,14 +36,22 @@ class Problem:
 def get_problems(
     db: Database, *, now: datetime, max_failing: timedelta = MAX_FAILING
 ) -> list[Problem]:
-    """The source problems `followup status` reports now."""
+    """The source problems `followup status` reports now, one per (source, code)."""
     problems = []
     for status in get_status(db, now=now, max_failing=max_failing):
-        if status.problem is None:
-            continue
-        failing = status.failing_since and now - from_iso(status.failing_since) > max_failing
-        code, since = ("failing", status.failing_since) if failing else ("overdue", None)
-        problems.append(Problem(status.source, code, status.problem, since))
+        for health in status.health:
+            # `failing` is said by status's own problem line, which names how long and why.
+            detail = status.problem if health.code == "failing" and status.problem else None
+            problems.append(
+                Problem(
+                    status.source,
+                    health.code,
+                    detail or f"{status.source}: {health.code}: {health.detail}",
+                    health.since,
+                )
+            )
+        if status.problem and not any(h.code == "failing" for h in status.health):
+            problems.append(Problem(status.source, "overdue", status.problem))
     return problems
 
 
