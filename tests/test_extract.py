@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.extract import Blocked, blocked_reason, decode_body, extract_article
+from crawler.extract import Blocked, blocked_reason, decode_body, extract_article, extract_page
 from crawler.model import Document, Entry
 from crawler.sites import get_site
 from crawler.text import html_to_text, is_boilerplate, strip_boilerplate
@@ -53,6 +53,15 @@ def test_generic_extraction_drops_navigation_and_credit_lines() -> None:
         article.published is not None
         and article.published.isoformat() == "2026-11-20T02:30:00+00:00"
     )
+
+
+def test_the_generic_extractor_is_a_generic_source_s_own_reader_not_a_fallback() -> None:
+    document = Document("https://news.example.com/a.html", page())
+    generic = extract_page(get_site("generic"), document)
+    assert not isinstance(generic.result, Blocked) and generic.by_site
+    # cnBeta's module finds none of its markup in this page: trafilatura stood in for it.
+    fallback = extract_page(get_site("cnbeta"), document)
+    assert not isinstance(fallback.result, Blocked) and not fallback.by_site
 
 
 def test_entry_fills_what_the_page_lacks() -> None:
