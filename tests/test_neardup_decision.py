@@ -24,11 +24,11 @@ from tests.neardup.tiers import (
     NEW_KINDS,
     POSITIVE,
     Pair,
-    Signature,
     Text,
     decide,
     evaluate,
     iter_pairs,
+    signature,
 )
 
 # Every text of the labelled set has one of these: the decision, not relevance, is under test.
@@ -56,7 +56,7 @@ def test_the_store_decides_as_the_measured_decision(pairs: list[Pair]) -> None:
     seen = Counter()
     for pair in sample:
         for first, second in ((pair.original, pair.other), (pair.other, pair.original)):
-            expected = decide(Signature.of(second), Signature.of(first))
+            expected = decide(signature(second), signature(first))
             outcome = ingest_pair(first, second)
             method = outcome.original.method if outcome.original else None
             assert (outcome.status, method) == ("duplicate" if expected else "stored", expected), (

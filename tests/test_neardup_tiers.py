@@ -26,12 +26,12 @@ from tests.helpers import run_followup, setting_args, write_seeds
 from tests.neardup.corpus import Article, load_articles
 from tests.neardup.tiers import (
     RELATED,
-    Signature,
     Text,
     follow_up,
     regroup,
     sentences_of,
     short_version,
+    signature,
     truncate,
 )
 
@@ -247,7 +247,7 @@ def test_the_containment_pairs_are_beyond_simhash() -> None:
     originals = {s.path: s for s in alpha}
     for copy in beta[:3]:
         original = originals[expected[copy.path]]
-        a = Signature.of(Text(original.title, "\n".join(original.paragraphs)))
-        b = Signature.of(Text(copy.title, "\n".join(copy.paragraphs)))
+        a = signature(Text(original.title, "\n".join(original.paragraphs)))
+        b = signature(Text(copy.title, "\n".join(copy.paragraphs)))
         assert a.fingerprint is not None and b.fingerprint is not None
         assert hamming(a.fingerprint, b.fingerprint) > NEAR_DISTANCE

@@ -5,7 +5,7 @@ lead or a 相关阅读 block, excerpts of 50-90 %, short originals with a longer
 re-headlined with `原标题：…`) plus the simhash corpus's kinds, against distinct articles of one
 story and follow-ups that quote a paragraph or two of an earlier article and add new ones. Each
 pair is decided in both arrival orders, by the decision before issue 10 ("old") and today's
-("new", `decide`, which tests/test_neardup_tiers.py holds to `Store.find_original`).
+("new", `decide`, which tests/test_neardup_decision.py holds to `Store.find_original`).
 
 The articles are the corpus's own (tests/neardup/articles) and, for the benchmark, any directory
 of real texts given at measurement time (`python -m bench --only 6 --real DIR`): never committed.
@@ -24,15 +24,11 @@ from typing import Literal
 
 import lxml.etree
 
-from crawler.fingerprint import MIN_FINGERPRINT_CHARS, NEAR_DISTANCE, hamming, title_key
-from crawler.sketch import SKETCH_DISTANCE, Sketch, fingerprint_with_sketch, is_contained_copy
-from crawler.text import (
-    compact,
-    html_to_text,
-    normalize,
-    split_original_title,
-    strip_boilerplate,
-)
+from crawler.fingerprint import MIN_FINGERPRINT_CHARS, NEAR_DISTANCE, hamming
+from crawler.ingest import Features, Signature
+from crawler.model import Article as Page
+from crawler.sketch import SKETCH_DISTANCE, is_contained_copy
+from crawler.text import compact, html_to_text, strip_boilerplate
 
 from .corpus import KINDS, SENTENCE_RE, Article, make_variant
 
@@ -64,29 +60,15 @@ class Text:
     body: str
 
 
-@dataclass(frozen=True)
-class Signature:
-    """What the decision reads of a text (crawler.ingest.Signature's pure twin)."""
+def signature(text: Text) -> Signature:
+    """What ingest compares of a text, after extraction has stripped its credit lines."""
+    page = Page("https://example.com/", text.title, strip_boilerplate(text.body))
+    return Signature.of(page, Features.of(page))
 
-    fingerprint: int | None
-    sketch: Sketch | None
-    title_key: str
-    original_title_key: str
 
-    @classmethod
-    def of(cls, text: Text) -> Signature:
-        body = strip_boilerplate(text.body)
-        original_title, body = split_original_title(normalize(body))
-        chars = compact(body, normalized=True)
-        value, sketch = (
-            fingerprint_with_sketch(chars) if len(chars) >= MIN_FINGERPRINT_CHARS else (None, None)
-        )
-        original_key = title_key(original_title) if original_title else ""
-        return cls(value, sketch, title_key(text.title), original_key)
-
-    @property
-    def keys(self) -> set[str]:
-        return {key for key in (self.title_key, self.original_title_key) if key}
+def keys(signature: Signature) -> set[str]:
+    """A text's normalised titles: its own and the one its `原标题` line names."""
+    return {key for key in (signature.title_key, signature.original_title_key) if key}
 
 
 @dataclass(frozen=True)
@@ -98,9 +80,10 @@ class Pair:
 
 
 def decide(new: Signature, stored: Signature) -> Method | None:
-    """Today's decision for one arriving text against one stored text (Store.find_original)."""
+    """Today's decision for one arriving text against one stored text: what Store.find_original
+    decides when the stored text is the only candidate."""
     if new.fingerprint is None:
-        return "title" if new.keys & stored.keys else None
+        return "title" if keys(new) & keys(stored) else None
     if stored.fingerprint is not None:
         distance = hamming(new.fingerprint, stored.fingerprint)
         if distance <= NEAR_DISTANCE:
@@ -113,7 +96,7 @@ def decide(new: Signature, stored: Signature) -> Method | None:
         ):
             return "containment"
         return None
-    return "title" if new.keys & stored.keys else None
+    return "title" if keys(new) & keys(stored) else None
 
 
 def decide_old(new: Signature, stored: Signature) -> Method | None:
@@ -312,9 +295,9 @@ class Outcome:
 
 def evaluate(pairs: Iterable[Pair]) -> Iterator[Outcome]:
     """Both decisions in both arrival orders for every pair."""
-    signature = functools.cache(Signature.of)
+    cached = functools.cache(signature)
     for pair in pairs:
-        original, other = signature(pair.original), signature(pair.other)
+        original, other = cached(pair.original), cached(pair.other)
         yield Outcome(
             pair.label,
             pair.kind,
