@@ -215,8 +215,7 @@ NEARDUP_SCHEMA = (
     "ALTER TABLE fingerprints ADD COLUMN sketch BLOB",
     # The normalised title a `原标题：…` line names: a re-headlined copy is found by it.
     "ALTER TABLE articles ADD COLUMN original_title_key TEXT",
-    """CREATE INDEX articles_original_title_key ON articles(original_title_key)
-       WHERE original_title_key IS NOT NULL""",
+    "CREATE INDEX articles_original_title_key ON articles(original_title_key)",
 )
 
 

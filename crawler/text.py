@@ -143,10 +143,12 @@ def split_original_title(text: str) -> tuple[str, str]:
     The line is kept in stored text (it tells a reader where a story came from) but must not
     take part in fingerprints; its title identifies a re-headlined copy. ("", text) without one.
     """
-    lines = text.split("\n")
+    lines = text.split("\n", ORIGINAL_TITLE_LINES)  # the rest of the text stays one piece
     for index, line in enumerate(lines[:ORIGINAL_TITLE_LINES]):
+        if "标题" not in line[:8] or len(line) > BOILERPLATE_MAX_LINE:
+            continue  # the cheap test first: every article passes here
         match = ORIGINAL_TITLE_RE.match(unicodedata.normalize("NFKC", line).strip())
-        if match and len(line) <= BOILERPLATE_MAX_LINE:
+        if match:
             return match["title"].strip(), "\n".join(lines[:index] + lines[index + 1 :])
     return "", text
 
