@@ -89,7 +89,7 @@ READ_MORE_TAIL_RE = re.compile(
 )
 _READ_MORE_CUE_RE = re.compile(r"(?:\.{2,}|…|点击)\s*(?:阅读|查看)全文|全文\s*(?:[>＞]+|»|→)\s*$")
 # A re-headlined copy names the title it was published under: "原标题：《…》".
-ORIGINAL_TITLE_RE = re.compile(r"^(?:原标题|原文标题)\s*[:：]\s*《?(?P<title>[^》]+)》?\s*$")
+ORIGINAL_TITLE_RE = re.compile(r"^(?:原标题|原文标题)\s*[:：]\s*(?P<title>.+?)\s*$")
 ORIGINAL_TITLE_LINES = 3
 
 _SPACE_RE = re.compile(r"[ \t\u00a0\u3000\r\f\v]+")
@@ -149,7 +149,10 @@ def split_original_title(text: str) -> tuple[str, str]:
             continue  # the cheap test first: every article passes here
         match = ORIGINAL_TITLE_RE.match(unicodedata.normalize("NFKC", line).strip())
         if match:
-            return match["title"].strip(), "\n".join(lines[:index] + lines[index + 1 :])
+            title = match["title"]
+            if title.startswith("《") and title.endswith("》"):  # 《…》 around the whole title
+                title = title[1:-1]
+            return title.strip(), "\n".join(lines[:index] + lines[index + 1 :])
     return "", text
 
 

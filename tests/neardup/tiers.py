@@ -313,8 +313,8 @@ MIN_REAL_CHARS = 400
 
 def load_real_articles(directory: Path) -> list[Article]:
     """Articles from a directory of real pages: RSS/Atom files (each item's title and HTML
-    body) and Markdown-like .txt files (a `# title` line, then paragraphs). Texts under
-    MIN_REAL_CHARS word characters and repeats are left out."""
+    body) and .txt files (a `# title` line then paragraphs, or front matter then HTML). Untitled
+    texts, texts under MIN_REAL_CHARS word characters and repeats are left out."""
     found: dict[str, Article] = {}
     for path in sorted(directory.rglob("*")):
         if path.suffix == ".xml":
@@ -326,7 +326,7 @@ def load_real_articles(directory: Path) -> list[Article]:
         for index, (title, body) in enumerate(items):
             paragraphs = [line for line in strip_boilerplate(body).split("\n") if len(line) > 1]
             text = "\n".join(paragraphs)
-            if len(compact(text)) >= MIN_REAL_CHARS and text not in found:
+            if title and len(compact(text)) >= MIN_REAL_CHARS and text not in found:
                 found[text] = Article(f"{path.stem}#{index}", title, text)
     return list(found.values())
 
@@ -354,7 +354,15 @@ def _local(tag: object) -> str:
 
 
 def _text_file(path: Path) -> tuple[str, str]:
-    lines = path.read_text(encoding="utf-8").splitlines()
+    """A `# title` line and paragraphs, or YAML front matter with a title and an HTML body."""
+    text = path.read_text(encoding="utf-8").strip()
+    if text.startswith("---"):
+        _, matter, body = text.split("---", 2)
+        titles = [
+            line.split(":", 1)[1] for line in matter.splitlines() if line.startswith("title:")
+        ]
+        return (titles[0].strip(" '\"") if titles else ""), html_to_text(body)
+    lines = text.splitlines()
     title = lines[0].lstrip("# ").strip() if lines else ""
     body = [line.strip("* ") for line in lines[1:] if not line.startswith("**")]
     return title, "\n".join(line for line in body if line)
