@@ -61,7 +61,7 @@ def measure_neardup(ctx: Context) -> list[Row]:
     quick = ctx.options.quick
     sets = {"own corpus": load_articles()}
     if ctx.options.real is not None:
-        sets[f"{ctx.options.real.name} (real)"] = load_real_articles(ctx.options.real)
+        sets[f"real texts in {ctx.options.real.name}"] = load_real_articles(ctx.options.real)
     rows: list[Row] = []
     for name, articles in sets.items():
         others = None if len(articles) <= 20 else REAL_OTHERS

@@ -48,7 +48,11 @@ def test_measurement_6_on_a_directory_of_texts(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = table_rows(result.stdout)
-    real = [name for name in rows if name.startswith(f"6a. Near-duplicate recall, {tmp_path.name}")]
+    real = [
+        name
+        for name in rows
+        if name.startswith(f"6a. Near-duplicate recall, real texts in {tmp_path.name}")
+    ]
     assert len(real) == 1 and "11 articles" in real[0]
     recall, precision, *_ = numbers(rows[real[0]][0])
     assert 0 <= recall <= 1 and 0 <= precision <= 1
