@@ -70,7 +70,7 @@ BOILERPLATE_PATTERNS = (
     r"^(?:点击)?(?:阅读|查看)(?:全文|原文)",  # "阅读全文", "点击阅读全文>>"
     r"^展开全文",
     r"^[(（]完[)）]$",
-    r"^▲",  # an image caption: "▲图片来源…"
+    r"^[▲△].{0,40}$",  # an image caption, "▲图片来源…" (a long line starting so is content)
     r"^(?:题图|封面|图片|图)(?:来自|来源于?)\s*[:：@]?",
     r"^[(（]?(?:图片|图)?来源[:：@]",
     r"^原创\s+\S+\s+\S+\s*\d{4}",  # WeChat's "原创 作者 公众号 2026-11-20" header
