@@ -38,7 +38,7 @@ FINAL_STATUSES: frozenset[str] = frozenset({"stored", "duplicate", "irrelevant"}
 RETRY_AFTER = timedelta(hours=1)
 MAX_ATTEMPTS = 6
 BUSY_TIMEOUT_MS = 30_000
-# The second tier of near-duplicate detection compares against recent fingerprints only.
+# Beyond the band index (3 bits), fingerprints and sketches are compared against recent ones only.
 RECENT_WINDOW = timedelta(days=30)
 # At NEAR_DISTANCE a distinct article falls that close with p ≈ 1.8e-8 per comparison
 # (tests/neardup measurements): 5,000 comparisons keep a false merge below 1 in 10,000 articles.
