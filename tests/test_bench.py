@@ -31,6 +31,9 @@ ROWS = (
     "4. Fingerprint of a 5,000-character article",
     "5. Daemon RSS after",
     "5. Each crawl of the daemon",
+    "6a. Near-duplicate recall, own corpus",
+    "6b. Near-duplicate lookup with the second tier",
+    "6c. Ingest CPU per related article",
 )
 QUICK_LISTS = 4  # python -m bench --quick: 4 sources with one feed or list each
 QUICK_CYCLES = 10

@@ -62,6 +62,7 @@ def test_opens_in_wal_mode_with_the_schema(tmp_path: Path) -> None:
         "m002_search_index",
         "m003_monitoring",
         "m004_robots_txt",
+        "m006_neardup",
         "m008_notifications",
     ]
     assert MIGRATIONS.pending(db) == []
