@@ -14,10 +14,12 @@ import queue
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crawler.config import load_seeds
-from crawler.runner import CrawlResult
+
+if TYPE_CHECKING:  # Scrapy is imported by the first crawl, not by every test session
+    from crawler.runner import CrawlResult
 
 # A crawl of the tests' web takes well under a second; this only stops a hung test.
 CRAWL_CEILING = 300.0
