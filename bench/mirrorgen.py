@@ -451,9 +451,7 @@ def _write_caijing(
     furniture = _furniture(
         text, "caijing", channels[0], lambda n: f"https://{channels[0]}/20261101/{n}.shtml", first
     )
-    roll = (
-        f"https://{_host('caijing', instance, 'roll', 'caijing.com.cn')}/ajax_lists.php?modelid=0"
-    )
+    roll = f"https://{_host('caijing', instance, 'roll', 'caijing.com.cn')}/json/lists1.json"
     w.page(roll, sites.caijing_roll(items), "text/html; charset=utf-8")
     for item in items:
         target, rng = w.target(item.url)

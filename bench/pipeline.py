@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from bench import profile
 from bench.context import BenchError, ChildRun, Context, followup_command, python, run_child
 from bench.report import Row, markdown_table, median, megabytes, ratio, seconds
 from crawler.fingerprint import NEAR_DISTANCE
-from crawler.mirror import Page
+from crawler.mirror import Hit, Page
 
 # A local server needs no politeness; concurrency high enough that the client is the bottleneck.
 CRAWL_SETTINGS = {
@@ -101,10 +102,10 @@ def measure_pipeline(ctx: Context) -> list[Row]:
         ctx.mirror.hits.clear()
         run = followup_crawl(ctx, seeds, ctx.path("bench.db"))
         summaries.append(check_crawl(ctx, run))
-        followup_hits = Counter(hit.url for hit in ctx.mirror.hits)
+        followup_hits = _requested(ctx.mirror.hits)
         ctx.mirror.hits.clear()
         bare = bare_crawl(plan_file)
-        check_same_requests(followup_hits, Counter(hit.url for hit in ctx.mirror.hits), bare)
+        check_same_requests(followup_hits, _requested(ctx.mirror.hits), bare)
         followup_runs.append(run)
         bare_runs.append(bare)
     requests = sum(followup_hits.values())
@@ -165,6 +166,16 @@ def check_crawl(ctx: Context, run: ChildRun) -> dict[str, int]:
             f"pages of the mirror were blocked or failed: {totals}; stderr: {run.stderr[-2000:]}"
         )
     return totals
+
+
+def requested_url(hit: Hit) -> str:
+    """The URL a request was for, without its query: followup adds a random cache-buster to
+    caijing's roll (`?time=…`) that the bare spider has no reason to copy."""
+    return hit.url.split("?", 1)[0]
+
+
+def _requested(hits: Iterable[Hit]) -> Counter[str]:
+    return Counter(map(requested_url, hits))
 
 
 def check_same_requests(followup: Counter[str], bare: Counter[str], run: ChildRun) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.context import BenchError, ChildRun, Context
-from bench.pipeline import Figures, bare_crawl, check_crawl, followup_crawl
+from bench.pipeline import Figures, bare_crawl, check_crawl, followup_crawl, requested_url
 from bench.report import Row, markdown_table, megabytes, ratio, seconds
 from crawler.mirror import Hit, Mirror
 
@@ -74,7 +74,7 @@ class Side:
 
 def count_requests(hits: Sequence[Hit], list_urls: set[str]) -> Requests:
     """Sort the mirror's request log into feeds and lists, robots.txt and article pages."""
-    lists = [hit for hit in hits if hit.url in list_urls]
+    lists = [hit for hit in hits if requested_url(hit) in list_urls]
     robots = [hit for hit in hits if hit.url.endswith("/robots.txt")]
     return Requests(
         lists=len(lists),

@@ -25,6 +25,8 @@ from crawler.coverage import (
 )
 from crawler.dates import utcnow
 from crawler.export import FORMATS, ExportError, Format, format_for, render
+from crawler.health import CODES as HEALTH_CODES
+from crawler.notify.targets import NOTIFY_FILE, Target, load_targets
 from crawler.report import all_failed, format_summary
 from crawler.search import format_hits, search_articles
 from crawler.sql import FORMATS as QUERY_FORMATS
@@ -49,6 +51,26 @@ db_option = click.option(
     type=click.Path(dir_okay=False),
     help="SQLite database file (env FOLLOWUP_DB).",
 )
+
+
+def scrapy_options(command: Any) -> Any:
+    """-s NAME=VALUE (a Scrapy setting, repeatable) and -v (Scrapy's progress in the log)."""
+    command = click.option(
+        "-v", "--verbose", is_flag=True, help="Log Scrapy's progress (LOG_LEVEL=INFO)."
+    )(command)
+    return click.option(
+        "-s",
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Set a Scrapy setting.",
+    )(command)
+
+
+def scrapy_settings(overrides: Sequence[str], *, verbose: bool) -> dict[str, Any]:
+    """The settings of a crawl or check run from the command line: log level, then -s."""
+    return {"LOG_LEVEL": "INFO" if verbose else "WARNING", **parse_overrides(overrides)}
 
 
 class BadInput(click.ClickException):
@@ -83,10 +105,12 @@ def cli() -> None:
 @click.option("--source", "sources", multiple=True, help="Only this source id (repeatable).")
 @click.option("--topic", "topics", multiple=True, help="Only this topic id (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@scrapy_options
 @click.option(
-    "-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Set a Scrapy setting."
+    "--no-notify",
+    is_flag=True,
+    help="Queue notifications (notify.toml) but leave sending to another process.",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Log Scrapy's progress (LOG_LEVEL=INFO).")
 def crawl(
     seeds_dir: str,
     db_path: str,
@@ -95,20 +119,55 @@ def crawl(
     as_json: bool,
     overrides: tuple[str, ...],
     verbose: bool,
+    no_notify: bool,
 ) -> None:
     """Crawl every source once; store new related articles, record reposts as duplicates.
 
     Exit status: 0 when the crawl ran (failed sources are reported), 1 when every source
-    failed, 2 for a bad seeds file or argument.
+    failed, 2 for a bad seeds file or argument. Afterwards the notifications due (seeds
+    notify.toml) are sent, unless --no-notify.
     """
     seeds = load_checked_seeds(seeds_dir, sources=sources, topics=topics)
-    settings = {"LOG_LEVEL": "INFO" if verbose else "WARNING", **parse_overrides(overrides)}
+    targets = () if no_notify else load_checked_targets(seeds_dir, check_urls=True)
+    settings = scrapy_settings(overrides, verbose=verbose)
     summary = run_checked_crawl(seeds, db_path, settings)
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
         click.echo(format_summary(summary["sources"]), err=True)
+    if targets:
+        send_notifications(db_path, targets)
     if all_failed(summary["sources"], [s.id for s in seeds.sources]):
+        raise SystemExit(1)
+
+
+@cli.command("check-sites")
+@seeds_option
+@click.option("--source", "sources", multiple=True, help="Only this source id (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON on stdout.")
+@scrapy_options
+def check_sites(
+    seeds_dir: str,
+    sources: tuple[str, ...],
+    as_json: bool,
+    overrides: tuple[str, ...],
+    verbose: bool,
+) -> None:
+    """Fetch each source's feeds and lists and its newest pages live; read them with the site
+    module alone (no generic fallback) and say which fields came out. Stores nothing.
+
+    Run it after an upgrade, or when `followup status` shows `fallback`. Exit status 1 when a
+    source's module read none of its pages (broken), every page was a verification page
+    (blocked), or no page could be reached (unreadable); 2 for a bad seeds file or argument.
+    """
+    from crawler.checks import checks_json, format_checks
+    from crawler.runner import run_checks  # Scrapy is imported only when a check runs
+
+    seeds = load_checked_seeds(seeds_dir, sources=sources)
+    settings = scrapy_settings(overrides, verbose=verbose)
+    checks = run_checks(seeds, settings=settings)
+    click.echo(checks_json(checks) if as_json else format_checks(checks))
+    if any(check.verdict != "ok" for check in checks):
         raise SystemExit(1)
 
 
@@ -305,6 +364,7 @@ def daemon(
     from crawler.daemon import DaemonError, DaemonOptions, configure_logging, run_daemon
 
     seeds = load_checked_seeds(seeds_dir)
+    targets = load_checked_targets(seeds_dir, check_urls=True)
     parse_overrides(overrides)
     _check_database(db_path).close()
     crawl_args = [arg for pair in overrides for arg in ("-s", pair)] + (["-v"] if verbose else [])
@@ -315,6 +375,7 @@ def daemon(
         grace=grace,
         prune_after=prune_after,
         crawl_args=tuple(crawl_args),
+        notify=targets,
     )
     configure_logging(log_file=log_file, verbose=verbose)
     try:
@@ -333,14 +394,25 @@ def daemon(
     show_default=True,
     help="Exit 1 when a source has failed, or not been polled, for longer than this.",
 )
-def status(db_path: str, as_json: bool, max_failing: timedelta) -> None:
-    """How each source the daemon polls is doing, and its figures of the last 24 hours.
+@click.option(
+    "--ignore",
+    "ignore",
+    multiple=True,
+    type=click.Choice(HEALTH_CODES),
+    help="A health code that does not make the exit status 1 (repeatable).",
+)
+def status(db_path: str, as_json: bool, max_failing: timedelta, ignore: tuple[str, ...]) -> None:
+    """How each source the daemon polls is doing, its health, and its figures of the last 24 hours.
 
-    Exit status 1 when a source has been failing, or overdue, for longer than
-    --max-failing (for cron or a health check); 2 when there is no database.
+    Health codes: failing, no_entries, all_blocked, fallback, redirected, dates_missing,
+    silent (see README). Exit status 1 when a source has been failing, or overdue, for longer
+    than --max-failing, or shows a health code not --ignore'd (for cron or a health check);
+    2 when there is no database.
     """
     from crawler.dates import utcnow
-    from crawler.status import format_status, get_status, status_json
+    from crawler.notify.listing import format_targets
+    from crawler.notify.outbox import get_target_summaries
+    from crawler.status import format_health, format_status, get_status, status_json
 
     if not Path(db_path).exists():
         raise BadInput(f"{db_path}: no such database; pass --db, or start `followup daemon`")
@@ -348,6 +420,7 @@ def status(db_path: str, as_json: bool, max_failing: timedelta) -> None:
     now = utcnow()
     try:
         statuses = get_status(store.db, now=now, max_failing=max_failing)
+        targets = get_target_summaries(store.db)
     finally:
         store.close()
     if as_json:
@@ -356,11 +429,131 @@ def status(db_path: str, as_json: bool, max_failing: timedelta) -> None:
         click.echo(format_status(statuses, now=now))
     else:
         click.echo(f"{db_path}: no source polled by `followup daemon` yet", err=True)
-    problems = [s.problem for s in statuses if s.problem]
-    for problem in problems:
-        click.echo(problem, err=True)
-    if problems:
+    if targets and not as_json:
+        click.echo("\n" + format_targets(targets, now=now))
+    for target in targets:
+        if target["failed"]:
+            click.echo(
+                f"notify target {target['target']}: {target['failed']} notification(s) given "
+                "up after 6h of retries; `followup notify pending --failed` lists them",
+                err=True,
+            )
+    problems = [
+        s.problem
+        for s in statuses
+        if s.problem and not ("failing" in ignore and any(h.code == "failing" for h in s.health))
+    ]
+    health = format_health(statuses, ignore=ignore)
+    for line in [*problems, *health]:
+        click.echo(line, err=True)
+    if problems or health:
         raise SystemExit(1)
+
+
+@cli.group()
+def notify() -> None:
+    """Notifications (seeds/notify.toml): send a test, list or send what is owed."""
+
+
+@notify.command("test")
+@seeds_option
+@click.option("--target", "target_ids", multiple=True, help="Only this target id (repeatable).")
+def notify_test(seeds_dir: str, target_ids: tuple[str, ...]) -> None:
+    """Send a test message to each target and print the result.
+
+    Exit status 1 when a target did not take it, 2 for a bad notify.toml.
+    """
+    from crawler.notify.deliver import DeliveryError, send_message
+    from crawler.notify.messages import probe_message
+
+    targets = pick_targets(load_checked_targets(seeds_dir, check_urls=True), target_ids, seeds_dir)
+    failed = 0
+    for target in targets:
+        try:
+            send_message(target, probe_message(target, now=utcnow()))
+        except DeliveryError as exc:
+            failed += 1
+            click.echo(f"{target.id}  {target.shown}  FAILED: {exc}")
+        else:
+            click.echo(f"{target.id}  {target.shown}  sent")
+    if failed:
+        raise SystemExit(1)
+
+
+@notify.command("pending")
+@db_option
+@click.option("--failed", is_flag=True, help="List the rows given up on instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def notify_pending(db_path: str, failed: bool, as_json: bool) -> None:
+    """List the notifications not delivered yet (or, with --failed, given up on)."""
+    from crawler.notify.listing import format_undelivered
+    from crawler.notify.outbox import get_undelivered
+
+    db = open_checked(db_path)
+    try:
+        rows = get_undelivered(db, failed=failed) if "notifications" in db.table_names() else []
+    finally:
+        db.close()
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif rows:
+        click.echo(format_undelivered(rows))
+    else:
+        click.echo(f"no {'failed' if failed else 'pending'} notification in {db_path}", err=True)
+
+
+@notify.command("send")
+@seeds_option
+@db_option
+def notify_send(seeds_dir: str, db_path: str) -> None:
+    """Send the notifications due now (what `crawl` and the daemon do after each crawl).
+
+    Exit status 1 when a target did not take its messages (they are retried later).
+    """
+    targets = load_checked_targets(seeds_dir, check_urls=True)
+    pick_targets(targets, (), seeds_dir)
+    if not send_notifications(db_path, targets):
+        raise SystemExit(1)
+
+
+def load_checked_targets(seeds_dir: str, *, check_urls: bool = False) -> tuple[Target, ...]:
+    """The targets of notify.toml (none without the file), or a clear error (exit 2)."""
+    try:
+        targets = load_targets(seeds_dir, topics=load_seeds(seeds_dir).topics)
+        if targets and check_urls:
+            from crawler.notify.deliver import check_targets
+
+            check_targets(targets)
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from None
+    return targets
+
+
+def pick_targets(targets: Sequence[Target], ids: Sequence[str], seeds_dir: str) -> list[Target]:
+    """The named targets (all by default), or a clear error (exit 2)."""
+    path = Path(seeds_dir) / NOTIFY_FILE
+    if not targets:
+        raise BadInput(f"{path}: no such file; add a [[notify]] entry (see README, Notifications)")
+    known = {target.id: target for target in targets}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise BadInput(
+            f"{path}: no target with id {', '.join(map(repr, unknown))}; known: {', '.join(known)}"
+        )
+    return [known[i] for i in ids] if ids else list(targets)
+
+
+def send_notifications(db_path: str, targets: Sequence[Target]) -> bool:
+    """Deliver what is due and say so on stderr; False when a target refused."""
+    from crawler.notify.sender import SenderBusy, send_pending
+
+    try:
+        result = send_pending(db_path, targets)
+    except (SenderBusy, StoreError) as exc:
+        click.echo(f"notify: {exc}", err=True)
+        return False
+    click.echo(f"notify: {result.describe()}", err=True)
+    return not result.errors
 
 
 def _check_database(db_path: str) -> Store:

@@ -32,6 +32,10 @@ class _HasId(Protocol):
 IdT = TypeVar("IdT", bound=_HasId)
 
 
+# Topic seeds' articles are recorded under this source id; no source of the seeds file has it.
+SEEDS_SOURCE = "seeds"
+
+
 class ConfigError(ValueError):
     """A seeds file that cannot be used; the message names file, entry, key and the fix."""
 
@@ -228,6 +232,8 @@ def _parse_source(entry: _EntryReader) -> Source:
         {"id", "name", "site", "feeds", "lists", "every", "min_every", "max_every", "recheck"}
     )
     source_id = entry.identifier()
+    if source_id == SEEDS_SOURCE:
+        raise entry.error("id", f"{SEEDS_SOURCE!r} is reserved for topic seeds; choose another id")
     site = entry.string("site", "generic")
     if site not in SITES:
         raise entry.error("site", f"unknown site {site!r}; known: {', '.join(sorted(SITES))}")

@@ -55,18 +55,32 @@ def _detect_encoding(body: bytes) -> str:
     return "utf-8"
 
 
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """What a page gave, and whether the site module read it (False: generic fallback or nothing)."""
+
+    result: Article | Blocked
+    by_site: bool
+
+
 def extract_article(
     site: Site, document: Document, entry: Entry | None = None
 ) -> Article | Blocked:
     """The page's article by the site module, else by generic extraction, else Blocked."""
-    article = _site_article(site, document) or extract_generic(document)
+    return extract_page(site, document, entry).result
+
+
+def extract_page(site: Site, document: Document, entry: Entry | None = None) -> Extraction:
+    """extract_article, telling whether the site module or the generic fallback read the page."""
+    by_site = _site_article(site, document)
+    article = by_site or extract_generic(document)
     if article is None:
-        return Blocked(document.url, blocked_reason(document.text, ""))
+        return Extraction(Blocked(document.url, blocked_reason(document.text, "")), False)
     article = article.completed_from(entry)
     reason = blocked_reason(document.text, article.text)
     if reason:
-        return Blocked(document.url, reason)
-    return article
+        return Extraction(Blocked(document.url, reason), by_site is not None)
+    return Extraction(article, by_site is not None)
 
 
 def _site_article(site: Site, document: Document) -> Article | None:

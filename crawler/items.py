@@ -27,7 +27,7 @@ class RejectedItem:
 
     source: str
     url: str
-    status: Literal["blocked", "failed"]
+    status: Literal["blocked", "failed", "redirected"]
     detail: str
 
 

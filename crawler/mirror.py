@@ -53,6 +53,7 @@ class Hit:
     method: str
     status: int
     headers: dict[str, str]
+    at: float = field(default_factory=time.monotonic)  # when it was answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,8 @@ class Mirror:
 
     def __init__(self, pages: dict[str, Page] | None = None) -> None:
         self._pages: dict[tuple[str, str], Page] = {}
+        # Answers served once each, in order, before the page itself (a 429, then the page).
+        self._queued: dict[tuple[str, str], list[Page]] = {}
         self._servers: dict[str, ThreadingHTTPServer] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -111,6 +114,11 @@ class Mirror:
             self._pages[(origin, path)] = page
         if self._servers and origin not in self._servers:
             self._start_host(origin)
+
+    def queue_pages(self, url: str, pages: list[Page]) -> None:
+        """Answer the next requests of url with these pages, one each, then with its page."""
+        with self._lock:
+            self._queued.setdefault(_split(url), []).extend(pages)
 
     def get_page(self, url: str) -> Page:
         return self._pages[_split(url)]
@@ -204,6 +212,8 @@ class Mirror:
 
     def _lookup(self, origin: str, path: str) -> Page | None:
         with self._lock:
+            if queued := self._queued.get((origin, path)):
+                return queued.pop(0)
             return self._pages.get((origin, path))
 
     def _wait(self, seconds: float) -> None:

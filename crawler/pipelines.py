@@ -51,6 +51,7 @@ class StorePipeline:
             source=item.source,
             topics=spider.seeds.topics,
             baseline_topic=item.baseline_topic,
+            notify=spider.notify_targets,
         )
         self._count(item.source, OUTCOME_EVENTS[outcome.status])
         if outcome.status == "duplicate" and outcome.original is not None:

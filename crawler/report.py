@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-# Stats keys are followup/<source id>/<event>.
-STATS_PREFIX = "followup"
+from crawler.health import run_problems
+
+# Per-source stats keys are followup/sources/<source id>/<event>: a source id can never
+# collide with a component's own keys (followup/robotstxt/stored), whatever it is named.
+STATS_PREFIX = "followup/sources"
 EVENTS = (
     "lists_read",  # feeds and list pages fetched and parsed, or unchanged (304)
     "not_modified",  # of those, unchanged since the last crawl (304): nothing to parse
@@ -21,6 +24,15 @@ EVENTS = (
     "failed",  # article pages that could not be fetched
     "rechecked",  # stored articles re-fetched to catch edits (sources with `recheck`)
     "revised",  # stored articles whose text changed: the old version kept in article_versions
+    # Health: what tells a site that changed from a quiet one (crawler.health reads these).
+    "empty_lists",  # feeds and lists that answered 200 with no entry at all
+    "feed_articles",  # articles taken whole from a full-text feed, no page fetched
+    "site_extracted",  # article pages the site module read
+    "fallback_extracted",  # article pages only the generic extractor could read
+    "undated",  # articles (feed or page) without a publication date
+    "redirected",  # pages, feeds or lists redirected off the site (not followed)
+    "http_403",  # 403 answers (refused), retries included
+    "http_429",  # 429 answers (rate-limited), retries included
 )
 COLUMNS = {
     "lists_read": "lists",
@@ -82,4 +94,5 @@ def _status(figures: Mapping[str, int]) -> str:
         return "FAILED"
     if figures["lists_failed"]:
         return f"{figures['lists_failed']} list(s) failed"
-    return "ok"
+    # This run's health problems (status shows those that last): fallback, all_blocked…
+    return ", ".join(run_problems(figures)) or "ok"

@@ -10,7 +10,9 @@ from typing import Any
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
+from crawler.checks import SourceCheck
 from crawler.config import Seeds
+from crawler.spiders.check import CheckSitesSpider
 from crawler.spiders.followup import FollowupSpider
 
 
@@ -72,3 +74,15 @@ def run_crawl(
     process.crawl(crawler, **spider_arguments(seeds, sources=sources, topics=topics))
     process.start()
     return crawl_result(crawler)
+
+
+def run_checks(seeds: Seeds, *, settings: Mapping[str, Any] | None = None) -> list[SourceCheck]:
+    """Check every source of the seeds once (crawler.checks). At most once per process."""
+    process = CrawlerProcess(project_settings(settings))
+    crawler = process.create_crawler(CheckSitesSpider)
+    process.crawl(crawler, seeds=seeds)
+    process.start()
+    spider: Any = crawler.spider
+    if spider is None:
+        raise CrawlError("the check did not start; the log above says why")
+    return list(spider.checks.values())

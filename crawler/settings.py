@@ -35,11 +35,17 @@ DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 RETRY_TIMES = 2
 DOWNLOADER_MIDDLEWARES = {
+    # Scrapy's robots.txt middleware stays; ours, just after it, answers its robots.txt
+    # requests from the store and keeps what it fetches.
+    "crawler.middlewares.StoredRobotsTxtMiddleware": 110,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
-    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "crawler.middlewares.StoredRobotsTxtMiddleware": 100,
+    # Above Scrapy's RedirectMiddleware (600): it sees a 3xx before the redirect is followed.
+    "crawler.middlewares.OffsiteRedirectMiddleware": 650,
 }
+# A 429's Retry-After is honoured up to this many seconds; a longer one gives the request up
+# for this run (the daemon's backoff spaces the next runs of that source).
+FOLLOWUP_RETRY_AFTER_MAX = 120.0
 # How long a host's robots.txt is reused from the store before it is fetched again.
 FOLLOWUP_ROBOTSTXT_MAX_AGE = 24 * 3600
 ITEM_PIPELINES = {"crawler.pipelines.StorePipeline": 300}

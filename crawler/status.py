@@ -12,6 +12,7 @@ from sqlite_utils import Database
 
 from crawler.config import format_duration
 from crawler.dates import from_iso, to_iso
+from crawler.health import Health, get_health
 from crawler.state import SourceState, get_source_states
 
 WINDOW = timedelta(hours=24)
@@ -37,19 +38,32 @@ class SourceStatus:
     duplicates_24h: int
     irrelevant_24h: int
     problem: str | None  # why a health check should alert, or None
+    health: list[Health]  # crawler.health's codes, [] when all is well
 
 
 def get_status(db: Database, *, now: datetime, max_failing: timedelta) -> list[SourceStatus]:
     """The status of every source in source_state, with crawl_runs figures of the last 24 h."""
     figures = _recent_figures(db, since=now - WINDOW)
+    health = get_health(db, now=now, max_failing=max_failing)
     return [
-        _status(state, figures.get(state.source, Counter()), now=now, max_failing=max_failing)
+        _status(
+            state,
+            figures.get(state.source, Counter()),
+            health.get(state.source, []),
+            now=now,
+            max_failing=max_failing,
+        )
         for state in get_source_states(db).values()
     ]
 
 
 def _status(
-    state: SourceState, counts: Counter[str], *, now: datetime, max_failing: timedelta
+    state: SourceState,
+    counts: Counter[str],
+    health: list[Health],
+    *,
+    now: datetime,
+    max_failing: timedelta,
 ) -> SourceStatus:
     return SourceStatus(
         source=state.source,
@@ -65,6 +79,7 @@ def _status(
         duplicates_24h=counts["duplicates"],
         irrelevant_24h=counts["irrelevant"],
         problem=find_problem(state, now=now, max_failing=max_failing),
+        health=health,
     )
 
 
@@ -101,7 +116,7 @@ def _recent_figures(db: Database, *, since: datetime) -> dict[str, Counter[str]]
 def format_status(statuses: Iterable[SourceStatus], *, now: datetime) -> str:
     """A plain-text table, one row per source."""
     headers = ["source", "interval", "last run", "last success", "fails", "next run"]
-    headers += ["new", "dupes", "unrelated", "error"]
+    headers += ["new", "dupes", "unrelated", "health", "error"]
     rows = [
         [
             s.source,
@@ -113,6 +128,7 @@ def format_status(statuses: Iterable[SourceStatus], *, now: datetime) -> str:
             str(s.new_24h),
             str(s.duplicates_24h),
             str(s.irrelevant_24h),
+            ",".join(h.code for h in s.health),
             _shorten(s.last_error or "", ERROR_COLUMN_CHARS),
         ]
         for s in statuses
@@ -123,6 +139,17 @@ def format_status(statuses: Iterable[SourceStatus], *, now: datetime) -> str:
         for row in [headers, *rows]
     ]
     return "\n".join(line.rstrip() for line in lines)
+
+
+def format_health(statuses: Iterable[SourceStatus], *, ignore: Iterable[str] = ()) -> list[str]:
+    """One line per health code (but `failing`, which the problem line says), for stderr."""
+    skip = {"failing", *ignore}
+    return [
+        f"{s.source}: {h.code} since {h.since}: {h.detail}"
+        for s in statuses
+        for h in s.health
+        if h.code not in skip
+    ]
 
 
 def status_json(statuses: Iterable[SourceStatus]) -> str:

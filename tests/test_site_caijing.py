@@ -1,4 +1,4 @@
-"""财经网: year-less roll times, the roll's Referer, both list formats, both page layouts, GBK."""
+"""财经网: year-less roll times, the roll's cache-buster, both list formats, both page layouts, GBK."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from crawler.sites import get_site, site_for_url
 from crawler.sites.caijing import parse_list_time, split_byline
 
 DEMO = Path(__file__).parents[1] / "crawler" / "demo" / "sites" / "caijing"
-ROLL_URL = "https://roll.caijing.com.cn/ajax_lists.php?modelid=0"
+ROLL_URL = "https://roll.caijing.com.cn/json/lists1.json"
 SEED_URL = "https://tech.caijing.com.cn/20231018/4965423.shtml"
 GBK_URL = "https://tech.caijing.com.cn/20261119/5128240.shtml"
 NEW_YEAR = datetime(2027, 1, 1, 0, 20, tzinfo=BEIJING)
@@ -93,12 +93,14 @@ def test_a_full_printed_date_is_read_as_beijing_time() -> None:
 # Requests and identities ----------------------------------------------------------------------
 
 
-def test_the_roll_is_asked_with_its_own_page_as_referer() -> None:
-    assert site.request_headers(ROLL_URL) == {"Referer": "http://roll.caijing.com.cn/"}
-    assert site.request_headers(ROLL_URL + "&time=0.123") == {
-        "Referer": "http://roll.caijing.com.cn/"
-    }
-    assert site.request_headers(SEED_URL) == {}
+def test_the_roll_is_asked_with_a_fresh_cache_buster_and_no_referer() -> None:
+    first, second = site.request_url(ROLL_URL), site.request_url(ROLL_URL + "?time=0.5")
+    assert first.startswith(ROLL_URL + "?time=0.") and second.startswith(ROLL_URL + "?time=0.")
+    assert first != second and "time=0.5&" not in second and second.count("time=") == 1
+    assert site.request_url("https://tech.caijing.com.cn/index.html") == (
+        "https://tech.caijing.com.cn/index.html"
+    )
+    assert site.request_headers(ROLL_URL) == {}
 
 
 def test_a_bare_seed_url_picks_this_module() -> None:

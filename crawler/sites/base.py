@@ -44,6 +44,9 @@ class Site:
     name: ClassVar[str] = "any site"
     # Regular expressions matched against a URL to pick the module for a topic seed.
     url_patterns: ClassVar[tuple[str, ...]] = ()
+    # The site's own domains (subdomains included): a redirect anywhere else is not followed.
+    # Empty for the generic module: the hosts of a source's configured URLs stand in.
+    domains: ClassVar[tuple[str, ...]] = ()
     # A feed description with less text than this is a teaser: the page is fetched instead.
     min_feed_chars: ClassVar[int] = 400
 
@@ -56,8 +59,13 @@ class Site:
         return any(re.search(pattern, url) for pattern in self.url_patterns)
 
     def request_headers(self, url: str) -> dict[str, str]:
-        """Extra headers for requests to this site (caijing's list wants a Referer)."""
+        """Extra headers for requests to this site."""
         return {}
+
+    def request_url(self, url: str) -> str:
+        """The address to request for a feed or list of the seeds, which stays its identity
+        (caijing's roll adds a cache-buster)."""
+        return url
 
     def parse_feed_item(self, item: FeedItem) -> Entry:
         """Turn a feed item into an entry; dates are parsed here, never by feedparser."""

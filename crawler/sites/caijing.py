@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import html
 import json
+import random
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import lxml.html
 from parsel import Selector
@@ -24,12 +25,12 @@ from crawler.text import clean_lines, html_to_text, strip_boilerplate
 ARTICLE_URL_RE = re.compile(
     r"^https?://[a-z0-9-]+\.caijing\.com\.cn/20\d{6}/\d+\.shtml", re.IGNORECASE
 )
-# The roll: https://roll.caijing.com.cn/ajax_lists.php?modelid=0. Real clients add a
-# `&time=<random>` cache-buster; the seeds deliberately do not, so the URL stays stable and a
-# conditional GET can answer 304.
-ROLL_PATH = "/ajax_lists.php"
-# The roll endpoint answers only requests that seem to come from its own page.
-ROLL_REFERER = "http://roll.caijing.com.cn/"
+# The roll: https://roll.caijing.com.cn/json/lists1.json (ajax_lists.php answers 403 since
+# 2026-07-30). The seeds name it without a query, and that bare URL is the list's identity
+# (validators); each request adds a fresh `time=<random>` cache-buster, as the site's own page
+# and RSSHub do, so a CDN copy cached by URL is never served in its place. The origin still
+# answers If-None-Match with 304, whatever the query.
+ROLL_PATH = "/json/lists1.json"
 # The roll prints "MM-DD HH:mm": no year.
 ROLL_TIME_RE = re.compile(r"(?P<mo>\d{1,2})-(?P<d>\d{1,2})\s+(?P<h>\d{1,2}):(?P<mi>\d{2})")
 # A printed page time, possibly with other words around it ("2026-11-10 19:42 来源：…").
@@ -64,6 +65,7 @@ class CaijingSite(Site):
 
     id: ClassVar[str] = "caijing"
     name: ClassVar[str] = "财经网"
+    domains: ClassVar[tuple[str, ...]] = ("caijing.com.cn",)
     url_patterns: ClassVar[tuple[str, ...]] = (ARTICLE_URL_RE.pattern,)
 
     def canonical_url(self, url: str) -> str:
@@ -73,12 +75,14 @@ class CaijingSite(Site):
             return "https://" + canonical[len("http://") :]
         return canonical
 
-    def request_headers(self, url: str) -> dict[str, str]:
-        """The roll endpoint wants its own page as Referer (matched by path, so a local copy
-        of the roll gets it too)."""
-        if urlsplit(url).path == ROLL_PATH:
-            return {"Referer": ROLL_REFERER}
-        return {}
+    def request_url(self, url: str) -> str:
+        """The roll with a fresh cache-buster (matched by path, so a local copy gets one too)."""
+        parts = urlsplit(url)
+        if parts.path != ROLL_PATH:
+            return url
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "time"]
+        query.append(("time", f"{random.random():.16f}"))
+        return urlunsplit(parts._replace(query=urlencode(query)))
 
     def parse_list(self, document: Document) -> list[Entry]:
         """Entries of the roll JSON or of a channel listing page (generic parsing otherwise)."""

@@ -6,6 +6,7 @@ import html
 import re
 from dataclasses import replace
 from datetime import datetime
+from typing import ClassVar
 from urllib.parse import urljoin, urlsplit
 
 import lxml.etree
@@ -59,6 +60,7 @@ class CnbetaSite(Site):
 
     id = "cnbeta"
     name = "cnBeta"
+    domains: ClassVar[tuple[str, ...]] = ("cnbeta.com.tw", "cnbeta.com")
     url_patterns = (
         r"^https?://(?:www\.)?cnbeta\.com(?:\.tw)?/articles/",
         r"^https?://m\.cnbeta\.com(?:\.tw)?/view[/_]\d+\.htm",

@@ -61,6 +61,7 @@ class HuxiuSite(Site):
 
     id: ClassVar[str] = "huxiu"
     name: ClassVar[str] = "虎嗅"
+    domains: ClassVar[tuple[str, ...]] = ("huxiu.com",)
     url_patterns: ClassVar[tuple[str, ...]] = (
         r"^https?://(?:www\.|m\.)?huxiu\.com/article/\d+\.html",
     )

@@ -16,7 +16,7 @@ import re
 import unicodedata
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import lxml.html
@@ -70,6 +70,7 @@ class Kr36Site(Site):
 
     id = "36kr"
     name = "36氪"
+    domains: ClassVar[tuple[str, ...]] = ("36kr.com",)
     url_patterns = (r"^https?://(?:www\.|m\.)?36kr\.com/(?:p|newsflashes)/\d+",)
 
     def canonical_url(self, url: str) -> str:

@@ -8,7 +8,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from parsel import Selector
@@ -57,6 +57,7 @@ class NiaogebijiSite(Site):
 
     id = "niaogebiji"
     name = "鸟哥笔记"
+    domains: ClassVar[tuple[str, ...]] = ("niaogebiji.com",)
     url_patterns = (r"^https?://(?:www\.|m\.)?niaogebiji\.com/article-\d+",)
 
     def canonical_url(self, url: str) -> str:

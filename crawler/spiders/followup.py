@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import replace
@@ -14,12 +15,15 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.changes import Validators, content_hash, parse_validators
-from crawler.config import Seeds, Source, load_seeds
+from crawler.config import SEEDS_SOURCE, Seeds, Source, load_seeds
 from crawler.dates import from_iso, utcnow
-from crawler.extract import Blocked, decode_body, extract_article
+from crawler.extract import Blocked, decode_body, extract_article, extract_page
 from crawler.feeds import FeedError, parse_feed
 from crawler.items import ArticleItem, RejectedItem, RevisionItem
+from crawler.middlewares import SCOPE_META, SOURCE_META, OffsiteRedirect
 from crawler.model import Article, Document, Entry
+from crawler.notify.targets import Target, load_targets
+from crawler.redirects import SiteScope
 from crawler.report import stats_key, summarize
 from crawler.sites import Site, get_site
 from crawler.store import Store
@@ -27,8 +31,6 @@ from crawler.urls import URLError
 
 logger = logging.getLogger(__name__)
 
-# Topic seeds are recorded under this source id.
-SEEDS_SOURCE = "seeds"
 # Feeds, lists and re-checked pages are requested conditionally: a 304 reaches the callback.
 CONDITIONAL_META = {"handle_httpstatus_list": [304]}
 
@@ -39,6 +41,7 @@ class FollowupSpider(scrapy.Spider):
     name = "followup"
     seeds: Seeds
     store: Store
+    notify_targets: tuple[Target, ...]
     run_id: int
     _sources: dict[str, Source]
 
@@ -65,6 +68,8 @@ class FollowupSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         seeds = spider._seeds or load_seeds(crawler.settings["FOLLOWUP_SEEDS"])
         spider.seeds = seeds.select(sources=spider.only_sources, topics=spider.only_topics)
+        # Outbox rows are written with the articles; sending is the crawl command's, after.
+        spider.notify_targets = load_targets(seeds.directory, topics=seeds.topics)
         spider._sources = {source.id: source for source in spider.seeds.sources}
         spider.store = Store.open(crawler.settings["FOLLOWUP_DB"])
         return spider
@@ -87,12 +92,12 @@ class FollowupSpider(scrapy.Spider):
     def _list_request(self, url: str, source: Source, callback: Any) -> scrapy.Request:
         known = self.validators.get(url, Validators())
         return scrapy.Request(
-            url,
+            source.module.request_url(url),
             callback=callback,
             errback=self.list_failed,
             headers={**source.module.request_headers(url), **known.request_headers()},
             cb_kwargs={"source": source, "list_url": url},
-            meta=dict(CONDITIONAL_META),
+            meta={**CONDITIONAL_META, **source_meta(source)},
             dont_filter=True,
         )
 
@@ -116,7 +121,7 @@ class FollowupSpider(scrapy.Spider):
                 errback=self.recheck_failed,
                 headers={**source.module.request_headers(entry.url), **known.request_headers()},
                 cb_kwargs={"source": source, "entry": entry, "known_hash": known.content_hash},
-                meta=dict(CONDITIONAL_META),
+                meta={**CONDITIONAL_META, **source_meta(source)},
                 dont_filter=True,
             )
 
@@ -125,12 +130,23 @@ class FollowupSpider(scrapy.Spider):
         known = self.store.get_known([url for url, _, _ in seeds])
         for url, site_id, topic_id in sorted(seeds):
             if url not in known:
+                site = get_site(site_id)
                 yield self._page_request(
-                    Entry(url), source_id=SEEDS_SOURCE, site=get_site(site_id), baseline=topic_id
+                    Entry(url),
+                    source_id=SEEDS_SOURCE,
+                    site=site,
+                    scope=SiteScope.for_urls([url], domains=site.domains),
+                    baseline=topic_id,
                 )
 
     def _page_request(
-        self, entry: Entry, *, source_id: str, site: Site, baseline: str | None = None
+        self,
+        entry: Entry,
+        *,
+        source_id: str,
+        site: Site,
+        scope: SiteScope,
+        baseline: str | None = None,
     ) -> scrapy.Request:
         return scrapy.Request(
             entry.url,
@@ -138,6 +154,7 @@ class FollowupSpider(scrapy.Spider):
             errback=self.page_failed,
             headers=site.request_headers(entry.url),
             cb_kwargs={"source_id": source_id, "site": site, "entry": entry, "baseline": baseline},
+            meta={SOURCE_META: source_id, SCOPE_META: scope},
         )
 
     # Feeds and lists -----------------------------------------------------------------------
@@ -151,6 +168,8 @@ class FollowupSpider(scrapy.Spider):
         except FeedError as exc:
             self._list_error(source, response.url, f"{exc}; check the feed URL in sources.toml")
             return
+        if not feed.items:
+            self._count(source.id, "empty_lists")
         if feed.problem:
             logger.warning(
                 "malformed feed %s [%s]: %s; using the %d items it still gave",
@@ -174,6 +193,7 @@ class FollowupSpider(scrapy.Spider):
         document = _document(response)
         entries = source.module.parse_list(document)
         if not entries:
+            self._count(source.id, "empty_lists")
             self._list_error(
                 source, response.url, "no article links found; has the page layout changed?"
             )
@@ -193,7 +213,12 @@ class FollowupSpider(scrapy.Spider):
         self, source: Source, list_url: str, response: Response, entries: list[Entry]
     ) -> None:
         self._count(source.id, "lists_read")
-        validators = parse_validators(lambda name: _header(response, name))
+        logger.info("source %s: %d entries in %s", source.id, len(entries), list_url)
+        # An empty answer is suspect (health's no_entries): its validators are dropped, so the
+        # next crawl asks for the whole list again rather than accepting a 304 for it.
+        validators = (
+            parse_validators(lambda name: _header(response, name)) if entries else Validators()
+        )
         self.parsed_lists[list_url] = (validators, [e.url for e in entries])
 
     def _follow(self, source: Source, entries: list[Entry]) -> Iterator[Any]:
@@ -210,9 +235,12 @@ class FollowupSpider(scrapy.Spider):
                 continue
             article = source.module.feed_article(entry) if entry.html else None
             if article is not None:
+                self._count_article(source.id, article, "feed_articles")
                 yield ArticleItem(source.id, article)
             else:
-                yield self._page_request(entry, source_id=source.id, site=source.module)
+                yield self._page_request(
+                    entry, source_id=source.id, site=source.module, scope=_scope(source)
+                )
 
     def _feed_revision(self, source: Source, entry: Entry, stored_hash: str) -> Iterator[Any]:
         """A full-text feed showing a stored article with other words: a new version of it."""
@@ -223,7 +251,9 @@ class FollowupSpider(scrapy.Spider):
     def list_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         source = request.cb_kwargs["source"]
-        self._list_error(source, request.url, describe_failure(failure))
+        if failure.check(OffsiteRedirect):
+            self._count(source.id, "redirected")
+        self._list_error(source, request.cb_kwargs["list_url"], describe_failure(failure))
 
     def _list_error(self, source: Source, url: str, problem: str) -> None:
         logger.error("source %s: cannot read %s: %s", source.id, url, problem)
@@ -240,12 +270,16 @@ class FollowupSpider(scrapy.Spider):
         baseline: str | None,
     ) -> Iterator[Any]:
         document = _document(response)
-        result = extract_article(site, document, entry)
+        extraction = extract_page(site, document, entry)
+        result = extraction.result
         if isinstance(result, Blocked):
             yield RejectedItem(source_id, entry.url, "blocked", result.reason)
             return
         # The identity is the canonical URL the entry named, not where redirects ended.
         article = replace(result, url=entry.url)
+        self._count_article(
+            source_id, article, "site_extracted" if extraction.by_site else "fallback_extracted"
+        )
         source = self._sources.get(source_id)
         if source is not None and source.recheck is not None:
             # What later re-checks compare the page with: the same extraction of the same page.
@@ -255,6 +289,10 @@ class FollowupSpider(scrapy.Spider):
     def page_failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
         kwargs = request.cb_kwargs
+        if failure.check(OffsiteRedirect):
+            detail = failure.value.detail
+            yield RejectedItem(kwargs["source_id"], kwargs["entry"].url, "redirected", detail)
+            return
         yield RejectedItem(
             kwargs["source_id"], kwargs["entry"].url, "failed", describe_failure(failure)
         )
@@ -294,6 +332,12 @@ class FollowupSpider(scrapy.Spider):
     def _count(self, source_id: str, event: str, count: int = 1) -> None:
         self.crawler.stats.inc_value(stats_key(source_id, event), count)
 
+    def _count_article(self, source_id: str, article: Article, event: str) -> None:
+        """An article found, by which route, and whether it has a date (health figures)."""
+        self._count(source_id, event)
+        if article.published is None:
+            self._count(source_id, "undated")
+
     def closed(self, reason: str) -> None:
         sources = [s.id for s in self.seeds.sources]
         if any(t.seeds for t in self.seeds.topics):
@@ -323,6 +367,8 @@ def describe_failure(failure: Failure) -> str:
     if failure.check(HttpError):
         response = failure.value.response
         return f"HTTP {response.status}"
+    if failure.check(OffsiteRedirect):
+        return f"redirected to {failure.value.detail}"
     exception = failure.value
     return f"{type(exception).__name__}: {exception}".rstrip(": ")
 
@@ -346,6 +392,17 @@ def _page_validators(response: Response, article: Article) -> Validators:
     return parse_validators(
         lambda name: _header(response, name), content_hash=content_hash(article.title, article.text)
     )
+
+
+@functools.cache
+def _scope(source: Source) -> SiteScope:
+    """Where the source's requests may be redirected: its site module's domains, its URLs' hosts."""
+    return SiteScope.for_urls([*source.feeds, *source.lists], domains=source.module.domains)
+
+
+def source_meta(source: Source) -> dict[str, Any]:
+    """What the middlewares need to know of a source's request: its id and its SiteScope."""
+    return {SOURCE_META: source.id, SCOPE_META: _scope(source)}
 
 
 def _names(value: str | Iterable[str]) -> list[str]:
