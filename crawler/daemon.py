@@ -154,6 +154,14 @@ class Crawl:
         self._signalled = True
         with suppress(ProcessLookupError):
             process.send_signal(signal.SIGTERM)
+            # Logged after the signal is queued: tests wait for this line before they let a
+            # held page answer, so the crawl is certain to see its SIGTERM first.
+            logger.info(
+                "%s: SIGTERM sent to its crawl (pid %d): %s",
+                self.source_id,
+                process.pid,
+                self.stop_reason,
+            )
 
     def kill(self) -> None:
         """SIGKILL to the crawl's whole session (it leads one of its own)."""

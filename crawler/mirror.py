@@ -56,6 +56,21 @@ class Hit:
     at: float = field(default_factory=time.monotonic)  # when it was answered
 
 
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """A held URL: its requests wait unanswered until release() (or the mirror stops).
+
+    A server that is slow for certain, however loaded the machine: tests hold a page, see
+    that it was asked for (`arrived`), act, then let it answer.
+    """
+
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class Mirror:
     """A set of recorded pages, keyed by their real URLs, served on local ports."""
 
@@ -66,6 +81,7 @@ class Mirror:
         self._servers: dict[str, ThreadingHTTPServer] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._gates: dict[tuple[str, str], Gate] = {}
         self.hits: list[Hit] = []
         for url, page in (pages or {}).items():
             self.set_page(url, page)
@@ -111,6 +127,13 @@ class Mirror:
         """Change a served page (new body, status…); it counts as modified now."""
         self.set_page(url, replace(self.get_page(url), last_modified=time.time(), **changes))
 
+    def hold(self, url: str) -> Gate:
+        """Hold the answers to url (a real URL) until the returned gate is released."""
+        gate = Gate()
+        with self._lock:
+            self._gates[_split(url)] = gate
+        return gate
+
     @property
     def origins(self) -> list[str]:
         return sorted({origin for origin, _ in self._pages})
@@ -135,6 +158,8 @@ class Mirror:
 
     def stop(self) -> None:
         self._stopping.set()
+        for gate in self._gates.values():
+            gate.release()
         for server in self._servers.values():
             server.shutdown()
             server.server_close()
@@ -193,6 +218,13 @@ class Mirror:
 
     def _wait(self, seconds: float) -> None:
         self._stopping.wait(seconds)
+
+    def _pass_gate(self, origin: str, path: str) -> None:
+        with self._lock:
+            gate = self._gates.get((origin, path))
+        if gate is not None:
+            gate.arrived.set()
+            gate.released.wait()
 
 
 def _page_from_entry(root: Path, entry: dict[str, Any], where: str) -> Page:
@@ -254,7 +286,9 @@ def _make_handler(mirror: Mirror, origin: str) -> type[BaseHTTPRequestHandler]:
             self._answer(send_body=False)
 
         def _answer(self, *, send_body: bool) -> None:
-            page = mirror._lookup(origin, urlsplit(self.path).path or "/")
+            path = urlsplit(self.path).path or "/"
+            mirror._pass_gate(origin, path)
+            page = mirror._lookup(origin, path)
             if page is None:
                 page = Page(
                     b"not found", "text/plain; charset=utf-8", status=404, conditional=False

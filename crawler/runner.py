@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scrapy.crawler import CrawlerProcess
+from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler.checks import SourceCheck
@@ -36,6 +36,26 @@ def project_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     return settings
 
 
+def crawl_settings(db_path: str | Path, settings: Mapping[str, Any] | None = None) -> Settings:
+    """The project's settings for a crawl into db_path."""
+    return project_settings({**(settings or {}), "FOLLOWUP_DB": str(db_path)})
+
+
+def spider_arguments(
+    seeds: Seeds, *, sources: Sequence[str] = (), topics: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The keyword arguments FollowupSpider takes for one crawl of the selected seeds."""
+    return {"seeds": seeds, "source": list(sources), "topic": list(topics)}
+
+
+def crawl_result(crawler: Crawler) -> CrawlResult:
+    """What a finished crawl did, or CrawlError when its spider never started."""
+    spider: Any = crawler.spider
+    if spider is None or not hasattr(spider, "run_id"):
+        raise CrawlError("the crawl did not start; the log above says why")
+    return CrawlResult(spider.run_id, spider.summary)
+
+
 def run_crawl(
     seeds: Seeds,
     db_path: str | Path,
@@ -46,17 +66,14 @@ def run_crawl(
 ) -> CrawlResult:
     """Crawl the selected sources once into db_path. Blocks until the crawl ends.
 
-    A Twisted reactor cannot be restarted: call this at most once per process.
+    A Twisted reactor cannot be restarted: call this at most once per process (tests run
+    their crawls on one long-lived reactor instead, with the same three helpers above).
     """
-    merged = project_settings({**(settings or {}), "FOLLOWUP_DB": str(db_path)})
-    process = CrawlerProcess(merged)
+    process = CrawlerProcess(crawl_settings(db_path, settings))
     crawler = process.create_crawler(FollowupSpider)
-    process.crawl(crawler, seeds=seeds, source=list(sources), topic=list(topics))
+    process.crawl(crawler, **spider_arguments(seeds, sources=sources, topics=topics))
     process.start()
-    spider: Any = crawler.spider
-    if spider is None or not hasattr(spider, "run_id"):
-        raise CrawlError("the crawl did not start; the log above says why")
-    return CrawlResult(spider.run_id, spider.summary)
+    return crawl_result(crawler)
 
 
 def run_checks(seeds: Seeds, *, settings: Mapping[str, Any] | None = None) -> list[SourceCheck]:

@@ -112,8 +112,8 @@ def test_writes_are_refused_and_the_file_stays_byte_identical(
 def test_a_second_statement_is_refused_too(crawled_copy: Path) -> None:
     before = fingerprint(crawled_copy.parent)
     for sql in ("SELECT 1; DELETE FROM articles", "SELECT 1; ATTACH 'x.db' AS x"):
-        result = run_followup("query", sql, "--db", str(crawled_copy))
-        assert result.returncode == 2
+        result = CliRunner().invoke(cli, ["query", sql, "--db", str(crawled_copy)])
+        assert result.exit_code == 2
         assert "followup query runs one statement" in result.stderr and result.stdout == ""
     assert fingerprint(crawled_copy.parent) == before
 
