@@ -21,6 +21,7 @@ OUTCOME_EVENTS = {
     "duplicate": "duplicates",
     "earlier": "duplicates",  # the story was stored already; this copy is its first publication
     "irrelevant": "irrelevant",
+    "undecodable": "failed",  # retried later, never a final "irrelevant"
     "known": "already_seen",
 }
 
@@ -65,6 +66,8 @@ class StorePipeline:
                 item.article.url,
                 outcome.original.url,
             )
+        if outcome.status == "undecodable":
+            raise DropItem(f"text did not decode, retried later: {item.article.url}")
         if outcome.status in ("irrelevant", "known"):
             raise DropItem(f"{outcome.status}: {item.article.url}", log_level="DEBUG")
         return item

@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 from sqlite_utils import Database
 
-from crawler.dates import BEIJING, from_iso
+from crawler.dates import beijing_time
+from crawler.text import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -238,12 +239,14 @@ def format_hits(hits: list[SearchHit]) -> str:
     """Numbered hits for the terminal: title, then source, time (Beijing) and URL, then snippet."""
     lines = []
     for number, hit in enumerate(hits, start=1):
-        when = from_iso(hit.published_at or hit.fetched_at).astimezone(BEIJING)
+        stored = hit.published_at or hit.fetched_at
+        moment = beijing_time(stored)
+        when = f"{moment:%Y-%m-%d %H:%M} (UTC+8)" if moment else stored
         mark = "  [known coverage]" if hit.baseline else ""
         lines += [
-            f"{number}. {hit.title}{mark}",
-            f"   {hit.source} · {when:%Y-%m-%d %H:%M} (UTC+8) · {hit.url}",
-            f"   {hit.snippet}",
+            f"{number}. {one_line(hit.title)}{mark}",
+            f"   {hit.source} · {when} · {hit.url}",
+            f"   {one_line(hit.snippet)}",
             "",
         ]
     return "\n".join(lines)

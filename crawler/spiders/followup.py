@@ -17,13 +17,12 @@ from crawler.changes import Validators, content_hash, parse_validators
 from crawler.config import Seeds, Source, load_seeds
 from crawler.dates import from_iso, utcnow
 from crawler.extract import Blocked, decode_body, extract_article
-from crawler.feeds import FeedError, parse_feed
+from crawler.feeds import FeedError, FeedItem, parse_feed
 from crawler.items import ArticleItem, RejectedItem, RevisionItem
 from crawler.model import Article, Document, Entry
 from crawler.report import stats_key, summarize
 from crawler.sites import Site, get_site
 from crawler.store import Store
-from crawler.urls import URLError
 
 logger = logging.getLogger(__name__)
 
@@ -159,14 +158,21 @@ class FollowupSpider(scrapy.Spider):
                 feed.problem,
                 len(feed.items),
             )
-        entries = []
-        for item in feed.items:
-            try:
-                entries.append(source.module.parse_feed_item(item))
-            except URLError as exc:
-                logger.warning("feed %s [%s]: skipping an item: %s", response.url, source.id, exc)
+        entries = list(self._feed_entries(source, response.url, feed.items))
         self._list_parsed(source, list_url, response, entries)
         yield from self._follow(source, entries)
+
+    def _feed_entries(self, source: Source, url: str, items: list[FeedItem]) -> Iterator[Entry]:
+        """Entries of a feed's items; a bad item (a URL that is none, a value a site module
+        cannot read) costs only itself, with a warning counted per source."""
+        for item in items:
+            # Invalid bytes replaced in it: the page itself is read, not the damaged feed text.
+            usable = replace(item, html="") if item.damaged else item
+            try:
+                yield source.module.parse_feed_item(usable)
+            except (ValueError, OverflowError, TypeError, LookupError) as exc:
+                logger.warning("feed %s [%s]: skipping an item: %s", url, source.id, exc)
+                self._count(source.id, "items_skipped")
 
     def parse_list(self, response: Response, source: Source, list_url: str) -> Iterator[Any]:
         if self._not_modified(response, source):
