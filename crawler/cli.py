@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from crawler.report import all_failed, format_summary
 from crawler.search import format_hits, search_articles
 from crawler.sql import FORMATS as QUERY_FORMATS
 from crawler.sql import QueryError, format_result, run_query
-from crawler.store import Store, StoreError
+from crawler.store import Store, StoreError, describe_store_error
 
 seeds_option = click.option(
     "--seeds",
@@ -87,6 +89,13 @@ def cli() -> None:
     "-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Set a Scrapy setting."
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log Scrapy's progress (LOG_LEVEL=INFO).")
+@click.option(
+    "--timeout",
+    type=Duration(),
+    default="20m",
+    show_default=True,
+    help="Stop the crawl when it runs longer than this (it then exits 1).",
+)
 def crawl(
     seeds_dir: str,
     db_path: str,
@@ -95,19 +104,28 @@ def crawl(
     as_json: bool,
     overrides: tuple[str, ...],
     verbose: bool,
+    timeout: timedelta,
 ) -> None:
     """Crawl every source once; store new related articles, record reposts as duplicates.
 
     Exit status: 0 when the crawl ran (failed sources are reported), 1 when every source
-    failed, 2 for a bad seeds file or argument.
+    failed, the database failed (disk full, damaged file) or --timeout ended the crawl, 2 for
+    a bad seeds file, database or argument.
     """
     seeds = load_checked_seeds(seeds_dir, sources=sources, topics=topics)
-    settings = {"LOG_LEVEL": "INFO" if verbose else "WARNING", **parse_overrides(overrides)}
+    settings = {
+        "LOG_LEVEL": "INFO" if verbose else "WARNING",
+        "CLOSESPIDER_TIMEOUT": timeout.total_seconds(),
+        **parse_overrides(overrides),
+    }
     summary = run_checked_crawl(seeds, db_path, settings)
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
         click.echo(format_summary(summary["sources"]), err=True)
+    if summary["error"]:
+        click.echo(f"error: {summary['error']}", err=True)
+        raise SystemExit(1)
     if all_failed(summary["sources"], [s.id for s in seeds.sources]):
         raise SystemExit(1)
 
@@ -189,9 +207,10 @@ def export(
         include_baseline=baseline,
     )
     db = open_checked(db_path)
-    check_known(topic, get_topics(db), "topic", db_path)
-    check_known(source, get_sources(db), "source", db_path)
-    items = list(iter_coverage(db, selection=selection))
+    with reading(db_path):
+        check_known(topic, get_topics(db), "topic", db_path)
+        check_known(source, get_sources(db), "source", db_path)
+        items = list(iter_coverage(db, selection=selection))
     db.close()  # formatting happens after the read transaction, away from the daemon's writes
     try:
         text = render(items, fmt or format_for(output) or "md", topic=topic, bom=bom, now=now)
@@ -212,7 +231,8 @@ def query(sql: str, db_path: str, fmt: str) -> None:
     Example: followup query "SELECT source, count(*) FROM articles GROUP BY source"
     """
     try:
-        result = run_query(db_path, sql)
+        with reading(db_path):
+            result = run_query(db_path, sql)
     except (QueryError, StoreError) as exc:
         raise BadInput(str(exc)) from None
     write_output(format_result(result, fmt), None)
@@ -230,9 +250,10 @@ def search(terms: str, db_path: str, topic: str | None, limit: int) -> None:
     makes the search a LIKE scan.
     """
     db = open_checked(db_path)
-    check_known(topic, get_topics(db), "topic", db_path)
     try:
-        result = search_articles(db, terms, topic=topic, limit=limit)
+        with reading(db_path):
+            check_known(topic, get_topics(db), "topic", db_path)
+            result = search_articles(db, terms, topic=topic, limit=limit)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     finally:
@@ -242,6 +263,15 @@ def search(terms: str, db_path: str, topic: str | None, limit: int) -> None:
     if not result.hits:
         click.echo(f"no article matches {terms!r}", err=True)
     write_output(format_hits(result.hits), None)
+
+
+@contextmanager
+def reading(db_path: str) -> Iterator[None]:
+    """A database that fails while read (a damaged file): one line saying what to do, exit 1."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise click.ClickException(describe_store_error(db_path, exc)) from None
 
 
 def open_checked(db_path: str) -> Database:
@@ -308,6 +338,8 @@ def daemon(
     parse_overrides(overrides)
     _check_database(db_path).close()
     crawl_args = [arg for pair in overrides for arg in ("-s", pair)] + (["-v"] if verbose else [])
+    # Each crawl stops itself at the daemon's timeout; the daemon's SIGTERM is the backstop.
+    crawl_args += ["--timeout", f"{timeout.total_seconds():g}s"]
     options = DaemonOptions(
         seeds_dir=Path(seeds_dir).resolve(),
         db_path=Path(db_path).resolve(),
@@ -421,7 +453,7 @@ def run_checked_crawl(seeds: Seeds, db_path: str, settings: dict[str, Any]) -> d
     except StoreError as exc:
         raise BadInput(str(exc)) from None
     result = run_crawl(seeds, db_path, settings=settings)
-    return {"run_id": result.run_id, "sources": result.summary}
+    return {"run_id": result.run_id, "sources": result.summary, "error": result.error}
 
 
 def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
+from crawler.faults import record_store_failure
 from crawler.ingest import ingest_article, revise_article
 from crawler.items import ArticleItem, RejectedItem, RevisionItem
 from crawler.report import stats_key
@@ -37,6 +39,17 @@ class StorePipeline:
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
+        if getattr(self.crawler.spider, "store_failure", None):
+            raise DropItem(
+                "not stored: the database failed (see the error above)", log_level="DEBUG"
+            )
+        try:
+            return self._process(item)
+        except sqlite3.DatabaseError as exc:
+            record_store_failure(self.crawler, exc)
+            raise DropItem(f"not stored: {exc}", log_level="DEBUG") from None
+
+    def _process(self, item: Any) -> Any:
         spider: Any = self.crawler.spider
         if isinstance(item, RejectedItem):
             spider.store.save_seen(item.url, item.source, item.status, detail=item.detail)

@@ -20,6 +20,7 @@ class CrawlResult:
 
     run_id: int
     summary: dict[str, dict[str, int]]
+    error: str | None = None  # why the crawl failed as a whole (database, deadline); one line
 
 
 class CrawlError(RuntimeError):
@@ -52,6 +53,17 @@ def run_crawl(
     process.crawl(crawler, seeds=seeds, source=list(sources), topic=list(topics))
     process.start()
     spider: Any = crawler.spider
-    if spider is None or not hasattr(spider, "run_id"):
+    error = getattr(spider, "store_failure", None) or _deadline_error(crawler.stats, merged)
+    if spider is None or not (hasattr(spider, "run_id") or error):
         raise CrawlError("the crawl did not start; the log above says why")
-    return CrawlResult(spider.run_id, spider.summary)
+    return CrawlResult(getattr(spider, "run_id", 0), spider.summary, error)
+
+
+def _deadline_error(stats: Any, settings: Settings) -> str | None:
+    if stats is None or stats.get_value("finish_reason") != "closespider_timeout":
+        return None
+    seconds = settings.getfloat("CLOSESPIDER_TIMEOUT")
+    return (
+        f"the crawl ran into its deadline ({seconds:g} s, --timeout) and was stopped; "
+        "what it did not reach is fetched by the next crawl"
+    )

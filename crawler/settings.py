@@ -42,6 +42,9 @@ DOWNLOADER_MIDDLEWARES = {
 }
 # How long a host's robots.txt is reused from the store before it is fetched again.
 FOLLOWUP_ROBOTSTXT_MAX_AGE = 24 * 3600
+# A database that fails (disk full, damaged file) ends the crawl with one line, not a
+# traceback per callback.
+SPIDER_MIDDLEWARES = {"crawler.faults.StoreFailureMiddleware": 50}
 ITEM_PIPELINES = {"crawler.pipelines.StorePipeline": 300}
 # The store pipeline is synchronous: items gain nothing from running side by side, and Scrapy
 # starts this many asyncio tasks for every response that yields anything (a page yields one

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sqlite3
 import unicodedata
 from collections.abc import Sequence
@@ -92,6 +93,10 @@ CELL_WIDTH = 60  # display columns a table cell is cut to
 FORMATS = ("table", "csv", "json")
 
 
+# SQLite's messages for a damaged file (as opposed to a statement it cannot run).
+DAMAGE_RE = re.compile(r"malformed|not a database|disk I/O error")
+
+
 class QueryError(ValueError):
     """SQL that was refused (it would write) or that SQLite could not run."""
 
@@ -115,6 +120,8 @@ def run_query(path: str | Path, sql: str) -> QueryResult:
     except sqlite3.ProgrammingError as exc:
         raise QueryError(f"{exc} (followup query runs one statement)") from None
     except sqlite3.DatabaseError as exc:
+        if DAMAGE_RE.search(str(exc)):
+            raise  # the file, not the statement: the caller says what to do about it
         raise _query_error(exc, refused) from None
     finally:
         conn.close()

@@ -18,6 +18,7 @@ from sqlite_utils import Database
 from crawler.config import Seeds, load_seeds
 from crawler.mirror import Mirror
 from crawler.sites import site_for_url
+from crawler.store import Store
 
 HERE = Path(__file__).parent
 SITES_DIR = HERE / "sites"
@@ -72,6 +73,7 @@ def prepare_database(path: Path) -> None:
             )
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
+    Store.open(path).close()  # the schema first: followup refuses a file of other tables
     Database(path).table(DEMO_MARK).insert({"note": "made by followup demo; safe to delete"})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -17,6 +18,7 @@ from crawler.changes import Validators, content_hash, parse_validators
 from crawler.config import Seeds, Source, load_seeds
 from crawler.dates import from_iso, utcnow
 from crawler.extract import Blocked, decode_body, extract_article
+from crawler.faults import record_store_failure
 from crawler.feeds import FeedError, FeedItem, parse_feed
 from crawler.items import ArticleItem, RejectedItem, RevisionItem
 from crawler.model import Article, Document, Entry
@@ -58,6 +60,8 @@ class FollowupSpider(scrapy.Spider):
         self.validators: dict[str, Validators] = {}
         # List URL → (its validators, the entry URLs it named), for lists parsed in this crawl.
         self.parsed_lists: dict[str, tuple[Validators, list[str]]] = {}
+        # Set (one line) when the database failed: the crawl ends, and as a failure.
+        self.store_failure: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> FollowupSpider:
@@ -69,10 +73,19 @@ class FollowupSpider(scrapy.Spider):
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
-        self.run_id = self.store.start_run(s.id for s in self.seeds.sources)
-        self.validators = self.store.get_validators(
-            [url for source in self.seeds.sources for url in (*source.feeds, *source.lists)]
-        )
+        try:
+            self.run_id = self.store.start_run(s.id for s in self.seeds.sources)
+            self.validators = self.store.get_validators(
+                [url for source in self.seeds.sources for url in (*source.feeds, *source.lists)]
+            )
+            requests = list(self._start_requests())
+        except sqlite3.DatabaseError as exc:
+            record_store_failure(self.crawler, exc)
+            return
+        for request in requests:
+            yield request
+
+    def _start_requests(self) -> Iterator[scrapy.Request]:
         for source in self.seeds.sources:
             for url in source.feeds:
                 yield self._list_request(url, source, self.parse_feed)
@@ -305,10 +318,13 @@ class FollowupSpider(scrapy.Spider):
         if any(t.seeds for t in self.seeds.topics):
             sources.append(SEEDS_SOURCE)
         self.summary = summarize(self.crawler.stats.get_stats(), sources)
-        if hasattr(self, "run_id"):
-            self._save_list_validators()
-            self.store.finish_run(self.run_id, {"reason": reason, "sources": self.summary})
-        self.store.close()
+        try:
+            if hasattr(self, "run_id") and not self.store_failure:
+                self._save_list_validators()
+                self.store.finish_run(self.run_id, {"reason": reason, "sources": self.summary})
+            self.store.close()
+        except sqlite3.DatabaseError as exc:
+            record_store_failure(self.crawler, exc)
 
     def _save_list_validators(self) -> None:
         """Validators of the lists parsed, kept only when every entry they named is settled.
