@@ -30,7 +30,7 @@ from crawler.export import FORMATS, ExportError, Format, format_for, render
 from crawler.report import all_failed, format_summary
 from crawler.search import format_hits, search_articles
 from crawler.sql import FORMATS as QUERY_FORMATS
-from crawler.sql import QueryError, format_result, run_query
+from crawler.sql import QueryError, QueryStopped, format_result, open_query
 from crawler.store import Store, StoreError, describe_store_error
 
 seeds_option = click.option(
@@ -225,17 +225,27 @@ def export(
 @click.option(
     "--format", "fmt", type=click.Choice(QUERY_FORMATS), default="table", show_default=True
 )
-def query(sql: str, db_path: str, fmt: str) -> None:
+@click.option(
+    "--timeout",
+    type=Duration(),
+    default="1m",
+    show_default=True,
+    help="Stop a query running longer than this (exit 1); Ctrl-C stops it too.",
+)
+def query(sql: str, db_path: str, fmt: str, timeout: timedelta) -> None:
     """Run one SQL statement on a read-only connection: SELECT works, writes are refused.
 
-    Example: followup query "SELECT source, count(*) FROM articles GROUP BY source"
+    Rows are printed as they come. Example:
+    followup query "SELECT source, count(*) FROM articles GROUP BY source"
     """
     try:
-        with reading(db_path):
-            result = run_query(db_path, sql)
+        with reading(db_path), open_query(db_path, sql, timeout=timeout.total_seconds()) as result:
+            for piece in format_result(result, fmt):
+                click.echo(piece, nl=False)
     except (QueryError, StoreError) as exc:
         raise BadInput(str(exc)) from None
-    write_output(format_result(result, fmt), None)
+    except QueryStopped as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @cli.command()
@@ -429,9 +439,19 @@ def write_output(text: str, output: str | None) -> None:
     if output is None:
         click.echo(data, nl=False)  # bytes go to stdout's binary stream as they are
         return
+    directory = Path(output).parent
+    if not directory.is_dir():
+        raise click.BadParameter(
+            f"directory {directory} does not exist; create it or write elsewhere",
+            param_hint="-o/--output",
+        )
     partial = f"{output}.partial"
-    Path(partial).write_bytes(data)
-    os.replace(partial, output)
+    try:
+        Path(partial).write_bytes(data)
+        os.replace(partial, output)
+    except OSError as exc:
+        Path(partial).unlink(missing_ok=True)
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
 def load_checked_seeds(

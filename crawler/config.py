@@ -19,6 +19,8 @@ TOPICS_FILE = "topics.toml"
 ID_RE = re.compile(r"^[a-z0-9_]+$")
 DURATION_RE = re.compile(r"(\d+)\s*([smhdw])")
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# 100 years; longer is a typo: it would overflow dates (now - 10^20 days) and waits alike.
+LONGEST_DURATION = timedelta(days=100 * 365)
 # Default bounds of a source's adaptive polling interval: every / 4 up to every × 8.
 MIN_EVERY_DIVISOR = 4
 MAX_EVERY_FACTOR = 8
@@ -123,6 +125,8 @@ def parse_duration(value: str) -> timedelta:
     seconds = sum(int(n) * DURATION_UNITS[unit] for n, unit in parts)
     if seconds <= 0:
         raise ValueError(f"{value!r} is not a positive duration")
+    if seconds > LONGEST_DURATION.total_seconds():
+        raise ValueError(f"{value!r} is longer than 100 years")
     return timedelta(seconds=seconds)
 
 

@@ -25,6 +25,7 @@ from crawler.dates import parse_datetime, to_iso
 from crawler.store import BUSY_TIMEOUT_MS, StoreError, write_problem
 
 logger = logging.getLogger(__name__)
+DURATION_ONLY_RE = re.compile(r"\s*(?:\d+\s*[smhdw]\s*)+", re.IGNORECASE)
 
 # A date without a time: --until takes the whole day.
 DATE_ONLY_RE = re.compile(r"\s*\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?\s*")
@@ -235,7 +236,8 @@ def parse_when(value: str, *, now: datetime, end_of_day: bool = False) -> dateti
     try:
         return now - parse_duration(value)
     except ValueError:
-        pass
+        if DURATION_ONLY_RE.fullmatch(value):
+            raise  # a duration, but not one that can be used: say why
     parsed = parse_datetime(value)
     if parsed is None:
         raise ValueError(

@@ -53,7 +53,11 @@ def run_crawl(
     process.crawl(crawler, seeds=seeds, source=list(sources), topic=list(topics))
     process.start()
     spider: Any = crawler.spider
-    error = getattr(spider, "store_failure", None) or _deadline_error(crawler.stats, merged)
+    error = (
+        getattr(spider, "setup_error", None)
+        or getattr(spider, "store_failure", None)
+        or _deadline_error(crawler.stats, merged)
+    )
     if spider is None or not (hasattr(spider, "run_id") or error):
         raise CrawlError("the crawl did not start; the log above says why")
     return CrawlResult(getattr(spider, "run_id", 0), spider.summary, error)

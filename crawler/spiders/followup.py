@@ -6,6 +6,7 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import scrapy
@@ -15,19 +16,23 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.changes import Validators, content_hash, parse_validators
-from crawler.config import Seeds, Source, load_seeds
+from crawler.config import ConfigError, Seeds, Source, load_seeds
 from crawler.dates import from_iso, utcnow
 from crawler.extract import Blocked, decode_body, extract_article
 from crawler.faults import record_store_failure
 from crawler.feeds import FeedError, FeedItem, parse_feed
 from crawler.items import ArticleItem, RejectedItem, RevisionItem
 from crawler.model import Article, Document, Entry
-from crawler.report import stats_key, summarize
+from crawler.report import all_failed, format_summary, stats_key, summarize
 from crawler.sites import Site, get_site
-from crawler.store import Store
+from crawler.store import Store, StoreError
 
 logger = logging.getLogger(__name__)
 
+SCRAPY_CRAWL_HINT = (
+    "with scrapy crawl, name them with -s FOLLOWUP_SEEDS=DIR -s FOLLOWUP_DB=FILE "
+    "(or the environment variables of the same names)"
+)
 # Topic seeds are recorded under this source id.
 SEEDS_SOURCE = "seeds"
 # Feeds, lists and re-checked pages are requested conditionally: a 304 reaches the callback.
@@ -62,14 +67,23 @@ class FollowupSpider(scrapy.Spider):
         self.parsed_lists: dict[str, tuple[Validators, list[str]]] = {}
         # Set (one line) when the database failed: the crawl ends, and as a failure.
         self.store_failure: str | None = None
+        self.setup_error: str | None = None  # bad seeds or database: nothing was crawled
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> FollowupSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        seeds = spider._seeds or load_seeds(crawler.settings["FOLLOWUP_SEEDS"])
-        spider.seeds = seeds.select(sources=spider.only_sources, topics=spider.only_topics)
+        try:
+            seeds = spider._seeds or load_seeds(crawler.settings["FOLLOWUP_SEEDS"])
+            spider.seeds = seeds.select(sources=spider.only_sources, topics=spider.only_topics)
+            spider.store = Store.open(crawler.settings["FOLLOWUP_DB"])
+        except (ConfigError, StoreError) as exc:
+            # `scrapy crawl followup` reaches here unchecked (the followup CLI checks first):
+            # one line and an empty crawl, not a traceback.
+            logger.error("%s; %s", exc, SCRAPY_CRAWL_HINT)
+            spider.setup_error = str(exc)
+            spider.seeds = Seeds(Path(crawler.settings["FOLLOWUP_SEEDS"]), ())
+            spider.store = Store.memory()
         spider._sources = {source.id: source for source in spider.seeds.sources}
-        spider.store = Store.open(crawler.settings["FOLLOWUP_DB"])
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
@@ -318,6 +332,9 @@ class FollowupSpider(scrapy.Spider):
         if any(t.seeds for t in self.seeds.topics):
             sources.append(SEEDS_SOURCE)
         self.summary = summarize(self.crawler.stats.get_stats(), sources)
+        logger.info("per-source figures:\n%s", format_summary(self.summary))
+        if all_failed(self.summary, sources):
+            logger.warning("every source failed: nothing was read (see the errors above)")
         try:
             if hasattr(self, "run_id") and not self.store_failure:
                 self._save_list_validators()
