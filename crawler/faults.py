@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Iterable
 from typing import Any
 
+from scrapy import Request
 from scrapy.crawler import Crawler
+from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_from_coro
+from twisted.internet.defer import CancelledError
+from twisted.python.failure import Failure
 
 from crawler.store import describe_store_error
 
@@ -55,3 +60,71 @@ class StoreFailureMiddleware:
             return None
         record_store_failure(self.crawler, exception)
         return ()
+
+
+class ResponseDeadlineExceeded(IgnoreRequest):
+    """A URL that gave no complete response within its deadline, retries included."""
+
+
+class CrawlDeadlineReached(IgnoreRequest):
+    """A request not made, or not finished, before the crawl's own deadline (--timeout)."""
+
+
+DEADLINE_META = "followup_deadline"
+CUT_BY_CRAWL_META = "followup_cut_by_crawl_deadline"
+
+
+class ResponseDeadlineMiddleware:
+    """A total deadline per URL (FOLLOWUP_RESPONSE_DEADLINE seconds), across its retries, and
+    none beyond the crawl's own (CLOSESPIDER_TIMEOUT, `followup crawl --timeout`).
+
+    DOWNLOAD_TIMEOUT bounds one attempt; a server that trickles a byte a second used to cost
+    each page every attempt's full timeout plus the waits between them, and Scrapy lets the
+    downloads in flight finish before a crawl past its CLOSESPIDER_TIMEOUT closes. Each
+    attempt gets what is left of both deadlines as its download_timeout.
+    """
+
+    def __init__(self, deadline: float, crawl_timeout: float) -> None:
+        self.deadline = deadline
+        self.crawl_end = time.monotonic() + crawl_timeout if crawl_timeout > 0 else None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ResponseDeadlineMiddleware:
+        settings = crawler.settings
+        return cls(
+            settings.getfloat("FOLLOWUP_RESPONSE_DEADLINE"),
+            settings.getfloat("CLOSESPIDER_TIMEOUT"),
+        )
+
+    def process_request(self, request: Request) -> None:
+        now = time.monotonic()
+        left = self._url_left(request, now)
+        crawl_left = self.crawl_end - now if self.crawl_end is not None else None
+        if crawl_left is not None and crawl_left <= 0:
+            raise CrawlDeadlineReached("the crawl's --timeout was reached")
+        if crawl_left is not None and (left is None or crawl_left < left):
+            request.meta[CUT_BY_CRAWL_META] = True
+            left = crawl_left
+        if left is not None:
+            request.meta["download_timeout"] = min(request.meta.get("download_timeout", left), left)
+
+    def _url_left(self, request: Request, now: float) -> float | None:
+        if self.deadline <= 0:
+            return None
+        left = float(request.meta.setdefault(DEADLINE_META, now + self.deadline)) - now
+        if left <= 0:
+            raise ResponseDeadlineExceeded(
+                f"no complete response within {self.deadline:g} s, retries included "
+                "(FOLLOWUP_RESPONSE_DEADLINE)"
+            )
+        return left
+
+
+def cut_by_crawl_deadline(failure: Failure) -> bool:
+    """True for a request that failed only because the crawl reached its --timeout: it is
+    not an outcome of the URL, and the next crawl requests it as if never tried."""
+    request = getattr(failure, "request", None)
+    if failure.check(CrawlDeadlineReached):
+        return True
+    cut = request is not None and request.meta.get(CUT_BY_CRAWL_META)
+    return bool(cut and failure.check(DownloadTimeoutError, TimeoutError, CancelledError))

@@ -39,7 +39,11 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.StoredRobotsTxtMiddleware": 100,
+    # After the retry middleware's backoff wait: each attempt gets what is left of the deadline.
+    "crawler.faults.ResponseDeadlineMiddleware": 560,
 }
+# A URL's total time, all its attempts included: a server trickling bytes cannot hold a crawl.
+FOLLOWUP_RESPONSE_DEADLINE = 60.0
 # How long a host's robots.txt is reused from the store before it is fetched again.
 FOLLOWUP_ROBOTSTXT_MAX_AGE = 24 * 3600
 # A database that fails (disk full, damaged file) ends the crawl with one line, not a

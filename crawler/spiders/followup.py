@@ -19,7 +19,7 @@ from crawler.changes import Validators, content_hash, parse_validators
 from crawler.config import ConfigError, Seeds, Source, load_seeds
 from crawler.dates import from_iso, utcnow
 from crawler.extract import Blocked, decode_body, extract_article
-from crawler.faults import record_store_failure
+from crawler.faults import cut_by_crawl_deadline, record_store_failure
 from crawler.feeds import FeedError, FeedItem, parse_feed
 from crawler.items import ArticleItem, RejectedItem, RevisionItem
 from crawler.model import Article, Document, Entry
@@ -286,6 +286,8 @@ class FollowupSpider(scrapy.Spider):
         yield ArticleItem(source_id, article, baseline_topic=baseline)
 
     def page_failed(self, failure: Failure) -> Iterator[Any]:
+        if cut_by_crawl_deadline(failure):
+            return  # not the page's fault: the next crawl requests it afresh
         request = failure.request  # type: ignore[attr-defined]
         kwargs = request.cb_kwargs
         yield RejectedItem(
