@@ -26,9 +26,9 @@ from crawler.coverage import (
     parse_when,
 )
 from crawler.dates import utcnow
-from crawler.export import FORMATS, ExportError, Format, format_for, render
+from crawler.export import FORMATS, SUFFIXES, ExportError, Format, format_for, render
 from crawler.report import all_failed, format_summary
-from crawler.search import format_hits, search_articles
+from crawler.search import format_hits, operator_words, search_articles
 from crawler.sql import FORMATS as QUERY_FORMATS
 from crawler.sql import QueryError, QueryStopped, format_result, open_query
 from crawler.store import Store, StoreError, describe_store_error
@@ -199,6 +199,7 @@ def export(
     JSON and NDJSON fields are listed in README.md.
     """
     now = utcnow()
+    fmt = fmt or output_format(output)  # before any reading: a bad -o fails at once
     selection = Selection(
         topic=topic,
         source=source,
@@ -213,7 +214,7 @@ def export(
         items = list(iter_coverage(db, selection=selection))
     db.close()  # formatting happens after the read transaction, away from the daemon's writes
     try:
-        text = render(items, fmt or format_for(output) or "md", topic=topic, bom=bom, now=now)
+        text = render(items, fmt, topic=topic, bom=bom, now=now)
     except ExportError as exc:
         raise BadInput(str(exc)) from None
     write_output(text, output)
@@ -249,16 +250,18 @@ def query(sql: str, db_path: str, fmt: str, timeout: timedelta) -> None:
 
 
 @cli.command()
-@click.argument("terms")
+@click.argument("words", nargs=-1, required=True)
 @db_option
 @click.option("--topic", help="Only articles filed under this topic.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-def search(terms: str, db_path: str, topic: str | None, limit: int) -> None:
+def search(words: tuple[str, ...], db_path: str, topic: str | None, limit: int) -> None:
     """Full-text search of titles and texts; every term must occur. Title hits come first.
 
-    Terms of three or more characters use the FTS5 trigram index; a shorter one (阿里)
-    makes the search a LIKE scan.
+    Terms are separated by spaces, quoted or not (`微信 支付` or "微信 支付"). Terms of three
+    or more characters use the FTS5 trigram index; a shorter one (阿里) makes the search a
+    LIKE scan. OR, AND and NOT are words here, not operators.
     """
+    terms = " ".join(words)
     db = open_checked(db_path)
     try:
         with reading(db_path):
@@ -272,7 +275,25 @@ def search(terms: str, db_path: str, topic: str | None, limit: int) -> None:
         click.echo(f"note: {result.note}; searching with LIKE instead", err=True)
     if not result.hits:
         click.echo(f"no article matches {terms!r}", err=True)
+    for word in operator_words(terms):
+        click.echo(
+            f"note: {word} is searched as a word (every term must occur); for either of two "
+            "terms, search each on its own",
+            err=True,
+        )
     write_output(format_hits(result.hits), None)
+
+
+def output_format(output: str | None) -> Format:
+    """The format -o's suffix names; md without -o or a suffix; an unknown suffix is refused
+    rather than written as Markdown under a name that says otherwise."""
+    named = format_for(output)
+    if named is not None or output is None or not Path(output).suffix:
+        return named or "md"
+    raise BadInput(
+        f"cannot tell the format of {output} from its suffix: pass --format "
+        f"({', '.join(FORMATS)}) or name it with one of {', '.join(SUFFIXES)}"
+    )
 
 
 @contextmanager

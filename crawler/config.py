@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 from collections.abc import Callable, Sequence
@@ -10,9 +11,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from crawler.query import Query, QuerySyntaxError, parse_query
+from crawler.query import Query, QuerySyntaxError, lowercase_operators, parse_query
 from crawler.sites import SITES, Site, get_site, site_for_url
 from crawler.urls import is_http_url
+
+logger = logging.getLogger(__name__)
 
 SOURCES_FILE = "sources.toml"
 TOPICS_FILE = "topics.toml"
@@ -268,6 +271,15 @@ def _parse_topic(entry: _EntryReader) -> Topic:
         query = parse_query(entry.string("query"))
     except QuerySyntaxError as exc:
         raise entry.error("query", f"{exc}") from None
+    for word in lowercase_operators(entry.string("query")):
+        logger.warning(
+            "%s: key 'query': %r is searched as a word, not an operator; write %s for the "
+            'operator, or "%s" (quoted) to search the word',
+            entry.where,
+            word,
+            word.upper(),
+            word,
+        )
     return Topic(topic_id, entry.string("name", topic_id), query, _parse_topic_seeds(entry))
 
 

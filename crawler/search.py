@@ -33,6 +33,7 @@ MIN_MATCH_CHARS = 3  # a trigram index has nothing to look up in a shorter term
 TITLE_WEIGHT = 10.0  # bm25 weight of the title against 1.0 for the text
 SNIPPET_CHARS = 36  # trigram tokens are characters: the snippet's length in characters
 MARK = ("[", "]")
+OPERATOR_WORDS = frozenset({"OR", "AND", "NOT"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,11 @@ def index_problem(db: Database) -> str:
 def parse_terms(text: str) -> list[str]:
     """The search terms: whitespace-separated, all of them must occur."""
     return text.split()
+
+
+def operator_words(text: str) -> list[str]:
+    """The terms a user may have meant as operators (OR, AND, NOT): searched as words here."""
+    return [term for term in dict.fromkeys(parse_terms(text)) if term in OPERATOR_WORDS]
 
 
 def search_articles(
