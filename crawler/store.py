@@ -54,8 +54,8 @@ def describe_store_error(path: str | Path, exc: sqlite3.Error) -> str:
     message = str(exc)
     if "full" in message:
         return (
-            f"the disk holding {path} is full ({message}): the crawl stopped; free space and "
-            "run it again (what was not stored is fetched again)"
+            f"the disk holding {path} is full ({message}): free space, then run again "
+            "(what was not stored is fetched again)"
         )
     if "malformed" in message or "not a database" in message:
         return (

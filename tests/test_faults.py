@@ -18,8 +18,11 @@ from click.testing import CliRunner
 from sqlite_utils import Database
 
 from crawler.cli import cli
+from crawler.config import load_seeds
+from crawler.daemon import Daemon, DaemonOptions
 from crawler.mirror import Mirror
 from crawler.polling import read_run
+from crawler.state import SourceState
 from crawler.store import Store, StoreError
 from tests.helpers import HEALTHY_SOURCES, TESTS, run_followup, setting_args, write_seeds
 
@@ -225,3 +228,25 @@ def test_a_database_on_a_read_only_directory_is_still_read(crawled_copy: Path) -
     assert search.exit_code == 0 and "互联互通" in search.output
     assert query.exit_code == 0 and query.output.splitlines()[-1] == str(count)
     assert sorted(p.name for p in directory.iterdir()) == files
+
+
+def test_the_daemon_keeps_a_source_polled_when_its_state_cannot_be_saved(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    seeds = load_seeds(TESTS.parent / "seeds")
+    daemon = Daemon(seeds, DaemonOptions(seeds_dir=seeds.directory, db_path=tmp_path / "f.db"))
+    daemon.store = Store.open(tmp_path / "f.db")
+    pages = daemon.store.db.execute("PRAGMA page_count").fetchone()[0]
+    daemon.store.db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is now full
+    source = seeds.sources[0]
+    state = SourceState(source.id, source.every, last_error="x" * 20_000)  # needs new pages
+    try:
+        daemon._save(state)
+    finally:
+        daemon.store.close()
+    assert daemon.states[source.id] == state  # polling goes on from the state in memory
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        f"{source.id}: its state was not saved: the disk holding {tmp_path / 'f.db'} is full "
+        "(database or disk is full): free space, then run again (what was not stored is "
+        "fetched again)"
+    ]
