@@ -31,7 +31,13 @@ from crawler.report import all_failed, format_summary
 from crawler.search import format_hits, operator_words, search_articles
 from crawler.sql import FORMATS as QUERY_FORMATS
 from crawler.sql import QueryError, QueryStopped, format_result, open_query
-from crawler.store import Store, StoreError, describe_store_error
+from crawler.store import (
+    ForeignDatabase,
+    Store,
+    StoreError,
+    check_followup_database,
+    describe_store_error,
+)
 
 seeds_option = click.option(
     "--seeds",
@@ -73,6 +79,11 @@ class Duration(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
+def duration_option(name: str, default: str, help_text: str) -> Any:
+    """A --NAME DURATION option (90s, 15m, 2h…) with its default shown."""
+    return click.option(name, type=Duration(), default=default, show_default=True, help=help_text)
+
+
 @click.group()
 @click.version_option(__version__, prog_name="followup")
 def cli() -> None:
@@ -89,12 +100,8 @@ def cli() -> None:
     "-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Set a Scrapy setting."
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log Scrapy's progress (LOG_LEVEL=INFO).")
-@click.option(
-    "--timeout",
-    type=Duration(),
-    default="20m",
-    show_default=True,
-    help="Stop the crawl when it runs longer than this (it then exits 1).",
+@duration_option(
+    "--timeout", "20m", "Stop the crawl when it runs longer than this (it then exits 1)."
 )
 def crawl(
     seeds_dir: str,
@@ -226,12 +233,8 @@ def export(
 @click.option(
     "--format", "fmt", type=click.Choice(QUERY_FORMATS), default="table", show_default=True
 )
-@click.option(
-    "--timeout",
-    type=Duration(),
-    default="1m",
-    show_default=True,
-    help="Stop a query running longer than this (exit 1); Ctrl-C stops it too.",
+@duration_option(
+    "--timeout", "1m", "Stop a query running longer than this (exit 1); Ctrl-C stops it too."
 )
 def query(sql: str, db_path: str, fmt: str, timeout: timedelta) -> None:
     """Run one SQL statement on a read-only connection: SELECT works, writes are refused.
@@ -321,26 +324,16 @@ def open_checked(db_path: str) -> Database:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Append the log to this file instead of stderr (reopened when rotated).",
 )
-@click.option(
+@duration_option(
     "--timeout",
-    type=Duration(),
-    default="20m",
-    show_default=True,
-    help="End a crawl running longer than this (SIGTERM, then SIGKILL after --grace).",
+    "20m",
+    "End a crawl running longer than this (SIGTERM, then SIGKILL after --grace).",
 )
-@click.option(
-    "--grace",
-    type=Duration(),
-    default="45s",
-    show_default=True,
-    help="How long a crawl may take to stop after its SIGTERM.",
-)
-@click.option(
+@duration_option("--grace", "45s", "How long a crawl may take to stop after its SIGTERM.")
+@duration_option(
     "--prune-after",
-    type=Duration(),
-    default="90d",
-    show_default=True,
-    help="Forget URLs not stored (unrelated, blocked, failed) last seen this long ago.",
+    "90d",
+    "Forget URLs not stored (unrelated, blocked, failed) last seen this long ago.",
 )
 @click.option(
     "-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Set a Scrapy setting."
@@ -370,7 +363,7 @@ def daemon(
     _check_database(db_path).close()
     crawl_args = [arg for pair in overrides for arg in ("-s", pair)] + (["-v"] if verbose else [])
     # Each crawl stops itself at the daemon's timeout; the daemon's SIGTERM is the backstop.
-    crawl_args += ["--timeout", f"{timeout.total_seconds():g}s"]
+    crawl_args += ["--timeout", f"{int(timeout.total_seconds())}s"]
     options = DaemonOptions(
         seeds_dir=Path(seeds_dir).resolve(),
         db_path=Path(db_path).resolve(),
@@ -389,12 +382,10 @@ def daemon(
 @cli.command()
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-@click.option(
+@duration_option(
     "--max-failing",
-    type=Duration(),
-    default="6h",
-    show_default=True,
-    help="Exit 1 when a source has failed, or not been polled, for longer than this.",
+    "6h",
+    "Exit 1 when a source has failed, or not been polled, for longer than this.",
 )
 def status(db_path: str, as_json: bool, max_failing: timedelta) -> None:
     """How each source the daemon polls is doing, and its figures of the last 24 hours.
@@ -407,12 +398,17 @@ def status(db_path: str, as_json: bool, max_failing: timedelta) -> None:
 
     if not Path(db_path).exists():
         raise BadInput(f"{db_path}: no such database; pass --db, or start `followup daemon`")
-    store = _check_database(db_path)
+    db = open_checked(db_path)  # read-only: status never writes, on a read-only file too
     now = utcnow()
     try:
-        statuses = get_status(store.db, now=now, max_failing=max_failing)
+        with reading(db_path):
+            check_followup_database(db, Path(db_path))
+            polled = "source_state" in db.table_names()  # older files: no daemon state yet
+            statuses = get_status(db, now=now, max_failing=max_failing) if polled else []
+    except ForeignDatabase as exc:
+        raise BadInput(str(exc)) from None
     finally:
-        store.close()
+        db.close()
     if as_json:
         click.echo(status_json(statuses))
     elif statuses:

@@ -125,6 +125,15 @@ def _full_text(seed: int) -> str:
     return "<![CDATA[" + "".join(f"<p>{p}</p>" for p in story(1000 + seed)) + "]]>"
 
 
+def feed_sources(feeds: dict[str, str]) -> str:
+    """sources.toml text: one generic source per id, reading the feed at its real URL (which
+    write_seeds points at the mirror)."""
+    return "".join(
+        f'\n[[source]]\nid = "{source}"\nsite = "generic"\nfeeds = ["{{{url}}}"]\n'
+        for source, url in feeds.items()
+    )
+
+
 def add_article(mirror: Mirror, url: str, title: str, seed: int) -> None:
     mirror.set_page(url, Page(page_html(title, seed)))
 

@@ -205,6 +205,8 @@ def test_a_read_only_database_is_refused_before_anything_is_written(
             cli, ["daemon", "--seeds", str(seeds), "--db", str(crawled_copy)]
         )
         export = CliRunner().invoke(cli, ["export", "--db", str(crawled_copy), "--format", "csv"])
+        status = CliRunner().invoke(cli, ["status", "--db", str(crawled_copy)])
+    assert status.exit_code == 0 and "no source polled" in status.output  # read, never written
     for result in (crawl, daemon):
         assert result.exit_code == 2, result.output
         assert f"cannot write {crawled_copy}" in result.output

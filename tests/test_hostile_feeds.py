@@ -17,7 +17,7 @@ from crawler.mirror import Mirror
 from crawler.model import Article, Document
 from crawler.store import Store
 from tests.helpers import run_followup, setting_args, write_seeds
-from tests.hostile import RECENT, add_article, add_feed, page_html, rss, story
+from tests.hostile import RECENT, add_article, add_feed, feed_sources, page_html, rss, story
 
 FAR_FUTURE = "Fri, 31 Dec 9999 23:59:59 -1200"
 FAR_PAST = "0001-01-01T00:00:00+14:00"
@@ -128,27 +128,14 @@ def test_generic_extraction_keeps_a_pages_utc_offset() -> None:
     assert naive.published == datetime(2021, 11, 30, 15, 23, tzinfo=UTC)  # Beijing time
 
 
-HOSTILE_SOURCES = """
-[[source]]
-id = "news"
-site = "generic"
-feeds = ["{https://news.example.com/feed.xml}"]
-
-[[source]]
-id = "dates"
-site = "generic"
-feeds = ["{https://dates.example.com/feed.xml}"]
-
-[[source]]
-id = "chars"
-site = "generic"
-feeds = ["{https://chars.example.com/feed.xml}"]
-
-[[source]]
-id = "bytes"
-site = "generic"
-feeds = ["{https://bytes.example.com/feed.xml}"]
-"""
+HOSTILE_SOURCES = feed_sources(
+    {
+        "news": "https://news.example.com/feed.xml",
+        "dates": "https://dates.example.com/feed.xml",
+        "chars": "https://chars.example.com/feed.xml",
+        "bytes": "https://bytes.example.com/feed.xml",
+    }
+)
 
 
 def serve_hostile_feeds(web: Mirror) -> None:

@@ -11,19 +11,11 @@ from sqlite_utils import Database
 
 from crawler.mirror import Mirror, Page
 from tests.helpers import FAST_SETTINGS, run_followup, setting_args, write_seeds
-from tests.hostile import RECENT, add_feed, page_html, rss
+from tests.hostile import RECENT, add_feed, feed_sources, page_html, rss
 
-SOURCES = """
-[[source]]
-id = "news"
-site = "generic"
-feeds = ["{https://news.example.com/feed.xml}"]
-
-[[source]]
-id = "trickle"
-site = "generic"
-feeds = ["{https://trickle.example.com/feed.xml}"]
-"""
+SOURCES = feed_sources(
+    {"news": "https://news.example.com/feed.xml", "trickle": "https://trickle.example.com/feed.xml"}
+)
 PAGES = [f"https://trickle.example.com/a/{n}.html" for n in (1, 2)]
 # A byte every 50 ms: each page would take minutes to arrive.
 TRICKLE = 0.05
