@@ -22,8 +22,11 @@ TOPICS_FILE = "topics.toml"
 ID_RE = re.compile(r"^[a-z0-9_]+$")
 DURATION_RE = re.compile(r"(\d+)\s*([smhdw])")
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-# 100 years; longer is a typo: it would overflow dates (now - 10^20 days) and waits alike.
-LONGEST_DURATION = timedelta(days=100 * 365)
+# Longer is a typo, and would overflow dates (now - 10^20 days): --since 100000d is fine.
+LONGEST_DURATION = timedelta(days=1000 * 365)
+# The longest a source may wait between polls (its backoff and max_every included), so that
+# every planned time stays a date.
+LONGEST_INTERVAL = timedelta(days=100 * 365)
 # Default bounds of a source's adaptive polling interval: every / 4 up to every × 8.
 MIN_EVERY_DIVISOR = 4
 MAX_EVERY_FACTOR = 8
@@ -67,7 +70,7 @@ class Source:
         """The shortest and the longest interval the daemon may poll this source at."""
         return (
             self.min_every or self.every / MIN_EVERY_DIVISOR,
-            self.max_every or self.every * MAX_EVERY_FACTOR,
+            min(self.max_every or self.every * MAX_EVERY_FACTOR, LONGEST_INTERVAL),
         )
 
 
@@ -129,7 +132,7 @@ def parse_duration(value: str) -> timedelta:
     if seconds <= 0:
         raise ValueError(f"{value!r} is not a positive duration")
     if seconds > LONGEST_DURATION.total_seconds():
-        raise ValueError(f"{value!r} is longer than 100 years")
+        raise ValueError(f"{value!r} is longer than 1000 years")
     return timedelta(seconds=seconds)
 
 
@@ -253,6 +256,8 @@ def _parse_source(entry: _EntryReader) -> Source:
         recheck=entry.optional_duration("recheck"),
     )
     shortest, longest = source.polling_bounds
+    if source.every > LONGEST_INTERVAL:
+        raise entry.error("every", "must be at most 100 years (36500d)")
     if shortest > source.every:
         raise entry.error(
             "min_every", f"must not be longer than every ({format_duration(source.every)})"
