@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest
 from scrapy.http import Response
@@ -72,6 +72,7 @@ class CrawlDeadlineReached(IgnoreRequest):
 
 DEADLINE_META = "followup_deadline"
 CUT_BY_CRAWL_META = "followup_cut_by_crawl_deadline"
+DEADLINE_STAT = "followup/crawl/deadline_reached"
 
 
 class ResponseDeadlineMiddleware:
@@ -86,15 +87,23 @@ class ResponseDeadlineMiddleware:
 
     def __init__(self, deadline: float, crawl_timeout: float) -> None:
         self.deadline = deadline
-        self.crawl_end = time.monotonic() + crawl_timeout if crawl_timeout > 0 else None
+        self.crawl_timeout = crawl_timeout
+        self.crawl_end: float | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ResponseDeadlineMiddleware:
         settings = crawler.settings
-        return cls(
+        middleware = cls(
             settings.getfloat("FOLLOWUP_RESPONSE_DEADLINE"),
             settings.getfloat("CLOSESPIDER_TIMEOUT"),
         )
+        crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
+        return middleware
+
+    def spider_opened(self) -> None:
+        """The crawl's clock starts where Scrapy's CloseSpider starts its own."""
+        if self.crawl_timeout > 0:
+            self.crawl_end = time.monotonic() + self.crawl_timeout
 
     def process_request(self, request: Request) -> None:
         now = time.monotonic()
@@ -120,11 +129,23 @@ class ResponseDeadlineMiddleware:
         return left
 
 
-def cut_by_crawl_deadline(failure: Failure) -> bool:
+def cut_by_crawl_deadline(crawler: Crawler, failure: Failure) -> bool:
     """True for a request that failed only because the crawl reached its --timeout: it is
-    not an outcome of the URL, and the next crawl requests it as if never tried."""
+    not an outcome of the URL, and the next crawl requests it as if never tried. The crawl
+    is marked as stopped by its deadline (it may still end "finished", just before Scrapy's
+    own timer would have closed it)."""
     request = getattr(failure, "request", None)
-    if failure.check(CrawlDeadlineReached):
-        return True
     cut = request is not None and request.meta.get(CUT_BY_CRAWL_META)
-    return bool(cut and failure.check(DownloadTimeoutError, TimeoutError, CancelledError))
+    timed_out = failure.check(DownloadTimeoutError, TimeoutError, CancelledError)
+    if not (failure.check(CrawlDeadlineReached) or (cut and timed_out)):
+        return False
+    assert crawler.stats is not None
+    crawler.stats.set_value(DEADLINE_STAT, 1)
+    return True
+
+
+def reached_crawl_deadline(stats: Any) -> bool:
+    """True when the crawl was stopped, or had requests cut, by its --timeout."""
+    return stats.get_value("finish_reason") == "closespider_timeout" or bool(
+        stats.get_value(DEADLINE_STAT)
+    )

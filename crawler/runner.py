@@ -11,6 +11,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler.config import Seeds
+from crawler.faults import reached_crawl_deadline
 from crawler.spiders.followup import FollowupSpider
 
 
@@ -64,7 +65,7 @@ def run_crawl(
 
 
 def _deadline_error(stats: Any, settings: Settings) -> str | None:
-    if stats is None or stats.get_value("finish_reason") != "closespider_timeout":
+    if stats is None or not reached_crawl_deadline(stats):
         return None
     seconds = settings.getfloat("CLOSESPIDER_TIMEOUT")
     return (

@@ -254,6 +254,8 @@ class FollowupSpider(scrapy.Spider):
             yield RevisionItem(source.id, article)
 
     def list_failed(self, failure: Failure) -> None:
+        if cut_by_crawl_deadline(self.crawler, failure):
+            return  # the crawl's failure, said once at its end; not this source's
         request = failure.request  # type: ignore[attr-defined]
         source = request.cb_kwargs["source"]
         self._list_error(source, request.url, describe_failure(failure))
@@ -286,7 +288,7 @@ class FollowupSpider(scrapy.Spider):
         yield ArticleItem(source_id, article, baseline_topic=baseline)
 
     def page_failed(self, failure: Failure) -> Iterator[Any]:
-        if cut_by_crawl_deadline(failure):
+        if cut_by_crawl_deadline(self.crawler, failure):
             return  # not the page's fault: the next crawl requests it afresh
         request = failure.request  # type: ignore[attr-defined]
         kwargs = request.cb_kwargs
