@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -244,8 +244,8 @@ def query(sql: str, db_path: str, fmt: str, timeout: timedelta) -> None:
     """
     try:
         with reading(db_path), open_query(db_path, sql, timeout=timeout.total_seconds()) as result:
-            for piece in format_result(result, fmt):
-                click.echo(piece, nl=False)
+            for chunk in in_chunks(format_result(result, fmt)):
+                click.echo(chunk, nl=False)
     except (QueryError, StoreError) as exc:
         raise BadInput(str(exc)) from None
     except QueryStopped as exc:
@@ -297,6 +297,21 @@ def output_format(output: str | None) -> Format:
         f"cannot tell the format of {output} from its suffix: pass --format "
         f"({', '.join(FORMATS)}) or name it with one of {', '.join(SUFFIXES)}"
     )
+
+
+def in_chunks(pieces: Iterable[str], *, size: int = 1 << 16) -> Iterator[str]:
+    """Pieces of output joined into chunks of about size characters: one write per chunk,
+    not per row, and still no more than a chunk held."""
+    held: list[str] = []
+    length = 0
+    for piece in pieces:
+        held.append(piece)
+        length += len(piece)
+        if length >= size:
+            yield "".join(held)
+            held, length = [], 0
+    if held:
+        yield "".join(held)
 
 
 @contextmanager
