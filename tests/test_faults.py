@@ -5,7 +5,9 @@ started together on a new file, another program's file, a read-only file or dire
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -251,4 +253,30 @@ def test_the_daemon_keeps_a_source_polled_when_its_state_cannot_be_saved(
         f"{source.id}: its state was not saved: the disk holding {tmp_path / 'f.db'} is full "
         "(database or disk is full): free space, then run again (what was not stored is "
         "fetched again)"
+    ]
+
+
+def test_a_read_only_directory_with_an_unapplied_wal_is_read_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source, directory = tmp_path / "live.db", tmp_path / "mount"
+    directory.mkdir()
+    writer = Store.open(source)
+    writer.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the schema in the file itself
+    writer.db.execute("PRAGMA wal_autocheckpoint = 0")  # what is written now stays in the -wal
+    writer.start_run(["news"])
+    for suffix in ("", "-wal"):  # copied as a backup of a running daemon would be
+        shutil.copyfile(f"{source}{suffix}", directory / f"f.db{suffix}")
+    writer.close()
+    copy = directory / "f.db"
+    assert (directory / "f.db-wal").stat().st_size > 0
+    with unwritable(copy, directory), caplog.at_level(logging.WARNING, logger="crawler.coverage"):
+        result = CliRunner().invoke(
+            cli, ["query", "SELECT count(*) FROM crawl_runs", "--db", str(copy)]
+        )
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "0"  # the run in the -wal cannot be shown
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{copy} is read-only and its -wal file cannot be applied: the latest changes it holds "
+        "are not shown; copy both files somewhere writable to read them"
     ]
