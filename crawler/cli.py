@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlite_utils import Database
@@ -27,6 +27,7 @@ from crawler.coverage import (
 )
 from crawler.dates import utcnow
 from crawler.export import FORMATS, SUFFIXES, ExportError, Format, format_for, render
+from crawler.notify.targets import NOTIFY_FILE, Target, load_targets
 from crawler.report import all_failed, format_summary
 from crawler.search import format_hits, operator_words, search_articles
 from crawler.sql import FORMATS as QUERY_FORMATS
@@ -38,6 +39,9 @@ from crawler.store import (
     check_followup_database,
     describe_store_error,
 )
+
+if TYPE_CHECKING:
+    from crawler.runner import CrawlResult  # Scrapy is imported only when a crawl runs
 
 seeds_option = click.option(
     "--seeds",
@@ -103,6 +107,11 @@ def cli() -> None:
 @duration_option(
     "--timeout", "20m", "Stop the crawl when it runs longer than this (it then exits 1)."
 )
+@click.option(
+    "--no-notify",
+    is_flag=True,
+    help="Queue notifications (notify.toml) but leave sending to another process.",
+)
 def crawl(
     seeds_dir: str,
     db_path: str,
@@ -112,28 +121,34 @@ def crawl(
     overrides: tuple[str, ...],
     verbose: bool,
     timeout: timedelta,
+    no_notify: bool,
 ) -> None:
     """Crawl every source once; store new related articles, record reposts as duplicates.
 
     Exit status: 0 when the crawl ran (failed sources are reported), 1 when every source
     failed, the database failed (disk full, damaged file) or --timeout ended the crawl, 2 for
-    a bad seeds file, database or argument.
+    a bad seeds file, database or argument. Afterwards the notifications due (seeds
+    notify.toml) are sent, unless --no-notify or the database failed.
     """
     seeds = load_checked_seeds(seeds_dir, sources=sources, topics=topics)
+    targets = () if no_notify else load_checked_targets(seeds_dir, check_urls=True)
     settings = {
         "LOG_LEVEL": "INFO" if verbose else "WARNING",
         "CLOSESPIDER_TIMEOUT": timeout.total_seconds(),
         **parse_overrides(overrides),
     }
-    summary = run_checked_crawl(seeds, db_path, settings)
+    result = run_checked_crawl(seeds, db_path, settings)
+    summary = {"run_id": result.run_id, "sources": result.summary, "error": result.error}
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
-        click.echo(format_summary(summary["sources"]), err=True)
-    if summary["error"]:
-        click.echo(f"error: {summary['error']}", err=True)
+        click.echo(format_summary(result.summary), err=True)
+    if targets and not result.store_failed:  # a database that failed cannot record sending
+        send_notifications(db_path, targets)
+    if result.error:
+        click.echo(f"error: {result.error}", err=True)
         raise SystemExit(1)
-    if all_failed(summary["sources"], [s.id for s in seeds.sources]):
+    if all_failed(result.summary, [s.id for s in seeds.sources]):
         raise SystemExit(1)
 
 
@@ -374,6 +389,7 @@ def daemon(
     from crawler.daemon import DaemonError, DaemonOptions, configure_logging, run_daemon
 
     seeds = load_checked_seeds(seeds_dir)
+    targets = load_checked_targets(seeds_dir, check_urls=True)
     parse_overrides(overrides)
     _check_database(db_path).close()
     crawl_args = [arg for pair in overrides for arg in ("-s", pair)] + (["-v"] if verbose else [])
@@ -386,6 +402,7 @@ def daemon(
         grace=grace,
         prune_after=prune_after,
         crawl_args=tuple(crawl_args),
+        notify=targets,
     )
     configure_logging(log_file=log_file, verbose=verbose)
     try:
@@ -409,6 +426,8 @@ def status(db_path: str, as_json: bool, max_failing: timedelta) -> None:
     --max-failing (for cron or a health check); 2 when there is no database.
     """
     from crawler.dates import utcnow
+    from crawler.notify.listing import format_targets
+    from crawler.notify.outbox import get_target_summaries
     from crawler.status import format_status, get_status, status_json
 
     if not Path(db_path).exists():
@@ -418,8 +437,10 @@ def status(db_path: str, as_json: bool, max_failing: timedelta) -> None:
     try:
         with reading(db_path):
             check_followup_database(db, Path(db_path))
-            polled = "source_state" in db.table_names()  # older files: no daemon state yet
+            tables = db.table_names()  # older files: no daemon state, no targets yet
+            polled = "source_state" in tables
             statuses = get_status(db, now=now, max_failing=max_failing) if polled else []
+            targets = get_target_summaries(db) if "notify_targets" in tables else []
     except ForeignDatabase as exc:
         raise BadInput(str(exc)) from None
     finally:
@@ -430,11 +451,126 @@ def status(db_path: str, as_json: bool, max_failing: timedelta) -> None:
         click.echo(format_status(statuses, now=now))
     else:
         click.echo(f"{db_path}: no source polled by `followup daemon` yet", err=True)
+    if targets and not as_json:
+        click.echo("\n" + format_targets(targets, now=now))
+    for target in targets:
+        if target["failed"]:
+            click.echo(
+                f"notify target {target['target']}: {target['failed']} notification(s) given "
+                "up after 6h of retries; `followup notify pending --failed` lists them",
+                err=True,
+            )
     problems = [s.problem for s in statuses if s.problem]
     for problem in problems:
         click.echo(problem, err=True)
     if problems:
         raise SystemExit(1)
+
+
+@cli.group()
+def notify() -> None:
+    """Notifications (seeds/notify.toml): send a test, list or send what is owed."""
+
+
+@notify.command("test")
+@seeds_option
+@click.option("--target", "target_ids", multiple=True, help="Only this target id (repeatable).")
+def notify_test(seeds_dir: str, target_ids: tuple[str, ...]) -> None:
+    """Send a test message to each target and print the result.
+
+    Exit status 1 when a target did not take it, 2 for a bad notify.toml.
+    """
+    from crawler.notify.deliver import DeliveryError, send_message
+    from crawler.notify.messages import probe_message
+
+    targets = pick_targets(load_checked_targets(seeds_dir, check_urls=True), target_ids, seeds_dir)
+    failed = 0
+    for target in targets:
+        try:
+            send_message(target, probe_message(target, now=utcnow()))
+        except DeliveryError as exc:
+            failed += 1
+            click.echo(f"{target.id}  {target.shown}  FAILED: {exc}")
+        else:
+            click.echo(f"{target.id}  {target.shown}  sent")
+    if failed:
+        raise SystemExit(1)
+
+
+@notify.command("pending")
+@db_option
+@click.option("--failed", is_flag=True, help="List the rows given up on instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def notify_pending(db_path: str, failed: bool, as_json: bool) -> None:
+    """List the notifications not delivered yet (or, with --failed, given up on)."""
+    from crawler.notify.listing import format_undelivered
+    from crawler.notify.outbox import get_undelivered
+
+    db = open_checked(db_path)
+    try:
+        rows = get_undelivered(db, failed=failed) if "notifications" in db.table_names() else []
+    finally:
+        db.close()
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif rows:
+        click.echo(format_undelivered(rows))
+    else:
+        click.echo(f"no {'failed' if failed else 'pending'} notification in {db_path}", err=True)
+
+
+@notify.command("send")
+@seeds_option
+@db_option
+def notify_send(seeds_dir: str, db_path: str) -> None:
+    """Send the notifications due now (what `crawl` and the daemon do after each crawl).
+
+    Exit status 1 when a target did not take its messages (they are retried later).
+    """
+    targets = load_checked_targets(seeds_dir, check_urls=True)
+    pick_targets(targets, (), seeds_dir)
+    if not send_notifications(db_path, targets):
+        raise SystemExit(1)
+
+
+def load_checked_targets(seeds_dir: str, *, check_urls: bool = False) -> tuple[Target, ...]:
+    """The targets of notify.toml (none without the file), or a clear error (exit 2)."""
+    try:
+        targets = load_targets(seeds_dir, topics=load_seeds(seeds_dir).topics)
+        if targets and check_urls:
+            from crawler.notify.deliver import check_targets
+
+            check_targets(targets)
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from None
+    return targets
+
+
+def pick_targets(targets: Sequence[Target], ids: Sequence[str], seeds_dir: str) -> list[Target]:
+    """The named targets (all by default), or a clear error (exit 2)."""
+    path = Path(seeds_dir) / NOTIFY_FILE
+    if not targets:
+        raise BadInput(f"{path}: no such file; add a [[notify]] entry (see README, Notifications)")
+    known = {target.id: target for target in targets}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise BadInput(
+            f"{path}: no target with id {', '.join(map(repr, unknown))}; known: {', '.join(known)}"
+        )
+    return [known[i] for i in ids] if ids else list(targets)
+
+
+def send_notifications(db_path: str, targets: Sequence[Target]) -> bool:
+    """Deliver what is due and say so on stderr; False when a target refused."""
+    from crawler.notify.sender import SenderBusy, send_pending
+
+    try:
+        result = send_pending(db_path, targets)
+    except (SenderBusy, StoreError) as exc:
+        click.echo(f"notify: {exc}", err=True)
+        return False
+    click.echo(f"notify: {result.describe()}", err=True)
+    return not result.errors
 
 
 def _check_database(db_path: str) -> Store:
@@ -496,16 +632,15 @@ def load_checked_seeds(
         raise BadInput(str(exc)) from None
 
 
-def run_checked_crawl(seeds: Seeds, db_path: str, settings: dict[str, Any]) -> dict[str, Any]:
-    """Run one crawl in this process and return {run_id, sources: per-source figures}."""
+def run_checked_crawl(seeds: Seeds, db_path: str, settings: dict[str, Any]) -> CrawlResult:
+    """Run one crawl in this process, into a database checked first."""
     from crawler.runner import run_crawl  # Scrapy is imported only when a crawl runs
 
     try:
         Store.open(db_path).close()
     except StoreError as exc:
         raise BadInput(str(exc)) from None
-    result = run_crawl(seeds, db_path, settings=settings)
-    return {"run_id": result.run_id, "sources": result.summary, "error": result.error}
+    return run_crawl(seeds, db_path, settings=settings)
 
 
 def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:

@@ -70,6 +70,7 @@ class Selection:
     since: datetime | None = None
     until: datetime | None = None
     include_baseline: bool = True
+    ids: tuple[int, ...] | None = None  # only these articles (notifications)
 
     def where(self) -> tuple[str, list[Any]]:
         """A WHERE condition on `articles a`, and its parameters."""
@@ -77,6 +78,9 @@ class Selection:
         params: list[Any] = []
         if not self.include_baseline:
             clauses.append("a.baseline = 0")
+        if self.ids is not None:
+            clauses.append(f"a.id IN ({','.join('?' * len(self.ids))})")
+            params.extend(self.ids)
         if self.topic is not None:
             clauses.append("a.id IN (SELECT article_id FROM article_topics WHERE topic = ?)")
             params.append(self.topic)

@@ -31,6 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.config import Seeds, Source, format_duration
 from crawler.dates import utcnow
+from crawler.notify.targets import Target
 from crawler.polling import STOPPING, RunReport, after_run, first_run, read_run
 from crawler.state import (
     SourceState,
@@ -46,6 +47,9 @@ logger = logging.getLogger(__name__)
 # again this soon, or at its own interval if that is shorter.
 BUSY_RETRY = timedelta(seconds=30)
 PRUNE_EVERY = timedelta(days=1)
+# Notifications are sent after each crawl, and this often besides: digests fall due and
+# failed deliveries are retried at their time, crawl or no crawl.
+NOTIFY_EVERY = timedelta(minutes=1)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -63,6 +67,7 @@ class DaemonOptions:
     grace: timedelta = timedelta(seconds=45)  # between its SIGTERM and SIGKILL
     prune_after: timedelta = timedelta(days=90)  # `seen` rows not stored are forgotten then
     crawl_args: tuple[str, ...] = ()  # more arguments for each crawl (-s NAME=VALUE, -v)
+    notify: tuple[Target, ...] = ()  # notify.toml: the daemon is their one sender
     python: str = field(default_factory=lambda: sys.executable)
 
     @property
@@ -82,6 +87,8 @@ class DaemonOptions:
             "--db",
             str(self.db_path),
             "--json",
+            # Crawls queue notifications; the daemon sends them (one sender, no races).
+            "--no-notify",
             *self.crawl_args,
         ]
 
@@ -200,6 +207,8 @@ class Daemon:
             },
         )
         self.store: Store | None = None
+        self.notifying = False
+        self.notify_again = False
 
     async def run(self) -> None:
         """Poll until SIGTERM or SIGINT, then stop cleanly."""
@@ -272,6 +281,12 @@ class Daemon:
         self.scheduler.add_job(
             self.prune, IntervalTrigger(seconds=PRUNE_EVERY.total_seconds()), next_run_time=now
         )
+        if self.options.notify:
+            self.scheduler.add_job(
+                self.notify,
+                IntervalTrigger(seconds=NOTIFY_EVERY.total_seconds()),
+                next_run_time=now,
+            )
 
     async def poll(self, source_id: str) -> None:
         """The job of one source: one crawl, then the source's next run planned."""
@@ -293,6 +308,7 @@ class Daemon:
         self._save(state)
         if not self.stopping.is_set():
             self.scheduler.modify_job(source_id, next_run_time=state.next_run_at)
+            await self.notify()
 
     async def _crawl(self, crawl: Crawl, source: Source, state: SourceState) -> SourceState:
         lock = Lock.take(self.options.lock_dir / f"source-{source.id}.lock")
@@ -346,6 +362,38 @@ class Daemon:
 
     def _store_failed(self, what: str, exc: sqlite3.DatabaseError) -> None:
         logger.error("%s: %s", what, describe_store_error(self.options.db_path, exc))
+
+    async def notify(self) -> None:
+        """Send what is due, in a thread (Apprise blocks); a request while a round runs makes
+        that round go once more, so rows stored meanwhile are not left for a minute."""
+        if not self.options.notify:
+            return
+        if self.notifying:
+            self.notify_again = True
+            return
+        self.notifying = True
+        try:
+            while True:
+                self.notify_again = False
+                await asyncio.to_thread(self._notify_round)
+                if not self.notify_again or self.stopping.is_set():
+                    break
+        finally:
+            self.notifying = False
+
+    def _notify_round(self) -> None:
+        from crawler.notify.sender import SenderBusy, send_pending
+
+        try:
+            result = send_pending(self.options.db_path, self.options.notify)
+        except SenderBusy as exc:
+            logger.warning("notify: %s", exc)
+            return
+        except Exception:
+            logger.exception("sending notifications failed; they stay pending")
+            return
+        if result.counts:
+            logger.info("notify: %s", result.describe())
 
     async def prune(self) -> None:
         """Forget old `seen` rows and validators (daily)."""
@@ -415,6 +463,8 @@ def configure_logging(*, log_file: Path | None, verbose: bool) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     # APScheduler logs every job start and end at INFO; our own lines say what matters.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Apprise logs each message sent at INFO; the daemon logs one line per round.
+    logging.getLogger("apprise").setLevel(logging.WARNING)
 
 
 def run_daemon(seeds: Seeds, options: DaemonOptions) -> None:

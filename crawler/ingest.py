@@ -12,6 +12,8 @@ from crawler.config import Topic
 from crawler.dates import plausible, utcnow
 from crawler.fingerprint import MIN_FINGERPRINT_CHARS, fingerprint_compact, title_key
 from crawler.model import Article
+from crawler.notify.outbox import save_article_rows
+from crawler.notify.targets import Target
 from crawler.store import FINAL_STATUSES, Original, Store
 from crawler.text import compact, normalize, one_line, strip_controls
 
@@ -82,13 +84,15 @@ def ingest_article(
     source: str,
     topics: Sequence[Topic],
     baseline_topic: str | None = None,
+    notify: Sequence[Target] = (),
 ) -> Outcome:
     """Match, deduplicate and store one article, all writes in one transaction.
 
     A baseline article (a topic's known coverage) is stored under its topic whatever it
     matches, so that later reposts of it are recognised as duplicates. A copy published
     before the stored one it duplicates takes its place ("earlier"): the original of a story
-    is its first publication, whichever copy the crawl met first.
+    is its first publication, whichever copy the crawl met first. A new, non-baseline
+    article owes each interested `notify` target a message, in the same transaction.
     """
     article = clean_article(article, now=utcnow())
     features = Features.of(article)
@@ -107,7 +111,15 @@ def ingest_article(
         seen = store.get_seen([article.url]).get(article.url)
         if seen is not None and seen["status"] in FINAL_STATUSES:
             return Outcome("known")
-        return _record(store, article, source, value, matches, baseline=baseline_topic is not None)
+        return _record(
+            store,
+            article,
+            source,
+            value,
+            matches,
+            baseline=baseline_topic is not None,
+            notify=notify,
+        )
 
 
 def _record(
@@ -118,6 +130,7 @@ def _record(
     matches: dict[str, list[str]],
     *,
     baseline: bool,
+    notify: Sequence[Target] = (),
 ) -> Outcome:
     """Store a related article as new, as a sighting, or as the earlier original."""
     key = title_key(article.title)
@@ -131,6 +144,8 @@ def _record(
             topics=matches,
             baseline=baseline,
         )
+        if not baseline:
+            save_article_rows(store.db, article_id, list(matches), notify, now=utcnow())
         return Outcome("baseline" if baseline else "stored", article_id, topics=tuple(matches))
     if not original.baseline and original.published_after(article):
         store.save_earlier_original(

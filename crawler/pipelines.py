@@ -68,6 +68,7 @@ class StorePipeline:
             source=item.source,
             topics=spider.seeds.topics,
             baseline_topic=item.baseline_topic,
+            notify=spider.notify_targets,
         )
         self._count_outcome(item.source, outcome)
         if outcome.status == "duplicate" and outcome.original is not None:

@@ -22,6 +22,7 @@ class CrawlResult:
     run_id: int
     summary: dict[str, dict[str, int]]
     error: str | None = None  # why the crawl failed as a whole (database, deadline); one line
+    store_failed: bool = False  # the database failed (disk full, damaged): error says how
 
 
 class CrawlError(RuntimeError):
@@ -61,7 +62,8 @@ def run_crawl(
     )
     if spider is None or not (hasattr(spider, "run_id") or error):
         raise CrawlError("the crawl did not start; the log above says why")
-    return CrawlResult(getattr(spider, "run_id", 0), spider.summary, error)
+    store_failed = bool(getattr(spider, "store_failure", None))
+    return CrawlResult(getattr(spider, "run_id", 0), spider.summary, error, store_failed)
 
 
 def _deadline_error(stats: Any, settings: Settings) -> str | None:

@@ -294,6 +294,54 @@ ROBOTS_SCHEMA = (
 )
 
 
+@MIGRATIONS()
+def m008_notifications(db: Database) -> None:
+    """The notification outbox (crawler/notify), each target's last delivery, health sent."""
+    execute_all(db, NOTIFY_SCHEMA)
+
+
+NOTIFY_SCHEMA = (
+    # One row per message owed to a target: a new article (kind 'article', written in the
+    # transaction that stores it), a digest period ('digest'), a health change ('health').
+    # `dedupe_key` makes each owed message one row however often it is planned.
+    """CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY,
+        target TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        dedupe_key TEXT NOT NULL,
+        article_id INTEGER REFERENCES articles(id),
+        period_start TEXT,
+        period_end TEXT,
+        event TEXT,
+        created_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        sent_at TEXT,
+        last_error TEXT,
+        UNIQUE (target, dedupe_key)
+    )""",
+    "CREATE INDEX notifications_due ON notifications(status, next_attempt_at)",
+    # Per target, as `followup status` shows it; the URL with its secrets masked.
+    """CREATE TABLE notify_targets (
+        target TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        last_success_at TEXT,
+        last_failure_at TEXT,
+        last_error TEXT
+    )""",
+    # The source problems each target was told have started (and not yet that they cleared).
+    """CREATE TABLE notify_health (
+        target TEXT NOT NULL,
+        source TEXT NOT NULL,
+        code TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        since TEXT NOT NULL,
+        PRIMARY KEY (target, source, code)
+    )""",
+)
+
+
 def select(db: Database, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
     """Rows of a read as dicts, straight from the cursor.
 

@@ -23,6 +23,7 @@ from crawler.faults import cut_by_crawl_deadline, record_store_failure
 from crawler.feeds import FeedError, FeedItem, parse_feed
 from crawler.items import ArticleItem, RejectedItem, RevisionItem
 from crawler.model import Article, Document, Entry
+from crawler.notify.targets import Target, load_targets
 from crawler.report import all_failed, format_summary, stats_key, summarize
 from crawler.sites import Site, get_site
 from crawler.store import Store, StoreError
@@ -45,6 +46,7 @@ class FollowupSpider(scrapy.Spider):
     name = "followup"
     seeds: Seeds
     store: Store
+    notify_targets: tuple[Target, ...]
     run_id: int
     _sources: dict[str, Source]
 
@@ -75,6 +77,8 @@ class FollowupSpider(scrapy.Spider):
         try:
             seeds = spider._seeds or load_seeds(crawler.settings["FOLLOWUP_SEEDS"])
             spider.seeds = seeds.select(sources=spider.only_sources, topics=spider.only_topics)
+            # Outbox rows are written with the articles; sending is the crawl command's, after.
+            spider.notify_targets = load_targets(seeds.directory, topics=seeds.topics)
             spider.store = Store.open(crawler.settings["FOLLOWUP_DB"])
         except (ConfigError, StoreError) as exc:
             # `scrapy crawl followup` reaches here unchecked (the followup CLI checks first):
@@ -82,6 +86,7 @@ class FollowupSpider(scrapy.Spider):
             logger.error("%s; %s", exc, SCRAPY_CRAWL_HINT)
             spider.setup_error = str(exc)
             spider.seeds = Seeds(Path(crawler.settings["FOLLOWUP_SEEDS"]), ())
+            spider.notify_targets = ()
             spider.store = Store.memory()
         spider._sources = {source.id: source for source in spider.seeds.sources}
         return spider
