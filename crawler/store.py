@@ -94,13 +94,16 @@ def check_writable(path: Path) -> None:
 
 
 def write_problem(path: Path) -> str | None:
-    """Why an existing file cannot be written (permissions, chattr +i, a read-only mount), or
-    None when it can. Opens it for writing and closes it: nothing is written."""
-    try:
-        os.close(os.open(path, os.O_RDWR))
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    return None
+    """Why an existing file cannot be written, or None when it can.
+
+    Asked with access(2), never by opening the file: closing a descriptor of a database file
+    drops every POSIX lock this process holds on it, those of its open SQLite connections
+    included, and then concurrent writers corrupt it. access(2) answers for root too on a
+    chattr +i file (EPERM) and on a read-only mount (EROFS).
+    """
+    if os.access(path, os.W_OK):
+        return None
+    return "it is read-only (permissions, chattr +i or a read-only mount)"
 
 
 def check_followup_database(db: Database, path: Path) -> None:
