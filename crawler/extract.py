@@ -117,7 +117,8 @@ def extract_generic(document: Document) -> Article | None:
         with_metadata=True,
         include_comments=False,
         include_tables=False,
-        date_extraction_params={"original_date": True, "outputformat": "%Y-%m-%d %H:%M:%S"},
+        # %z keeps a page's explicit offset (empty for a naive time, then read as Beijing).
+        date_extraction_params={"original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
     )
     if not isinstance(result, TrafilaturaDocument) or not result.text:
         return None

@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Literal
 
 from crawler.changes import Validators, content_hash
 from crawler.config import Topic
-from crawler.dates import utcnow
+from crawler.dates import plausible, utcnow
 from crawler.fingerprint import MIN_FINGERPRINT_CHARS, title_key
 from crawler.model import Article
 from crawler.notify.outbox import save_article_rows
 from crawler.notify.targets import Target
 from crawler.sketch import Sketch, fingerprint_with_sketch
 from crawler.store import FINAL_STATUSES, Original, Store
-from crawler.text import compact, normalize, split_original_title
+from crawler.text import compact, normalize, one_line, split_original_title, strip_controls
+
+# What a decoder puts where bytes were invalid: text holding it may have lost the very words a
+# topic matches, so it never gets a final "irrelevant".
+REPLACEMENT_CHAR = "\ufffd"
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """The decision for one article and the row it produced."""
 
-    status: Literal["stored", "baseline", "duplicate", "earlier", "irrelevant", "known"]
+    status: Literal[
+        "stored", "baseline", "duplicate", "earlier", "irrelevant", "undecodable", "known"
+    ]
     article_id: int | None = None
     original: Original | None = None
     topics: tuple[str, ...] = ()
@@ -64,6 +71,18 @@ class Signature:
         return cls(value, sketch, title_key(article.title), features.original_title_key)
 
 
+def clean_article(article: Article, *, now: datetime) -> Article:
+    """What may be stored of an article: no control characters (they break Atom, terminals),
+    titles on one line, an impossible publication time (year 9999, year 1) as unknown."""
+    return replace(
+        article,
+        title=one_line(article.title),
+        author=one_line(article.author),
+        text=strip_controls(article.text),
+        published=plausible(article.published, now=now),
+    )
+
+
 def match_topics(features: Features, topics: Sequence[Topic]) -> dict[str, list[str]]:
     """Topic id → matched terms, for every topic the article's title and text match."""
     matches = {}
@@ -99,10 +118,15 @@ def ingest_article(
     is its first publication, whichever copy the crawl met first. A new, non-baseline
     article owes each interested `notify` target a message, in the same transaction.
     """
+    article = clean_article(article, now=utcnow())
     features = Features.of(article)
     matches = match_topics(features, topics)
     if baseline_topic is not None:
         matches.setdefault(baseline_topic, [])
+    if not matches and REPLACEMENT_CHAR in features.haystack:
+        detail = "text did not decode (invalid bytes); retried later"
+        store.save_seen(article.url, source, "failed", detail=detail)
+        return Outcome("undecodable")
     if not matches:
         store.save_seen_later(article.url, source, "irrelevant")
         return Outcome("irrelevant")
@@ -182,6 +206,7 @@ def revise_article(
     one transaction with the page's validators. Topics the new version matches are updated;
     an article is never dropped from a topic because an edit removed a word.
     """
+    article = clean_article(article, now=utcnow())
     features = Features.of(article)
     (value, sketch), matches = signature_of(features), match_topics(features, topics)
     with store.transaction():

@@ -22,7 +22,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 MANIFEST = "mirror.toml"
-MANIFEST_KEYS = {"url", "file", "body", "type", "status", "delay", "headers", "conditional"}
+MANIFEST_KEYS = {
+    "url",
+    "file",
+    "body",
+    "type",
+    "status",
+    "delay",
+    "trickle",
+    "headers",
+    "conditional",
+}
 # How often a serving thread checks for stop(); each host's server is stopped in turn, and at
 # the default 0.5 s a test with seven hosts spent almost 2 s tearing its mirror down.
 POLL_INTERVAL = 0.05
@@ -40,6 +50,7 @@ class Page:
     content_type: str = "text/html; charset=utf-8"
     status: int = 200
     delay: float = 0.0  # seconds before answering: a slow or hanging server
+    trickle: float = 0.0  # seconds between the body's bytes, sent one at a time: a stalling server
     headers: dict[str, str] = field(default_factory=dict)
     conditional: bool = True  # answer If-None-Match / If-Modified-Since with 304
     last_modified: float = field(default_factory=time.time)
@@ -240,6 +251,7 @@ def _page_from_entry(root: Path, entry: dict[str, Any], where: str) -> Page:
         content_type=entry.get("type", _guess_type(entry.get("file", ""))),
         status=int(entry.get("status", 200)),
         delay=float(entry.get("delay", 0)),
+        trickle=float(entry.get("trickle", 0)),
         headers=dict(entry.get("headers", {})),
         conditional=bool(entry.get("conditional", True)),
     )
@@ -311,9 +323,21 @@ def _make_handler(mirror: Mirror, origin: str) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if send_body and body:
-                    self.wfile.write(body)
+                    self._send_body(body, page.trickle)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True  # the client gave up (a timeout test): fine
+
+        def _send_body(self, body: bytes, trickle: float) -> None:
+            if not trickle:
+                self.wfile.write(body)
+                return
+            for index in range(len(body)):
+                if mirror._stopping.is_set():
+                    self.close_connection = True
+                    return
+                self.wfile.write(body[index : index + 1])
+                self.wfile.flush()
+                mirror._wait(trickle)
 
         def _not_modified(self, etag: str, last_modified: float) -> bool:
             if (tag := self.headers.get("If-None-Match")) is not None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from crawler.text import normalize
 
-__all__ = ["Query", "QuerySyntaxError", "parse_query"]
+__all__ = ["Query", "QuerySyntaxError", "lowercase_operators", "parse_query"]
 
 OPERATORS = frozenset({"AND", "OR", "NOT", "EXCEPT"})
 ASCII_ALNUM = frozenset(string.ascii_letters + string.digits)
@@ -33,6 +33,13 @@ _NOT_GLUED_BEFORE = r"(?<![0-9A-Za-z])"
 _NOT_GLUED_AFTER = r"(?![0-9A-Za-z])"
 
 Present = Callable[["Term"], bool]
+
+
+def lowercase_operators(text: str) -> list[str]:
+    """Unquoted words that read like operators but are not upper case (or, And…): they are
+    searched as words, which is rarely what was meant."""
+    words = (m[0] for m in _TOKEN_RE.finditer(unicodedata.normalize("NFKC", text)))
+    return list(dict.fromkeys(w for w in words if w.upper() in OPERATORS and w != w.upper()))
 
 
 class QuerySyntaxError(ValueError):

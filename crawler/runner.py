@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from scrapy.crawler import Crawler, CrawlerProcess
-from scrapy.settings import Settings
+from scrapy.settings import BaseSettings, Settings
 
 from crawler.checks import SourceCheck
 from crawler.config import Seeds
+from crawler.faults import reached_crawl_deadline
 from crawler.spiders.check import CheckSitesSpider
 from crawler.spiders.followup import FollowupSpider
 
@@ -22,6 +23,8 @@ class CrawlResult:
 
     run_id: int
     summary: dict[str, dict[str, int]]
+    error: str | None = None  # why the crawl failed as a whole (database, deadline); one line
+    store_failed: bool = False  # the database failed (disk full, damaged): error says how
 
 
 class CrawlError(RuntimeError):
@@ -51,9 +54,25 @@ def spider_arguments(
 def crawl_result(crawler: Crawler) -> CrawlResult:
     """What a finished crawl did, or CrawlError when its spider never started."""
     spider: Any = crawler.spider
-    if spider is None or not hasattr(spider, "run_id"):
+    error = (
+        getattr(spider, "setup_error", None)
+        or getattr(spider, "store_failure", None)
+        or _deadline_error(crawler.stats, crawler.settings)
+    )
+    if spider is None or not (hasattr(spider, "run_id") or error):
         raise CrawlError("the crawl did not start; the log above says why")
-    return CrawlResult(spider.run_id, spider.summary)
+    store_failed = bool(getattr(spider, "store_failure", None))
+    return CrawlResult(getattr(spider, "run_id", 0), spider.summary, error, store_failed)
+
+
+def _deadline_error(stats: Any, settings: BaseSettings) -> str | None:
+    if stats is None or not reached_crawl_deadline(stats):
+        return None
+    seconds = settings.getfloat("CLOSESPIDER_TIMEOUT")
+    return (
+        f"the crawl ran into its deadline ({seconds:g} s, --timeout) and was stopped; "
+        "what it did not reach is fetched by the next crawl"
+    )
 
 
 def run_crawl(

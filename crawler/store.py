@@ -7,7 +7,9 @@ write while a user reads, and every write that belongs together happens in one t
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,6 +53,103 @@ MIGRATIONS = Migrations("followup")
 
 class StoreError(RuntimeError):
     """A database file that cannot be opened or written."""
+
+
+def describe_store_error(path: str | Path, exc: sqlite3.Error) -> str:
+    """One line for a database that failed while in use: what happened and what to do."""
+    message = str(exc)
+    if "full" in message:
+        return (
+            f"the disk holding {path} is full ({message}): free space, then run again "
+            "(what was not stored is fetched again)"
+        )
+    if "malformed" in message or "not a database" in message:
+        return (
+            f"{path} is damaged ({message}): restore it from a backup, or recover what it "
+            f"holds with `sqlite3 {path} .recover | sqlite3 recovered.db`"
+        )
+    if "readonly" in message or "read-only" in message:
+        return f"cannot write {path} ({message}): make it writable"
+    return f"cannot use {path}: {message}"
+
+
+class ForeignDatabase(StoreError):
+    """A SQLite file that another program made: followup never changes it."""
+
+
+def check_writable(path: Path) -> None:
+    """Raise StoreError unless path can be created or written, with its -wal beside it.
+
+    Tried before SQLite opens anything: SQLite would open a read-only file read-only, leave
+    -wal and -shm files beside it and fail at the first write, deep inside a crawl.
+    """
+    directory = path.parent
+    if not directory.is_dir():
+        raise StoreError(f"cannot create {path}: directory {directory} does not exist")
+    problem = write_problem(path) if path.exists() else None
+    if problem:
+        raise StoreError(
+            f"cannot write {path}: {problem}; make it writable, or read it with "
+            "`followup export`, `search` or `query`, which never write"
+        )
+    if not os.access(directory, os.W_OK):
+        raise StoreError(
+            f"cannot write in {directory} (SQLite keeps {path.name}-wal beside the database): "
+            "make the directory writable, or pass --db with a file elsewhere"
+        )
+
+
+def write_problem(path: Path) -> str | None:
+    """Why an existing file cannot be written, or None when it can.
+
+    Asked with access(2), never by opening the file: closing a descriptor of a database file
+    drops every POSIX lock this process holds on it, those of its open SQLite connections
+    included, and then concurrent writers corrupt it. access(2) answers for root too on a
+    chattr +i file (EPERM) and on a read-only mount (EROFS).
+    """
+    if os.access(path, os.W_OK):
+        return None
+    return "it is read-only (permissions, chattr +i or a read-only mount)"
+
+
+def check_followup_database(db: Database, path: Path) -> None:
+    """Raise ForeignDatabase for a file with tables but no followup schema, before any change."""
+    tables = db.table_names()
+    if not tables or MIGRATIONS.applied(db):
+        return
+    shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
+    raise ForeignDatabase(
+        f"{path} is not a followup database (it holds {shown}); it was left unchanged: "
+        "pass --db with a new file or one followup made"
+    )
+
+
+def enable_wal(db: Database) -> None:
+    """WAL mode, waiting for other processes that open a new file at the same moment (SQLite
+    refuses the switch at once instead of waiting for its busy timeout)."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def migrate(db: Database) -> None:
+    """Apply pending migrations in one write transaction, taken at once: processes starting
+    together on a new file wait for each other instead of creating the same tables twice."""
+    if not MIGRATIONS.pending(db):
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        MIGRATIONS.apply(db)  # pending again, inside the lock: another process may have won
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
 
 
 def execute_all(db: Database, statements: Iterable[str]) -> None:
@@ -373,17 +472,21 @@ class Store:
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
-        """Open (creating if needed) a database file, in WAL mode, migrated to the current schema."""
+        """Open (creating if needed) a database file, in WAL mode, migrated to the current schema.
+
+        Nothing is changed in a file that is not a followup database, nor tried in one that
+        cannot be written: StoreError says so first.
+        """
         path = Path(path)
-        if path.parent and not path.parent.exists():
-            raise StoreError(f"cannot create {path}: directory {path.parent} does not exist")
+        check_writable(path)
         try:
             db = Database(path)
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            db.enable_wal()
+            check_followup_database(db, path)
+            enable_wal(db)
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
-            MIGRATIONS.apply(db)
+            migrate(db)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot use {path} as a followup database: {exc}") from exc
         return cls(db)

@@ -92,6 +92,9 @@ _READ_MORE_CUE_RE = re.compile(r"(?:\.{2,}|…|点击)\s*(?:阅读|查看)全文
 ORIGINAL_TITLE_RE = re.compile(r"^(?:原标题|原文标题)\s*[:：]\s*(?P<title>.+?)\s*$")
 ORIGINAL_TITLE_LINES = 3
 
+# Characters no text of an article has, which break XML (Atom), terminals or JSON consumers:
+# C0 and C1 controls but tab and line breaks, DEL, lone surrogates, the non-characters U+FFFE/F.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _SPACE_RE = re.compile(r"[ \t\u00a0\u3000\r\f\v]+")
 _WORD_RE = re.compile(r"\w+")
 
@@ -99,6 +102,17 @@ _WORD_RE = re.compile(r"\w+")
 def normalize(text: str) -> str:
     """NFKC and case-fold, so full/half width and letter case never matter."""
     return unicodedata.normalize("NFKC", text).casefold()
+
+
+def strip_controls(text: str) -> str:
+    """text without control characters, lone surrogates and non-characters (tab and line
+    breaks stay)."""
+    return _CONTROL_RE.sub("", text)
+
+
+def one_line(text: str) -> str:
+    """text without control characters, its runs of whitespace (line breaks too) one space."""
+    return " ".join(strip_controls(text).split())
 
 
 def clean_lines(text: str) -> list[str]:

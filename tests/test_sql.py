@@ -85,7 +85,7 @@ def test_read_only_pragmas_and_full_text_search_work(crawled: Path) -> None:
         ("CREATE TEMP TABLE notes (x)", SCHEMA),
         ("ALTER TABLE articles ADD COLUMN x", "ALTER TABLE"),
         ("ATTACH 'other.db' AS other", "ATTACH"),
-        ("VACUUM INTO 'copy.db'", "ATTACH"),  # VACUUM INTO writes a new file by attaching it
+        ("VACUUM INTO 'copy.db'", "VACUUM"),  # named as written, not as the ATTACH it makes
         ("WITH doomed AS (SELECT id FROM articles) DELETE FROM articles", "DELETE"),
         ("REPLACE INTO crawl_runs (id, started_at, sources) VALUES (1, 'x', '[]')", "INSERT"),
         ("PRAGMA user_version = 7", "PRAGMA user_version"),
