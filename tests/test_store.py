@@ -57,7 +57,13 @@ def test_opens_in_wal_mode_with_the_schema(tmp_path: Path) -> None:
     Store.open(tmp_path / "f.db").close()  # migrations are applied once
     db = Database(tmp_path / "f.db")
     names = [r["name"] for r in db.query("SELECT name FROM _sqlite_migrations ORDER BY id")]
-    assert names == ["m001_initial", "m002_search_index", "m003_monitoring", "m004_robots_txt"]
+    assert names == [
+        "m001_initial",
+        "m002_search_index",
+        "m003_monitoring",
+        "m004_robots_txt",
+        "m009_serve",
+    ]
     assert MIGRATIONS.pending(db) == []
 
 
