@@ -28,14 +28,21 @@ from crawler.dates import from_iso, to_iso, utcnow
 from crawler.model import Article
 from crawler.state import SourceState, save_source_state
 from crawler.status import get_status
-from crawler.store import Original, Store
+from crawler.store import ARTICLE_DAY, Original, Store
 from crawler.web.app import build_datasette, load_metadata
 from crawler.web.cells import beijing_time, sightings_html, time_html, title_html
 
 QUERIES = ("latest_coverage", "story_sightings", "source_health", "articles_per_day", "topic_feed")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ENGLISH = re.compile(r"[A-Z][ -~]{40,}$")
-HIDDEN = ("seen", "fingerprints", "http_validators", "robots_txt", "_sqlite_migrations")
+HIDDEN = (
+    "seen",
+    "fingerprints",
+    "http_validators",
+    "robots_txt",
+    "_sqlite_migrations",
+    "article_days",
+)
 
 
 def get(datasette: Datasette, path: str) -> httpx.Response:
@@ -172,12 +179,43 @@ def test_articles_per_day_counts_by_beijing_day(store_path: Path) -> None:
     assert sum(counts.values()) == 3
 
 
-def test_articles_per_day_reads_only_its_index(store_path: Path) -> None:
-    with Database(store_path) as db:
-        sql = load_metadata()["databases"]["followup"]["queries"]["articles_per_day"]["sql"]
-        plan = " ".join(str(row[-1]) for row in db.execute(f"EXPLAIN QUERY PLAN {sql}"))
-    assert "COVERING INDEX articles_day_source" in plan
-    assert "TEMP B-TREE FOR GROUP BY" not in plan  # grouped in index order
+def test_article_days_follow_every_write_to_articles(store_path: Path) -> None:
+    counted = "SELECT day, source, articles FROM article_days ORDER BY 1, 2"
+    computed = f"""SELECT {ARTICLE_DAY.format(row="a")} AS day, source, count(*) AS articles
+                   FROM articles a GROUP BY 1, 2 ORDER BY 1, 2"""
+    store = Store.open(store_path)
+    try:
+        assert list(store.db.query(counted)) == list(store.db.query(computed))
+        store.db.execute("UPDATE articles SET published_at = '2020-01-01T20:00:00Z' WHERE id = 1")
+        store.db.execute("UPDATE articles SET source = 'moved' WHERE id = 2")
+        store.db.execute("DELETE FROM article_topics WHERE article_id = 3")
+        store.db.execute("DELETE FROM articles WHERE id = 3")
+        assert list(store.db.query(counted)) == list(store.db.query(computed))
+        assert ("2020-01-02", "news", 1) in [tuple(r.values()) for r in store.db.query(counted)]
+    finally:
+        store.close()
+
+
+def test_the_migration_counts_the_articles_already_stored(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    store = Store.open(path)
+    store.close()
+    with Database(path) as db:
+        db.execute("DROP TABLE article_days")
+        for trigger in ("article_days_ai", "article_days_ad", "article_days_au"):
+            db.execute(f"DROP TRIGGER {trigger}")
+        db.execute("DROP INDEX crawl_runs_started_at")
+        db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm009_serve'")
+        db.execute(
+            """INSERT INTO articles (url, source, title, published_at, fetched_at, text, title_key)
+               VALUES ('https://a.example/1', 'news', 't', '2026-11-20T16:30:00Z',
+                       '2026-11-21T00:00:00Z', 'x', 'k')"""
+        )
+    Store.open(path).close()
+    with Database(path) as db:
+        assert list(db.query("SELECT * FROM article_days")) == [
+            {"day": "2026-11-21", "source": "news", "articles": 1}
+        ]
 
 
 def status_store(path: Path) -> Path:

@@ -9,6 +9,7 @@ holds; the server is stopped and reaped by the fixture.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -31,6 +32,7 @@ from crawler.demo import restore_real_urls
 from crawler.mirror import Mirror
 from crawler.store import Store
 from crawler.web.cells import beijing_time
+from tests.conftest import TWO_TOPICS
 from tests.helpers import FAST_SETTINGS, HEALTHY_SOURCES, WEB, setting_args, write_seeds
 
 READY_CEILING = 120.0  # seconds the server may take to answer its first request
@@ -40,6 +42,10 @@ FOLLOWUP = Path(sys.executable).with_name("followup")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Three characters of Chinese that occur in some articles of tests/web and not in others.
 SEARCH_TERM = "微信支"
+README = Path(__file__).parents[1] / "README.md"
+README_REQUEST = re.compile(
+    r"^    \$ curl -s 'http://127\.0\.0\.1:8001(?P<path>[^']+)'\n    (?P<output>.+)$", re.MULTILINE
+)
 
 
 def wait_for(condition: Callable[[], bool], *, ceiling: float, what: str) -> None:
@@ -121,7 +127,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 def crawl_while_serving(server: Server, root: Path) -> None:
     """Crawl tests/web into the served store, reading through the server all the while."""
     with Mirror.from_directory(WEB) as mirror:
-        seeds = write_seeds(root / "seeds", mirror, HEALTHY_SOURCES)
+        # The README's examples come from this crawl: tests/web, the two topics of conftest.
+        seeds = write_seeds(root / "seeds", mirror, HEALTHY_SOURCES, topics=TWO_TOPICS)
         command = [str(FOLLOWUP), "crawl", "--seeds", str(seeds), "--db", str(server.db)]
         out, err = root / "crawl.json", root / "crawl.log"  # files: a full pipe would block it
         with out.open("wb") as stdout, err.open("wb") as stderr:
@@ -253,3 +260,10 @@ def test_a_browser_renders_the_latest_coverage_page(served: Server, tmp_path: Pa
     assert first.css("td.col-title a::text").get() == newest["title"]
     assert first.css("td.col-title a::attr(href)").get() == newest["url"]
     assert first.css("td.col-published_at time::text").get() == beijing_time(newest["published_at"])
+
+
+def test_readme_requests_give_what_the_readme_shows(served: Server) -> None:
+    examples = list(README_REQUEST.finditer(README.read_text(encoding="utf-8")))
+    assert examples, "README.md shows no request to followup serve"
+    for example in examples:
+        assert json.loads(served.get(example["path"])) == json.loads(example["output"])
