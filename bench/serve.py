@@ -53,6 +53,7 @@ SPAN = timedelta(days=1000)
 RUN_EVERY = timedelta(minutes=5)
 RUN_DAYS = 30
 SEARCH_TERM = "微信支付"
+SHORT_TERM = "微信"  # two characters: no trigram lookup, a newest-first scan
 EMPTY = "''"
 # articles_per_day as it would be without the article_days table of m009_serve.
 COUNT_BY_DAY = """SELECT date(coalesce(published_at, fetched_at), '+8 hours') AS day, source,
@@ -83,7 +84,6 @@ def build_store(path: Path, size: int, *, seed: int) -> dict[str, int]:
     bodies = [
         text.article(on_topic=i % 3 == 0, min_chars=100, max_chars=200).text for i in range(POOL)
     ]
-    bodies[0] += SEARCH_TERM  # so the search term is in a share of the articles
     now = datetime.now(UTC).replace(microsecond=0)
     # The FTS index is built once after the load ('rebuild'), not row by row by its trigger:
     # the way any bulk load is done, three times faster here.
@@ -203,6 +203,8 @@ def pages(story: int) -> list[Page]:
         canned("latest_coverage", topic=""),
         canned("latest_coverage", topic=RARE_TOPIC),
         canned("story_sightings", story=str(story)),
+        canned("search", q=SEARCH_TERM),
+        canned("search", q=SHORT_TERM),
         canned("source_health"),
         canned("articles_per_day"),
         Page(

@@ -40,10 +40,12 @@ ROWS = (
             "latest_coverage (topic='')",
             "latest_coverage (topic=rare)",
             "story_sightings",
+            "search (q=微信支付)",
+            "search (q=微信)",
             "source_health",
             "articles_per_day",
             "topic_feed (Atom)",
-            "search",
+            "search 微信支付 (FTS)",
         )
     ),
 )

@@ -11,7 +11,7 @@ import json
 import re
 import sqlite3
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,14 @@ from crawler.store import ARTICLE_DAY, Original, Store
 from crawler.web.app import build_datasette, load_metadata
 from crawler.web.cells import beijing_time, sightings_html, time_html, title_html
 
-QUERIES = ("latest_coverage", "story_sightings", "source_health", "articles_per_day", "topic_feed")
+QUERIES = (
+    "latest_coverage",
+    "story_sightings",
+    "search",
+    "source_health",
+    "articles_per_day",
+    "topic_feed",
+)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ENGLISH = re.compile(r"[A-Z][ -~]{40,}$")
 HIDDEN = (
@@ -219,39 +226,24 @@ def test_the_migration_counts_the_articles_already_stored(tmp_path: Path) -> Non
 
 
 def status_store(path: Path) -> Path:
-    """Sources as the daemon leaves them: one healthy, one failing, one only crawled."""
+    """Sources as the daemon leaves them: healthy, failing, overdue, and one only crawled."""
     store = Store.open(path)
     now = utcnow()
+    healthy = SourceState("news", timedelta(minutes=15), last_run_at=now - timedelta(minutes=5))
+    save_source_state(store.db, replace(healthy, last_success_at=healthy.last_run_at))
+    failing = SourceState("broken", timedelta(minutes=30), last_error="source broken: HTTP 500")
     save_source_state(
         store.db,
-        SourceState(
-            "news",
-            timedelta(minutes=15),
-            last_run_at=now - timedelta(minutes=5),
-            last_success_at=now - timedelta(minutes=5),
-            next_run_at=now + timedelta(minutes=10),
-        ),
+        replace(failing, consecutive_failures=4, failing_since=now - timedelta(hours=7)),
     )
-    save_source_state(
-        store.db,
-        SourceState(
-            "broken",
-            timedelta(minutes=30),
-            consecutive_failures=4,
-            failing_since=now - timedelta(hours=3),
-            last_run_at=now - timedelta(minutes=20),
-            last_error="source broken: HTTP 500",
-            next_run_at=now + timedelta(hours=1),
-        ),
-    )
+    late = SourceState("late", timedelta(minutes=5), next_run_at=now - timedelta(hours=8))
+    save_source_state(store.db, late)
     for hours, source, new in [(1, "news", 2), (23, "news", 1), (25, "news", 9), (2, "listed", 4)]:
         run_id = store.start_run([source])
         figures = {"new": new, "duplicates": 1, "irrelevant": 3}
         store.finish_run(run_id, {"reason": "finished", "sources": {source: figures}})
-        store.db.execute(
-            "UPDATE crawl_runs SET started_at = ? WHERE id = ?",
-            [to_iso(now - timedelta(hours=hours)), run_id],
-        )
+        started = to_iso(now - timedelta(hours=hours))
+        store.db.execute("UPDATE crawl_runs SET started_at = ? WHERE id = ?", [started, run_id])
     store.close()
     return path
 
@@ -261,9 +253,16 @@ def test_source_health_shows_what_status_shows(tmp_path: Path) -> None:
     with Database(path) as db:
         statuses = get_status(db, now=utcnow(), max_failing=timedelta(hours=6))
     health = {r["source"]: r for r in rows(build_datasette(path), "/followup/source_health")}
+    assert {s.source for s in statuses if s.problem} == {"broken", "late"}
     for status in statuses:
         expected = {k: v for k, v in asdict(status).items() if k != "problem"}
-        assert health[status.source] == expected
+        row = {k: v for k, v in health[status.source].items() if k != "problem"}
+        assert row == expected
+        assert (health[status.source]["problem"] is None) == (status.problem is None)
+    assert health["broken"]["problem"] == (
+        "failing for more than 6h (4 runs in a row): source broken: HTTP 500"
+    )
+    assert health["late"]["problem"] == "its run was due more than 6h ago; is the daemon running?"
     assert health["news"]["new_24h"] == 3  # the run 25 h ago is outside the window
     # A source only `followup crawl` ran has figures but no schedule.
     assert health["listed"]["runs_24h"] == 1 and health["listed"]["interval_seconds"] is None
@@ -344,3 +343,14 @@ def test_the_served_database_cannot_be_written(store_path: Path) -> None:
         asyncio.run(database.execute("DELETE FROM articles"))
     with Database(store_path) as db:
         assert db["articles"].count == 3
+
+
+def test_search_query_finds_two_and_three_character_terms(store_path: Path) -> None:
+    datasette = build_datasette(store_path)
+    three = rows(datasette, "/followup/search?q=互联互通")
+    assert {r["url"].rsplit("/", 1)[1] for r in three} == {"1.html", "2.html", "3.html"}
+    assert all("【互联互通】" in r["snippet"] for r in three)
+    two = rows(datasette, "/followup/search?q=" + "第2")  # two characters: scanned, newest first
+    assert [r["url"].rsplit("/", 1)[1] for r in two] == ["2.html"]
+    assert rows(datasette, "/followup/search?q=") == []
+    assert rows(datasette, '/followup/search?q="OR"') == []  # no FTS syntax gets through
