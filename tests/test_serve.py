@@ -21,6 +21,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from datasette.app import Datasette
+from parsel import Selector
 from sqlite_utils import Database
 
 from crawler.cli import cli
@@ -354,3 +355,14 @@ def test_search_query_finds_two_and_three_character_terms(store_path: Path) -> N
     assert [r["url"].rsplit("/", 1)[1] for r in two] == ["2.html"]
     assert rows(datasette, "/followup/search?q=") == []
     assert rows(datasette, '/followup/search?q="OR"') == []  # no FTS syntax gets through
+
+
+def test_the_landing_page_links_to_the_canned_queries(store_path: Path) -> None:
+    page = Selector(text=get(build_datasette(store_path), "/").text)
+    links = page.css(".metadata-description a::attr(href)").getall()
+    assert links == [
+        "followup/latest_coverage",
+        "followup/search",
+        "followup/source_health",
+        "followup/articles_per_day",
+    ]
