@@ -22,6 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -69,6 +70,7 @@ class Page:
     path: str
     sql: str | None = None
     params: tuple[tuple[str, str], ...] = ()
+    targeted: bool = True  # the issue's 1 s applies (landing pages and canned queries)
 
 
 def build_store(path: Path, size: int, *, seed: int) -> dict[str, int]:
@@ -199,7 +201,7 @@ def pages(story: int) -> list[Page]:
     return [
         Page("landing page /", "/"),
         Page("database page /followup", "/followup"),
-        Page("articles table (newest first, facets)", "/followup/articles"),
+        Page("articles table (newest first, facets)", "/followup/articles", targeted=False),
         canned("latest_coverage", topic=""),
         canned("latest_coverage", topic=RARE_TOPIC),
         canned("story_sightings", story=str(story)),
@@ -214,8 +216,9 @@ def pages(story: int) -> list[Page]:
             feed.params,
         ),
         Page(
-            f"search {SEARCH_TERM} (FTS)",
+            f"articles table's search box, {SEARCH_TERM} (FTS)",
             "/followup/articles?" + urllib.parse.urlencode({"_search": SEARCH_TERM}),
+            targeted=False,
         ),
     ]
 
@@ -225,24 +228,38 @@ def label(page: Page) -> str:
     return f"{page.name} ({shown})" if shown else page.name
 
 
-def time_request(url: str) -> float:
-    started = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=600) as response:
-        response.read()
-        if response.status != 200:
-            raise BenchError(f"{url}: HTTP {response.status}")
-    return time.perf_counter() - started
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Seconds per call, and the HTTP status of calls that failed (a query over Datasette's time
+    limit is a 400)."""
+
+    values: list[float]
+    failed: tuple[int, ...] = ()
 
 
-def timings(call: Callable[[], object]) -> list[float]:
+def time_request(url: str) -> int:
+    """The HTTP status of one request (its time is taken by `timings`)."""
+    try:
+        with urllib.request.urlopen(url, timeout=600) as response:
+            response.read()
+            status: int = response.status
+            return status
+    except urllib.error.HTTPError as exc:
+        exc.read()
+        return exc.code
+
+
+def timings(call: Callable[[], object]) -> Timing:
     """A warm-up call, then REPEATS timed ones."""
     call()
-    result = []
+    values, failed = [], []
     for _ in range(REPEATS):
         started = time.perf_counter()
-        call()
-        result.append(time.perf_counter() - started)
-    return result
+        status = call()
+        values.append(time.perf_counter() - started)
+        if isinstance(status, int) and status != 200:
+            failed.append(status)
+    return Timing(values, tuple(failed))
 
 
 class Server:
@@ -272,7 +289,7 @@ class Server:
         except OSError:
             return False
 
-    def time(self, path: str) -> list[float]:
+    def time(self, path: str) -> Timing:
         return timings(lambda: time_request(self.base + path))
 
     def close(self) -> None:
@@ -294,7 +311,7 @@ def plain_path(page: Page) -> str:
     return f"/followup{suffix}?{urllib.parse.urlencode(params)}"
 
 
-def sqlite_times(db: Path, page: Page, *, drop_index: str | None = None) -> list[float] | None:
+def sqlite_times(db: Path, page: Page, *, drop_index: str | None = None) -> Timing | None:
     """The page's SQL straight in sqlite3 (read-only); optionally without one index."""
     if page.sql is None:
         return None
@@ -310,10 +327,14 @@ def sqlite_times(db: Path, page: Page, *, drop_index: str | None = None) -> list
         conn.close()
 
 
-def figure(values: list[float] | None) -> str:
-    if values is None:
+def figure(timing: Timing | None) -> str:
+    if timing is None:
         return "—"
-    return f"{seconds(median(values))} (max {seconds(max(values))})"
+    values = timing.values
+    shown = f"{seconds(median(values))} (max {seconds(max(values))})"
+    if timing.failed:
+        return f"HTTP {timing.failed[0]} in {len(timing.failed)} of {len(values)}, {shown}"
+    return shown
 
 
 def measure_serve(ctx: Context) -> list[Row]:
@@ -366,7 +387,7 @@ def _named(measured: list[Page], name: str) -> Page:
 
 def _serve_times(
     command: list[str], measured: list[Page], log: Path, *, plain: bool = False
-) -> dict[str, list[float]]:
+) -> dict[str, Timing]:
     server = Server(command, log)
     try:
         return {p.path: server.time(plain_path(p) if plain else p.path) for p in measured}
@@ -374,16 +395,14 @@ def _serve_times(
         server.close()
 
 
-def _row(
-    page: Page, ours: list[float], plain: list[float], direct: list[float] | None, size: int
-) -> Row:
-    worst = max(ours)
+def _row(page: Page, ours: Timing, plain: Timing, direct: Timing | None, size: int) -> Row:
+    met = not ours.failed and max(ours.values) <= TARGET
     return Row(
         f"6. followup serve, {size:,} articles: {label(page)}",
         figure(ours),
         f"plain datasette {figure(plain)}; sqlite3 {figure(direct)}",
-        f"target ≤ {seconds(TARGET)} (max)",
-        worst <= TARGET,
+        f"target ≤ {seconds(TARGET)} (max)" if page.targeted else "for reference",
+        met if page.targeted else None,
     )
 
 
@@ -392,10 +411,10 @@ def _details(
     counts: dict[str, int],
     build: float,
     measured: list[Page],
-    ours: dict[str, list[float]],
-    plain: dict[str, list[float]],
-    direct: dict[str, list[float] | None],
-    without: dict[str, list[float] | None],
+    ours: dict[str, Timing],
+    plain: dict[str, Timing],
+    direct: dict[str, Timing | None],
+    without: dict[str, Timing | None],
 ) -> str:
     table = markdown_table(
         ("page or query", "followup serve", "plain datasette, same SQL", "sqlite3, same SQL"),

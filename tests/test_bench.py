@@ -45,7 +45,7 @@ ROWS = (
             "source_health",
             "articles_per_day",
             "topic_feed (Atom)",
-            "search 微信支付 (FTS)",
+            "articles table's search box",
         )
     ),
 )
