@@ -443,8 +443,9 @@ def _details(
             "",
             table,
             "",
-            "The indexes of m009_serve, measured by removing each inside a transaction that is "
-            "rolled back:",
+            "What m009_serve saves: articles_per_day computed from `articles` instead of read "
+            "from `article_days`, and source_health without its index (dropped inside a "
+            "transaction that is rolled back):",
             "",
             indexed,
         ]
