@@ -352,7 +352,7 @@ def test_the_served_database_cannot_be_written(store_path: Path) -> None:
 def test_search_query_finds_two_and_three_character_terms(store_path: Path) -> None:
     datasette = build_datasette(store_path)
     three = rows(datasette, "/followup/search?q=互联互通")
-    assert {r["url"].rsplit("/", 1)[1] for r in three} == {"1.html", "2.html", "3.html"}
+    assert [r["url"].rsplit("/", 1)[1] for r in three] == ["3.html", "2.html", "1.html"]
     assert all("【互联互通】" in r["snippet"] for r in three)
     two = rows(datasette, "/followup/search?q=" + "第2")  # two characters: scanned, newest first
     assert [r["url"].rsplit("/", 1)[1] for r in two] == ["2.html"]
