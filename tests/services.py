@@ -250,5 +250,7 @@ def _answers(server: ScrapydServer, process: subprocess.Popen[str]) -> bool:
     try:
         with urllib.request.urlopen(f"{server.url}/daemonstatus.json", timeout=5) as response:
             return json.load(response).get("status") == "ok"
+    except urllib.error.HTTPError as exc:
+        return exc.code == 401  # up, with basic auth on
     except (urllib.error.URLError, OSError):
         return False

@@ -1,0 +1,199 @@
+"""Crawl nodes: a small client of Scrapyd's JSON API (schedule, cancel, list jobs, status).
+
+Scrapyd runs the followup spider of the project installed on the node (see README, "Crawl
+nodes"). It reports no exit status: what a job did is read from the store's crawl_runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from crawler.config import Node
+
+# Scrapyd answers in milliseconds; a node that takes this long is as good as down.
+REQUEST_TIMEOUT = 30.0
+JOB_STATES = ("pending", "running", "finished")
+
+
+class NodeError(RuntimeError):
+    """A node that cannot be reached or refused a request; the message names node and URL."""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One Scrapyd job of the node's project, as listjobs.json reports it."""
+
+    id: str
+    spider: str
+    state: str  # pending, running or finished
+    start_time: str | None = None
+    end_time: str | None = None
+    pid: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    """A node's answer to daemonstatus.json plus its project's jobs."""
+
+    node: Node
+    jobs: tuple[Job, ...] = ()
+    error: str | None = None  # why the node could not be asked; None: it is up
+
+    @property
+    def up(self) -> bool:
+        return self.error is None
+
+
+class ScrapydClient:
+    """Scrapyd's JSON API on one node, with its basic auth from the environment."""
+
+    def __init__(self, node: Node, *, timeout: float = REQUEST_TIMEOUT) -> None:
+        self.node, self.timeout = node, timeout
+
+    def daemon_status(self) -> dict[str, Any]:
+        """Counts of pending, running and finished jobs (the node is up when this answers)."""
+        return self._call("daemonstatus.json")
+
+    def schedule(
+        self,
+        spider: str,
+        *,
+        job_id: str | None = None,
+        settings: Mapping[str, str] | None = None,
+        arguments: Mapping[str, str] | None = None,
+    ) -> str:
+        """Schedule a run of the project's spider; its job id."""
+        fields: list[tuple[str, str]] = [("project", self.node.project), ("spider", spider)]
+        if job_id:
+            fields.append(("jobid", job_id))
+        fields += [("setting", f"{name}={value}") for name, value in (settings or {}).items()]
+        fields += list((arguments or {}).items())
+        return str(self._call("schedule.json", fields)["jobid"])
+
+    def cancel(self, job_id: str) -> str:
+        """Cancel a pending or running job; the state it was in."""
+        answer = self._call("cancel.json", [("project", self.node.project), ("job", job_id)])
+        return str(answer.get("prevstate"))
+
+    def list_jobs(self) -> list[Job]:
+        """The project's pending, running and finished jobs."""
+        answer = self._call("listjobs.json", query={"project": self.node.project})
+        return [parse_job(raw, state) for state in JOB_STATES for raw in answer.get(state, [])]
+
+    def _call(
+        self,
+        endpoint: str,
+        form: list[tuple[str, str]] | None = None,
+        *,
+        query: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        url = f"{self.node.url}/{endpoint}"
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        request = urllib.request.Request(url, data=data, headers=self._headers())
+        answer = self._fetch(request, url)
+        if answer.get("status") != "ok":
+            raise NodeError(f"node {self.node.id} ({url}): {_message(answer)}")
+        return answer
+
+    def _fetch(self, request: urllib.request.Request, url: str) -> dict[str, Any]:
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                answer = json.load(response)
+        except urllib.error.HTTPError as exc:
+            hint = " (check the user:password in the node's auth_env)" if exc.code == 401 else ""
+            raise NodeError(f"node {self.node.id} ({url}): HTTP {exc.code}{hint}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise NodeError(f"node {self.node.id} ({url}) is down: {reason}") from None
+        except ValueError:
+            raise NodeError(f"node {self.node.id} ({url}): not a Scrapyd JSON answer") from None
+        if not isinstance(answer, dict):
+            raise NodeError(f"node {self.node.id} ({url}): not a Scrapyd JSON answer")
+        return answer
+
+    def _headers(self) -> dict[str, str]:
+        if self.node.auth_env is None:
+            return {}
+        credentials = os.environ.get(self.node.auth_env, "")
+        if ":" not in credentials:
+            raise NodeError(
+                f"node {self.node.id}: set the environment variable {self.node.auth_env} "
+                "to user:password for its Scrapyd (nodes.toml, key 'auth_env')"
+            )
+        token = base64.b64encode(credentials.encode()).decode("ascii")
+        return {"Authorization": f"Basic {token}"}
+
+
+def parse_job(raw: Mapping[str, Any], state: str) -> Job:
+    """One entry of listjobs.json as a Job."""
+    pid = raw.get("pid")
+    return Job(
+        id=str(raw.get("id", "")),
+        spider=str(raw.get("spider", "")),
+        state=state,
+        start_time=_text(raw.get("start_time")),
+        end_time=_text(raw.get("end_time")),
+        pid=pid if isinstance(pid, int) else None,
+    )
+
+
+def get_node_status(node: Node, *, timeout: float = REQUEST_TIMEOUT) -> NodeStatus:
+    """The node's jobs, or why it could not be asked."""
+    client = ScrapydClient(node, timeout=timeout)
+    try:
+        client.daemon_status()
+        return NodeStatus(node, tuple(client.list_jobs()))
+    except NodeError as exc:
+        return NodeStatus(node, error=str(exc))
+
+
+def format_node_status(status: NodeStatus) -> list[str]:
+    """Lines for `followup nodes`: the node, then one line per job."""
+    node = status.node
+    if status.error is not None:
+        return [f"{node.id}  {node.url}  DOWN  {status.error}"]
+    counts = ", ".join(f"{sum(j.state == s for j in status.jobs)} {s}" for s in JOB_STATES)
+    lines = [f"{node.id}  {node.url}  up  {counts}"]
+    for job in status.jobs:
+        when = job.end_time or job.start_time or ""
+        lines.append(f"  {job.state:<8}  {job.id}  {job.spider}  {when}".rstrip())
+    return lines
+
+
+def node_status_json(status: NodeStatus) -> dict[str, Any]:
+    """A node's status as `followup nodes --json` prints it."""
+    return {
+        "id": status.node.id,
+        "url": status.node.url,
+        "up": status.up,
+        "error": status.error,
+        "jobs": [
+            {
+                "id": job.id,
+                "spider": job.spider,
+                "state": job.state,
+                "start_time": job.start_time,
+                "end_time": job.end_time,
+            }
+            for job in status.jobs
+        ],
+    }
+
+
+def _message(answer: Mapping[str, Any]) -> str:
+    message = str(answer.get("message", "")).strip().splitlines()
+    return message[0] if message else f"Scrapyd answered {answer!r}"
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value is not None else None
