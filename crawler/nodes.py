@@ -9,18 +9,30 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
+
+from sqlite_utils import Database
 
 from crawler.config import Node
 
 # Scrapyd answers in milliseconds; a node that takes this long is as good as down.
 REQUEST_TIMEOUT = 30.0
 JOB_STATES = ("pending", "running", "finished")
+# How often a job is looked at while it runs; how long a cancelled job may take to close and
+# record its run (Scrapyd sends it SIGINT, Scrapy's graceful stop) before it is killed — the
+# daemon's --grace default; and how long a killed job may take to leave the running list.
+WATCH_INTERVAL = 1.0
+CANCEL_GRACE = 45.0
+KILL_WAIT = 120.0
+SPIDER = "followup"
 
 
 class NodeError(RuntimeError):
@@ -78,10 +90,10 @@ class ScrapydClient:
         fields += list((arguments or {}).items())
         return str(self._call("schedule.json", fields)["jobid"])
 
-    def cancel(self, job_id: str) -> str:
-        """Cancel a pending or running job; the state it was in."""
-        answer = self._call("cancel.json", [("project", self.node.project), ("job", job_id)])
-        return str(answer.get("prevstate"))
+    def cancel(self, job_id: str, *, signal: str = "INT") -> str:
+        """Cancel a pending or running job (a running one gets signal); the state it was in."""
+        form = [("project", self.node.project), ("job", job_id), ("signal", signal)]
+        return str(self._call("cancel.json", form).get("prevstate"))
 
     def list_jobs(self) -> list[Job]:
         """The project's pending, running and finished jobs."""
@@ -197,3 +209,120 @@ def _message(answer: Mapping[str, Any]) -> str:
 
 def _text(value: object) -> str | None:
     return str(value) if value is not None else None
+
+
+# Running one source's crawl on its node ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRun:
+    """What a source's job on its node did, read from crawl_runs (Scrapyd has no exit status)."""
+
+    node: str
+    source: str
+    job_id: str | None
+    stats: dict[str, Any] | None = None  # the run's crawl_runs.stats; None: it left no run
+    error: str | None = None  # the node was down, refused, or the job was cancelled
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or self.stats is None
+
+
+def job_id_for(source_id: str, now: datetime) -> str:
+    """A Scrapyd job id that says which source it crawls and when it was scheduled."""
+    return f"{source_id}-{now:%Y%m%dT%H%M%S}"
+
+
+def run_on_node(
+    client: ScrapydClient,
+    source_id: str,
+    *,
+    db_path: str | Path,
+    settings: Mapping[str, str],
+    now: datetime,
+    timeout: float,
+    stopping: Callable[[], bool] = lambda: False,
+    grace: float = CANCEL_GRACE,
+    interval: float = WATCH_INTERVAL,
+) -> NodeRun:
+    """Crawl one source on its node and wait for it: cancelled after timeout seconds or when
+    stopping() says so. settings must name the node's FOLLOWUP_SEEDS and FOLLOWUP_DB, a store
+    that db_path (an existing database) reads too. A node down is the source's failure."""
+    node = client.node.id
+    after = get_last_run_id(db_path)  # the node's run is the source's next one in the store
+    try:
+        job_id = client.schedule(
+            SPIDER,
+            job_id=job_id_for(source_id, now),
+            settings=settings,
+            arguments={"source": source_id},
+        )
+        error = _watch(
+            client, job_id, timeout=timeout, stopping=stopping, grace=grace, interval=interval
+        )
+    except NodeError as exc:
+        return NodeRun(node, source_id, None, error=str(exc))
+    stats = get_source_run(db_path, source_id, after=after)
+    if stats is None and error is None:
+        error = f"node {node}: job {job_id} ended without recording a run; see its Scrapyd log"
+    return NodeRun(node, source_id, job_id, stats, error)
+
+
+def _watch(
+    client: ScrapydClient,
+    job_id: str,
+    *,
+    timeout: float,
+    stopping: Callable[[], bool],
+    grace: float,
+    interval: float,
+) -> str | None:
+    """Wait for the job to finish; why it was cancelled, or None."""
+    deadline = time.monotonic() + timeout
+    while (state := _job_state(client, job_id)) != "finished":
+        if state is None:
+            raise NodeError(f"node {client.node.id}: job {job_id} is gone (was Scrapyd restarted?)")
+        if stopping() or time.monotonic() > deadline:
+            why = "the daemon is stopping" if stopping() else f"--timeout ({timeout:g} s)"
+            client.cancel(job_id)
+            if not _wait_finished(client, job_id, within=grace, interval=interval):
+                client.cancel(job_id, signal="KILL")
+                _wait_finished(client, job_id, within=KILL_WAIT, interval=interval)
+            return f"node {client.node.id}: job {job_id} cancelled: {why}"
+        time.sleep(interval)
+    return None
+
+
+def _wait_finished(client: ScrapydClient, job_id: str, *, within: float, interval: float) -> bool:
+    """True when the job ended within that many seconds."""
+    deadline = time.monotonic() + within
+    # A job cancelled while pending leaves the list instead of finishing.
+    while _job_state(client, job_id) not in ("finished", None):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
+def _job_state(client: ScrapydClient, job_id: str) -> str | None:
+    """pending, running, finished, or None when the node does not list the job."""
+    return next((job.state for job in client.list_jobs() if job.id == job_id), None)
+
+
+def get_last_run_id(db_path: str | Path) -> int:
+    """The newest crawl_runs id (0 for none)."""
+    with Database(db_path) as db:
+        return int(next(db.query("SELECT coalesce(max(id), 0) AS id FROM crawl_runs"))["id"])
+
+
+def get_source_run(db_path: str | Path, source_id: str, *, after: int) -> dict[str, Any] | None:
+    """The stats of the first finished run of exactly this source after run id `after`."""
+    with Database(db_path) as db:
+        rows = db.query(
+            "SELECT stats FROM crawl_runs WHERE id > ? AND sources = ? AND stats IS NOT NULL "
+            "ORDER BY id LIMIT 1",
+            [after, json.dumps([source_id])],
+        )
+        row = next(rows, None)
+    return json.loads(row["stats"]) if row else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,16 @@ from click.testing import CliRunner
 from crawler.cli import cli
 from crawler.config import ConfigError, Node, load_seeds
 from crawler.mirror import Mirror
-from crawler.nodes import NodeError, ScrapydClient, get_node_status
-from tests.helpers import FAST_SETTINGS, HEALTHY_SOURCES, run_followup, wait_until, write_seeds
+from crawler.nodes import NodeError, ScrapydClient, get_node_status, run_on_node
+from crawler.store import Store
+from tests.helpers import (
+    FAST_SETTINGS,
+    HEALTHY_SOURCES,
+    WAIT_CEILING,
+    run_followup,
+    wait_until,
+    write_seeds,
+)
 from tests.services import ScrapydServer, free_port, running_scrapyd
 
 AUTH_ENV = "TESTS_SCRAPYD_AUTH"
@@ -219,3 +228,110 @@ def test_the_installed_command_lists_nodes(tmp_path: Path, web: Mirror, node: No
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"local  {node.url}  up  ")
     assert "Traceback" not in result.stderr
+
+
+# A source's crawl on its node, watched ------------------------------------------------------
+
+
+def node_settings(seeds: Path, db: Path) -> dict[str, str]:
+    return {**FAST_SETTINGS, "FOLLOWUP_SEEDS": str(seeds), "FOLLOWUP_DB": str(db)}
+
+
+def test_run_on_node_reads_the_jobs_result_from_crawl_runs(
+    tmp_path: Path, web: Mirror, node: Node
+) -> None:
+    seeds, db = write_seeds(tmp_path / "seeds", web, HEALTHY_SOURCES), tmp_path / "shared.db"
+    Store.open(db).close()
+    earlier = Store.open(db)  # a run of another source before: never taken for the node's
+    earlier.finish_run(earlier.start_run(["news"]), {"reason": "finished", "sources": {}})
+    earlier.close()
+    run = run_on_node(
+        ScrapydClient(node),
+        "daily",
+        db_path=db,
+        settings=node_settings(seeds, db),
+        now=datetime(2026, 11, 29, 9, 38),
+        timeout=WAIT_CEILING,
+        interval=0.2,
+    )
+    assert (run.job_id, run.error, run.failed) == ("daily-20261129T093800", None, False)
+    assert run.stats is not None and run.stats["reason"] == "finished"
+    assert run.stats["sources"]["daily"]["new"] > 0
+
+
+def test_run_on_node_cancels_a_job_past_its_timeout(
+    tmp_path: Path, web: Mirror, node: Node
+) -> None:
+    seeds, db = write_seeds(tmp_path / "seeds", web, HEALTHY_SOURCES), tmp_path / "shared.db"
+    Store.open(db).close()
+    gate = web.hold("https://news.example.com/feed.xml")  # the job can never finish on its own
+    try:
+        run = run_on_node(
+            ScrapydClient(node),
+            "news",
+            db_path=db,
+            settings=node_settings(seeds, db),
+            now=datetime(2026, 11, 29, 9, 40),
+            timeout=1.0,
+            grace=0.5,  # the held download does not let it close: killed
+            interval=0.2,
+        )
+    finally:
+        gate.release()
+    assert run.failed
+    assert run.error == "node local: job news-20261129T094000 cancelled: --timeout (1 s)"
+    assert not any(job.state != "finished" for job in ScrapydClient(node).list_jobs())
+
+
+def test_run_on_node_cancels_its_job_when_the_daemon_stops(
+    tmp_path: Path, web: Mirror, node: Node
+) -> None:
+    seeds, db = write_seeds(tmp_path / "seeds", web, HEALTHY_SOURCES), tmp_path / "shared.db"
+    Store.open(db).close()
+    gate = web.hold("https://news.example.com/feed.xml")
+
+    class ReleasingClient(ScrapydClient):
+        """Answers the held feed once the job has its SIGINT: it closes without waiting."""
+
+        def cancel(self, job_id: str, *, signal: str = "INT") -> str:
+            try:
+                return super().cancel(job_id, signal=signal)
+            finally:
+                gate.release()
+
+    def stopping() -> bool:
+        # robots.txt is asked for after the spider recorded its run, before the (held) feed.
+        return any(h.url == "https://news.example.com/robots.txt" for h in web.hits)
+
+    try:
+        run = run_on_node(
+            ReleasingClient(node),
+            "news",
+            db_path=db,
+            settings=node_settings(seeds, db),
+            now=datetime(2026, 11, 29, 9, 41),
+            timeout=WAIT_CEILING,
+            stopping=stopping,
+            interval=0.2,
+        )
+    finally:
+        gate.release()
+    assert run.error == "node local: job news-20261129T094100 cancelled: the daemon is stopping"
+    # Scrapyd stopped it with SIGTERM: the spider closed and recorded its run as shut down.
+    assert run.stats is not None and run.stats["reason"] == "shutdown"
+
+
+def test_run_on_node_with_the_node_down_is_that_sources_failure(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    Store.open(db).close()
+    down = Node("gone", f"http://127.0.0.1:{free_port()}")
+    run = run_on_node(
+        ScrapydClient(down),
+        "news",
+        db_path=db,
+        settings={},
+        now=datetime(2026, 1, 1),
+        timeout=WAIT_CEILING,
+    )
+    assert (run.failed, run.job_id, run.stats) == (True, None, None)
+    assert run.error is not None and "node gone (" in run.error and ") is down:" in run.error
