@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 from crawler.cli import cli
 from crawler.config import ConfigError, Node, load_seeds
 from crawler.mirror import Mirror
-from crawler.nodes import NodeError, ScrapydClient, get_node_status, run_on_node
+from crawler.nodes import NodeError, NodeRun, ScrapydClient, get_node_status, run_on_node
 from crawler.store import Store
 from tests.helpers import (
     FAST_SETTINGS,
@@ -233,49 +234,44 @@ def test_the_installed_command_lists_nodes(tmp_path: Path, web: Mirror, node: No
 # A source's crawl on its node, watched ------------------------------------------------------
 
 
-def node_settings(seeds: Path, db: Path) -> dict[str, str]:
-    return {**FAST_SETTINGS, "FOLLOWUP_SEEDS": str(seeds), "FOLLOWUP_DB": str(db)}
+@pytest.fixture
+def shared(tmp_path: Path, web: Mirror) -> tuple[Path, Path]:
+    """Seeds of the local web, and the store the daemon and the node share."""
+    db = tmp_path / "shared.db"
+    Store.open(db).close()
+    return write_seeds(tmp_path / "seeds", web, HEALTHY_SOURCES), db
+
+
+def crawl_on(
+    client: ScrapydClient, source: str, shared: tuple[Path, Path], minute: int, **options: Any
+) -> NodeRun:
+    """run_on_node of one source at 09:<minute>, into the shared store."""
+    seeds, db = shared
+    settings = {**FAST_SETTINGS, "FOLLOWUP_SEEDS": str(seeds), "FOLLOWUP_DB": str(db)}
+    options = {"timeout": WAIT_CEILING, "interval": 0.2, **options}
+    now = datetime(2026, 11, 29, 9, minute)
+    return run_on_node(client, source, db_path=db, settings=settings, now=now, **options)
 
 
 def test_run_on_node_reads_the_jobs_result_from_crawl_runs(
-    tmp_path: Path, web: Mirror, node: Node
+    shared: tuple[Path, Path], node: Node
 ) -> None:
-    seeds, db = write_seeds(tmp_path / "seeds", web, HEALTHY_SOURCES), tmp_path / "shared.db"
-    Store.open(db).close()
-    earlier = Store.open(db)  # a run of another source before: never taken for the node's
+    earlier = Store.open(shared[1])  # a run of another source before: never taken for the node's
     earlier.finish_run(earlier.start_run(["news"]), {"reason": "finished", "sources": {}})
     earlier.close()
-    run = run_on_node(
-        ScrapydClient(node),
-        "daily",
-        db_path=db,
-        settings=node_settings(seeds, db),
-        now=datetime(2026, 11, 29, 9, 38),
-        timeout=WAIT_CEILING,
-        interval=0.2,
-    )
+    run = crawl_on(ScrapydClient(node), "daily", shared, 38)
     assert (run.job_id, run.error, run.failed) == ("daily-20261129T093800", None, False)
     assert run.stats is not None and run.stats["reason"] == "finished"
     assert run.stats["sources"]["daily"]["new"] > 0
 
 
 def test_run_on_node_cancels_a_job_past_its_timeout(
-    tmp_path: Path, web: Mirror, node: Node
+    shared: tuple[Path, Path], web: Mirror, node: Node
 ) -> None:
-    seeds, db = write_seeds(tmp_path / "seeds", web, HEALTHY_SOURCES), tmp_path / "shared.db"
-    Store.open(db).close()
     gate = web.hold("https://news.example.com/feed.xml")  # the job can never finish on its own
     try:
-        run = run_on_node(
-            ScrapydClient(node),
-            "news",
-            db_path=db,
-            settings=node_settings(seeds, db),
-            now=datetime(2026, 11, 29, 9, 40),
-            timeout=1.0,
-            grace=0.5,  # the held download does not let it close: killed
-            interval=0.2,
-        )
+        # The held download does not let it close after its SIGINT: killed after the grace.
+        run = crawl_on(ScrapydClient(node), "news", shared, 40, timeout=1.0, grace=0.5)
     finally:
         gate.release()
     assert run.failed
@@ -284,10 +280,8 @@ def test_run_on_node_cancels_a_job_past_its_timeout(
 
 
 def test_run_on_node_cancels_its_job_when_the_daemon_stops(
-    tmp_path: Path, web: Mirror, node: Node
+    shared: tuple[Path, Path], web: Mirror, node: Node
 ) -> None:
-    seeds, db = write_seeds(tmp_path / "seeds", web, HEALTHY_SOURCES), tmp_path / "shared.db"
-    Store.open(db).close()
     gate = web.hold("https://news.example.com/feed.xml")
 
     class ReleasingClient(ScrapydClient):
@@ -304,34 +298,18 @@ def test_run_on_node_cancels_its_job_when_the_daemon_stops(
         return any(h.url == "https://news.example.com/robots.txt" for h in web.hits)
 
     try:
-        run = run_on_node(
-            ReleasingClient(node),
-            "news",
-            db_path=db,
-            settings=node_settings(seeds, db),
-            now=datetime(2026, 11, 29, 9, 41),
-            timeout=WAIT_CEILING,
-            stopping=stopping,
-            interval=0.2,
-        )
+        run = crawl_on(ReleasingClient(node), "news", shared, 41, stopping=stopping)
     finally:
         gate.release()
     assert run.error == "node local: job news-20261129T094100 cancelled: the daemon is stopping"
-    # Scrapyd stopped it with SIGTERM: the spider closed and recorded its run as shut down.
+    # Scrapyd stopped it with SIGINT: the spider closed and recorded its run as shut down.
     assert run.stats is not None and run.stats["reason"] == "shutdown"
 
 
-def test_run_on_node_with_the_node_down_is_that_sources_failure(tmp_path: Path) -> None:
-    db = tmp_path / "shared.db"
-    Store.open(db).close()
-    down = Node("gone", f"http://127.0.0.1:{free_port()}")
-    run = run_on_node(
-        ScrapydClient(down),
-        "news",
-        db_path=db,
-        settings={},
-        now=datetime(2026, 1, 1),
-        timeout=WAIT_CEILING,
-    )
+def test_run_on_node_with_the_node_down_is_that_sources_failure(
+    shared: tuple[Path, Path],
+) -> None:
+    down = Node("gone", f"http://127.0.0.1:{free_port()}")  # nobody listens there
+    run = crawl_on(ScrapydClient(down), "news", shared, 42)
     assert (run.failed, run.job_id, run.stats) == (True, None, None)
     assert run.error is not None and "node gone (" in run.error and ") is down:" in run.error
