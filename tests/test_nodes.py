@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from tests.helpers import (
     FAST_SETTINGS,
     HEALTHY_SOURCES,
     WAIT_CEILING,
+    crawl,
     run_followup,
     wait_until,
     write_seeds,
@@ -234,12 +236,16 @@ def test_the_installed_command_lists_nodes(tmp_path: Path, web: Mirror, node: No
 # A source's crawl on its node, watched ------------------------------------------------------
 
 
+# Two sources of the local web that carry a common story (news and daily).
+TWO_SOURCES = HEALTHY_SOURCES.split('[[source]]\nid = "listed"')[0]
+
+
 @pytest.fixture
 def shared(tmp_path: Path, web: Mirror) -> tuple[Path, Path]:
-    """Seeds of the local web, and the store the daemon and the node share."""
+    """Seeds of two sources of the local web, and the store the daemon and nodes share."""
     db = tmp_path / "shared.db"
     Store.open(db).close()
-    return write_seeds(tmp_path / "seeds", web, HEALTHY_SOURCES), db
+    return write_seeds(tmp_path / "seeds", web, TWO_SOURCES), db
 
 
 def crawl_on(
@@ -313,3 +319,27 @@ def test_run_on_node_with_the_node_down_is_that_sources_failure(
     run = crawl_on(ScrapydClient(down), "news", shared, 42)
     assert (run.failed, run.job_id, run.stats) == (True, None, None)
     assert run.error is not None and "node gone (" in run.error and ") is down:" in run.error
+
+
+def stories(db: Path) -> tuple[int, int, set[str]]:
+    """Articles stored, duplicates recorded, and every URL either holds."""
+    with sqlite3.connect(db) as conn:
+        articles = [url for (url,) in conn.execute("SELECT url FROM articles")]
+        duplicates = [url for (url,) in conn.execute("SELECT url FROM duplicates")]
+    conn.close()
+    return len(articles), len(duplicates), {*articles, *duplicates}
+
+
+def test_two_nodes_crawling_the_same_story_at_once_store_it_once(
+    shared: tuple[Path, Path], tmp_path: Path, node: Node
+) -> None:
+    seeds, db = shared
+    alone = tmp_path / "alone.db"
+    crawl(seeds, alone, settings=FAST_SETTINGS)  # one process, both sources, one after another
+    expected = stories(alone)
+    assert expected[1] >= 1, "the two sources must carry a common story, or this proves nothing"
+    with running_scrapyd() as other, ThreadPoolExecutor(2) as pool:
+        clients = [ScrapydClient(node), ScrapydClient(Node("other", other.url))]
+        runs = list(pool.map(lambda c, s: crawl_on(c, s, shared, 43), clients, ["news", "daily"]))
+    assert [run.error for run in runs] == [None, None]
+    assert stories(db) == expected
