@@ -343,3 +343,26 @@ def test_two_nodes_crawling_the_same_story_at_once_store_it_once(
         runs = list(pool.map(lambda c, s: crawl_on(c, s, shared, 43), clients, ["news", "daily"]))
     assert [run.error for run in runs] == [None, None]
     assert stories(db) == expected
+
+
+def test_a_job_killed_mid_crawl_stores_each_story_once_after_the_retry(
+    shared: tuple[Path, Path], tmp_path: Path, web: Mirror, node: Node
+) -> None:
+    daily = "[[source]]" + TWO_SOURCES.split("[[source]]")[2]
+    alone = tmp_path / "alone.db"
+    crawl(write_seeds(tmp_path / "daily", web, daily), alone, settings=FAST_SETTINGS)
+    expected = stories(alone)
+    page = sorted(url for url in expected[2] if "/a/" in url)[0]
+    gate = web.hold(web.real_url(page))  # this page is never answered before the kill
+
+    def stopping() -> bool:  # the feed was read: its pages are being fetched
+        return any(h.url == "https://daily.example.org/rss" for h in web.hits)
+
+    try:
+        killed = crawl_on(ScrapydClient(node), "daily", shared, 44, stopping=stopping, grace=0)
+    finally:
+        gate.release()
+    assert killed.failed
+    assert page not in stories(shared[1])[2]
+    retried = crawl_on(ScrapydClient(node), "daily", shared, 45)
+    assert (retried.error, stories(shared[1])) == (None, expected)
