@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -188,9 +189,14 @@ def postgres() -> Iterator[PostgresServer]:
         with running_postgres() as server:
             yield server
     except ServiceUnavailable as exc:
-        if os.environ.get(REQUIRE_POSTGRES) == "1":
-            pytest.fail(f"PostgreSQL is required ({REQUIRE_POSTGRES}=1) but {exc}")
-        pytest.skip(f"PostgreSQL tests skipped: {exc}")
+        postgres_unavailable(exc)
+
+
+def postgres_unavailable(exc: ServiceUnavailable) -> NoReturn:
+    """Skip, saying why — or fail where PostgreSQL is required (.ci/run, once installed)."""
+    if os.environ.get(REQUIRE_POSTGRES) == "1":
+        pytest.fail(f"PostgreSQL is required ({REQUIRE_POSTGRES}=1) but {exc}")
+    pytest.skip(f"PostgreSQL tests skipped: {exc}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,27 @@ from __future__ import annotations
 
 import pytest
 
-from tests.services import PostgresServer, postgres  # noqa: F401 (a fixture)
+from tests.services import (
+    REQUIRE_POSTGRES,
+    PostgresServer,
+    ServiceUnavailable,
+    postgres,  # noqa: F401 (a fixture)
+    postgres_unavailable,
+)
+
+
+def test_postgres_that_cannot_start_is_skipped_loudly_or_fails_when_required(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(REQUIRE_POSTGRES, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="PostgreSQL tests skipped: no initdb"):
+        postgres_unavailable(ServiceUnavailable("no initdb"))
+    monkeypatch.setenv(REQUIRE_POSTGRES, "1")
+    with pytest.raises(
+        pytest.fail.Exception, match=r"required \(FOLLOWUP_REQUIRE_POSTGRES=1\) but no initdb"
+    ):
+        postgres_unavailable(ServiceUnavailable("no initdb"))
+
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is in the [postgres] extra")
 
