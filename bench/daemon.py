@@ -80,6 +80,9 @@ def measure_daemon_rss(ctx: Context) -> list[Row]:
     command = [
         *(followup_command(), "daemon", "--seeds", str(seeds), "--db", str(db)),
         *("--log-file", str(log), *setting_args(DAEMON_SETTINGS)),
+        # A child process per crawl, as this measurement was made before issue 16; measurement
+        # 6 compares it with the worker processes that are now the default.
+        *("--workers", "0"),
     ]
     watch, usage = run_daemon(command, db, log, cycles=ctx.options.daemon_cycles)
     ctx.sections.append(_details(ctx, sources, watch, usage, crawls_by_source(db)))

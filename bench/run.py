@@ -9,7 +9,8 @@ serves it on 127.0.0.1 with crawler.mirror, and measures, each as a median of se
 (1) `followup crawl` against a bare Scrapy spider fetching the same URLs, (2) an unchanged
 re-crawl against the bare spider fetching everything again, (3) the near-duplicate index at 10k,
 100k and 1M fingerprints against simhash.SimhashIndex and linear scans, (4) the fingerprint of a
-5,000-character article against simhash.Simhash, (5) the daemon's RSS after 200 crawls; and
+5,000-character article against simhash.Simhash, (5) the daemon's RSS after 200 crawls, (6) the
+daemon's CPU per poll and memory with worker processes against a child process per poll; and
 profiles the crawl.
 The table goes to stdout and, with the machine and the parameters, to docs/benchmarks.md.
 """
@@ -33,6 +34,7 @@ from bench.mirrorgen import MirrorSpec, generate_mirror
 from bench.pipeline import CRAWL_SETTINGS, measure_pipeline
 from bench.recrawl import measure_unchanged_recrawl
 from bench.report import Row, definition_list, load_average, machine, results_table
+from bench.workers import measure_daemon_workers
 from crawler.mirror import Mirror
 
 # The measurements, in the order of the table. Each takes the context and returns its rows.
@@ -42,6 +44,7 @@ MEASUREMENTS: tuple[Callable[[Context], list[Row]], ...] = (
     measure_index,  # 3
     measure_fingerprint,  # 4
     measure_daemon_rss,  # 5
+    measure_daemon_workers,  # 6
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 QUICK = Options(
@@ -92,7 +95,7 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, Path | None, Pat
     )
     parser.add_argument(
         "--only",
-        help="run only these measurements, comma-separated numbers (default: all five)",
+        help="run only these measurements, comma-separated numbers (default: all)",
     )
     parser.add_argument(
         "--profile",
