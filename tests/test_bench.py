@@ -31,6 +31,9 @@ ROWS = (
     "4. Fingerprint of a 5,000-character article",
     "5. Daemon RSS after",
     "5. Each crawl of the daemon",
+    "6. CPU per daemon poll",
+    "6. 100 sources every 15 min",
+    "6. Daemon + workers peak RSS",
 )
 QUICK_LISTS = 4  # python -m bench --quick: 4 sources with one feed or list each
 QUICK_CYCLES = 10
@@ -58,7 +61,7 @@ def test_quick_benchmark_reports_every_measurement(tmp_path: Path) -> None:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # a ceiling for a loaded machine: eight daemon runs in measurements 5 and 6
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -74,6 +77,7 @@ def test_quick_benchmark_reports_every_measurement(tmp_path: Path) -> None:
         assert met in ("yes", "**no**", "—")
     assert_recrawl_figures(rows)
     assert_daemon_figures(rows)
+    assert_worker_figures(rows)
     text = report.read_text(encoding="utf-8")
     assert "| measurement | followup | baseline | ratio / target | met? |" in text
     for section in (
@@ -83,6 +87,7 @@ def test_quick_benchmark_reports_every_measurement(tmp_path: Path) -> None:
         "## 2. Unchanged re-crawl",
         "## 3. Near-duplicate",
         "## 5. Daemon RSS",
+        "## 6. Daemon polls",
     ):
         assert section in text
 
@@ -122,3 +127,14 @@ def assert_daemon_figures(rows: dict[str, list[str]]) -> None:
     followup, _, _, _ = row(rows, "5. Each crawl of the daemon")
     cpu, median, largest = numbers(followup)
     assert cpu > 0 and 10 < median <= largest
+
+
+def assert_worker_figures(rows: dict[str, list[str]]) -> None:
+    """Workers beside a child per poll: CPU per poll, share of a core, summed RSS, all sane."""
+    followup, baseline, _, _ = row(rows, "6. CPU per daemon poll")
+    assert "(workers)" in followup and "(child per poll)" in baseline
+    assert DURATION_RE.match(followup) and DURATION_RE.match(baseline)
+    followup, baseline, _, _ = row(rows, "6. 100 sources every 15 min")
+    assert 0 < numbers(followup)[0] < 100 and 0 < numbers(baseline)[0] < 100  # percent
+    followup, baseline, _, _ = row(rows, "6. Daemon + workers peak RSS")
+    assert 30 < numbers(followup)[0] < 5000 and 30 < numbers(baseline)[0] < 5000  # MB

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from crawler.cli import cli
 from crawler.config import Source
 from crawler.daemon import DaemonOptions, default_max_crawls, default_workers, lost_report
 from crawler.polling import LOST_RETRY, RunReport, after_run, read_run
@@ -99,3 +101,11 @@ def test_worker_command_carries_the_crawl_settings() -> None:
         *("-s", "DOWNLOAD_DELAY=0"),
     ]
     assert options.crawl_command("news")[3:5] == ["crawl", "--seeds"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--max-crawls", "0"), ("--workers", "-1"), ("--recycle-above", "x")]
+)
+def test_bad_worker_options_exit_2_naming_the_option(option: str, value: str) -> None:
+    result = CliRunner().invoke(cli, ["daemon", option, value])
+    assert result.exit_code == 2 and option in result.output and "Traceback" not in result.output
