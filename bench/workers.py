@@ -17,8 +17,6 @@ one Scrapy process running many crawls). Each run:
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from contextlib import suppress
 from dataclasses import dataclass
@@ -30,9 +28,15 @@ from bench.context import (
     Spawned,
     child_pids,
     followup_command,
-    start_child,
 )
-from bench.daemon import DAEMON_SETTINGS, SCHEDULE, crawls_by_source, daemon_seeds, finished_crawls
+from bench.daemon import (
+    DAEMON_SETTINGS,
+    SCHEDULE,
+    crawls_by_source,
+    daemon_seeds,
+    finished_crawls,
+    run_watched,
+)
 from bench.pipeline import setting_args
 from bench.report import Row, megabytes, seconds
 
@@ -100,21 +104,11 @@ def run_daemon(
         *(followup_command(), "daemon", "--seeds", str(seeds), "--db", str(db)),
         *("--log-file", str(log), *args, *setting_args(DAEMON_SETTINGS)),
     ]
-    daemon = start_child(command)
     started = time.monotonic()
-    try:
-        pid = daemon.pid()
-        peak = _watch(daemon, pid, db, cycles=cycles, deadline=started + 120 + 5 * cycles)
-    except BaseException:
-        with suppress(ProcessLookupError):
-            os.killpg(daemon.spawner.pid, signal.SIGTERM)
-        with suppress(BenchError):
-            daemon.wait(timeout=STOP_TIMEOUT)
-        raise
-    os.kill(pid, signal.SIGTERM)
-    usage = daemon.wait(timeout=STOP_TIMEOUT)
-    if usage.returncode != 0:
-        raise BenchError(f"the daemon exited {usage.returncode}: {log.read_text()[-2000:]}")
+    deadline = started + 120 + 5 * cycles
+    peak, usage = run_watched(
+        command, log, lambda daemon, pid: _watch(daemon, pid, db, cycles=cycles, deadline=deadline)
+    )
     by_source = crawls_by_source(db)
     return DaemonRun(
         crawls=sum(c["crawls"] for c in by_source.values()),
