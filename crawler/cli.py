@@ -324,14 +324,14 @@ def open_checked(db_path: str) -> Database:
     type=Duration(),
     default="20m",
     show_default=True,
-    help="End a crawl running longer than this (SIGTERM, then SIGKILL after --grace).",
+    help="End a crawl running longer than this (asked to stop, then SIGKILL after --grace).",
 )
 @click.option(
     "--grace",
     type=Duration(),
     default="45s",
     show_default=True,
-    help="How long a crawl may take to stop after its SIGTERM.",
+    help="How long a crawl may take to stop once asked to (Scrapy's graceful close).",
 )
 @click.option(
     "--prune-after",
