@@ -298,3 +298,32 @@ def test_max_crawls_caps_the_crawls_running_at_once(web: Mirror, tmp_path: Path)
     # Four sources due every second, each crawl over a second long: without the cap all
     # four would run at once.
     assert most == 2
+
+
+def test_a_daemon_killed_with_9_leaves_its_worker_to_finish_and_the_next_daemon_waits(
+    web: Mirror, tmp_path: Path
+) -> None:
+    seeds = write_seeds(tmp_path / "seeds", web, DAILY)
+    db, log = tmp_path / "f.db", tmp_path / "daemon.log"
+    for url in SLOW_PAGES:
+        web.update_page(url, delay=3.0)
+    settings = setting_args({**FAST_SETTINGS, "DOWNLOAD_TIMEOUT": "30"})
+    with running_daemon(seeds, db, log, "--workers", "1", *settings) as first:
+        wait_until(lambda: query(db, "SELECT 1 FROM seen"), "the first crawl to write")
+        (orphan,) = worker_pids(db)
+        first.kill()  # kill -9 the daemon alone: its worker's input ends
+        first.communicate()
+        with running_daemon(seeds, db, log, "--workers", "1", *settings) as second:
+            wait_until(lambda: "an earlier crawl still runs" in read(log), "the lock")
+            # The orphaned worker finished its crawl, recorded its end, and left.
+            wait_until(lambda: orphan not in worker_pids(db), "the orphaned worker to end")
+            assert query(db, "SELECT 1 FROM crawl_runs WHERE id = 1 AND finished_at IS NOT NULL")
+            wait_until(lambda: len(finished_runs(db, "daily")) >= 2, "a crawl by the second daemon")
+            stderr = stop(second)
+    assert second.returncode == 0, stderr + read(log)
+    assert_stored_once(db)
+    stored = {web.real_url(r["url"]) for r in query(db, "SELECT url FROM articles")}
+    assert {
+        "https://daily.example.org/a/1001.html",
+        "https://daily.example.org/a/1002.html",
+    } <= stored
