@@ -36,7 +36,9 @@ def test_the_readme_node_setup_is_the_one_the_tests_run() -> None:
     assert written["scrapy.cfg"] == SCRAPY_CFG  # tests.services.running_scrapyd writes this
     conf = configparser.ConfigParser()
     conf.read_string(written["scrapyd.conf"])
-    assert {"bind_address", "http_port", "username", "password"} <= set(conf["scrapyd"])
+    assert {"bind_address", "http_port", "poll_interval", "username", "password"} <= set(
+        conf["scrapyd"]
+    )
 
 
 def test_the_readme_followup_nodes_output() -> None:
