@@ -585,6 +585,36 @@ def status(db_path: str, as_json: bool, max_failing: timedelta, ignore: tuple[st
         raise SystemExit(1)
 
 
+@cli.command()
+@seeds_option
+@click.option("--json", "as_json", is_flag=True, help="Print the nodes and their jobs as JSON.")
+def nodes(seeds_dir: str, as_json: bool) -> None:
+    """List the crawl nodes of nodes.toml (Scrapyd servers) and their jobs.
+
+    Exit status 1 when a node is down or refuses (its line says why), 2 for a bad nodes.toml.
+    """
+    from crawler.config import NODES_FILE, load_nodes
+    from crawler.nodes import format_node_status, get_node_status, node_status_json
+
+    try:
+        known = load_nodes(seeds_dir)
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from None
+    if not known:
+        click.echo(
+            f"{Path(seeds_dir) / NODES_FILE}: no crawl nodes; every source is crawled here",
+            err=True,
+        )
+    statuses = [get_node_status(node) for node in known]
+    if as_json:
+        click.echo(json.dumps([node_status_json(s) for s in statuses], ensure_ascii=False))
+    else:
+        for node_status in statuses:
+            click.echo("\n".join(format_node_status(node_status)))
+    if not all(s.up for s in statuses):
+        raise SystemExit(1)
+
+
 @cli.group()
 def notify() -> None:
     """Notifications (seeds/notify.toml): send a test, list or send what is owed."""
