@@ -167,3 +167,20 @@ def revise_article(
             current, article, title_key=title_key(article.title), fingerprint=value, topics=matches
         )
     return "revised"
+
+
+def recheck_article(
+    store: Store,
+    article: Article,
+    *,
+    source: str,
+    topics: Sequence[Topic],
+    validators: Validators,
+) -> Literal["revised", "unchanged", "unknown"]:
+    """A re-checked page of a stored article: a revision when its extraction differs from
+    what its last fetch gave; else (or with nothing to compare) only its validators are kept."""
+    known = store.get_validators([article.url]).get(article.url)
+    if known is None or known.content_hash in (None, validators.content_hash):
+        store.save_validators(article.url, validators)
+        return "unchanged"
+    return revise_article(store, article, source=source, topics=topics, validators=validators)

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scrapy.crawler import CrawlerProcess
+from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler.checks import SourceCheck
 from crawler.config import Seeds
+from crawler.pipelines import StorePipeline
 from crawler.spiders.check import CheckSitesSpider
 from crawler.spiders.followup import FollowupSpider
 
@@ -53,10 +54,18 @@ def run_crawl(
     crawler = process.create_crawler(FollowupSpider)
     process.crawl(crawler, seeds=seeds, source=list(sources), topic=list(topics))
     process.start()
-    spider: Any = crawler.spider
-    if spider is None or not hasattr(spider, "run_id"):
+    return crawl_result(crawler)
+
+
+def crawl_result(crawler: Crawler) -> CrawlResult:
+    """What a finished crawl did, as its store's owner recorded it (CrawlError: it never ran)."""
+    try:
+        owner = crawler.get_item_pipeline(StorePipeline)
+    except RuntimeError:  # no engine: the crawl stopped before Scrapy built one
+        owner = None
+    if owner is None or owner.run_id is None:
         raise CrawlError("the crawl did not start; the log above says why")
-    return CrawlResult(spider.run_id, spider.summary)
+    return CrawlResult(owner.run_id, owner.summary)
 
 
 def run_checks(seeds: Seeds, *, settings: Mapping[str, Any] | None = None) -> list[SourceCheck]:

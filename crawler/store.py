@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from sqlite_utils import Database
@@ -771,3 +771,24 @@ def _due(row: dict[str, Any], now: datetime) -> bool:
 
 def _settled(row: dict[str, Any]) -> bool:
     return row["status"] in FINAL_STATUSES or row["attempts"] >= MAX_ATTEMPTS
+
+
+class CrawlReads(Protocol):
+    """What a spider may ask of the store, and all it may: which URLs not to request, which
+    validators to send, what a stored article says. StorePipeline owns the writes."""
+
+    def get_known(self, urls: Sequence[str], *, now: datetime | None = None) -> set[str]: ...
+
+    def get_validators(self, urls: Sequence[str]) -> dict[str, Validators]: ...
+
+    def get_stored_hashes(self, urls: Sequence[str], *, source: str) -> dict[str, str]: ...
+
+    def iter_recheck(self, source: str, *, since: datetime) -> Iterator[dict[str, Any]]: ...
+
+
+class RobotsTxtCache(Protocol):
+    """The robots.txt bodies of earlier crawls, as the robots.txt middleware uses them."""
+
+    def get_robots_txt(self, url: str, *, max_age: timedelta) -> bytes | None: ...
+
+    def save_robots_txt(self, url: str, status: int, body: bytes) -> None: ...

@@ -14,7 +14,9 @@ def _column_start(line: str, cell: str) -> int:
 
 def test_wide_characters_count_two_columns() -> None:
     lines = format_table(["title", "n"], [["微信支付", "1"], ["ab", "22"]]).splitlines()
-    assert [_column_start(line, cell) for line, cell in zip(lines, ["n", "1", "22"])] == [10] * 3
+    assert [
+        _column_start(line, cell) for line, cell in zip(lines, ["n", "1", "22"], strict=True)
+    ] == [10] * 3
 
 
 def test_right_aligned_columns_rule_and_clipping() -> None:

@@ -19,14 +19,15 @@ from crawler.config import SEEDS_SOURCE, Seeds, Source, load_seeds
 from crawler.dates import from_iso, utcnow
 from crawler.extract import Blocked, decode_body, extract_article, extract_page
 from crawler.feeds import FeedError, parse_feed
-from crawler.items import ArticleItem, RejectedItem, RevisionItem
+from crawler.items import ArticleItem, ListItem, RejectedItem, RevisionItem, ValidatorsItem
 from crawler.middlewares import SCOPE_META, SOURCE_META, OffsiteRedirect
 from crawler.model import Article, Document, Entry
 from crawler.notify.targets import Target, load_targets
+from crawler.pipelines import StorePipeline
 from crawler.redirects import SiteScope
-from crawler.report import stats_key, summarize
+from crawler.report import stats_key
 from crawler.sites import Site, get_site
-from crawler.store import Store
+from crawler.store import CrawlReads
 from crawler.urls import URLError
 
 logger = logging.getLogger(__name__)
@@ -35,14 +36,18 @@ logger = logging.getLogger(__name__)
 CONDITIONAL_META = {"handle_httpstatus_list": [304]}
 
 
+class StorePipelineMissing(RuntimeError):
+    """The followup spider run without the pipeline that owns its store."""
+
+
 class FollowupSpider(scrapy.Spider):
     """Polls every selected source once and yields the articles it has not seen."""
 
     name = "followup"
     seeds: Seeds
-    store: Store
+    # The store as this spider may use it: reads. Everything it writes is an item.
+    store: CrawlReads
     notify_targets: tuple[Target, ...]
-    run_id: int
     _sources: dict[str, Source]
 
     def __init__(
@@ -58,10 +63,7 @@ class FollowupSpider(scrapy.Spider):
         # `scrapy crawl followup -a source=a,b` passes strings; the runner passes lists.
         self.only_sources = _names(source)
         self.only_topics = _names(topic)
-        self.summary: dict[str, dict[str, int]] = {}
         self.validators: dict[str, Validators] = {}
-        # List URL → (its validators, the entry URLs it named), for lists parsed in this crawl.
-        self.parsed_lists: dict[str, tuple[Validators, list[str]]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> FollowupSpider:
@@ -71,11 +73,10 @@ class FollowupSpider(scrapy.Spider):
         # Outbox rows are written with the articles; sending is the crawl command's, after.
         spider.notify_targets = load_targets(seeds.directory, topics=seeds.topics)
         spider._sources = {source.id: source for source in spider.seeds.sources}
-        spider.store = Store.open(crawler.settings["FOLLOWUP_DB"])
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
-        self.run_id = self.store.start_run(s.id for s in self.seeds.sources)
+        self.store = self._store_reads()
         self.validators = self.store.get_validators(
             [url for source in self.seeds.sources for url in (*source.feeds, *source.lists)]
         )
@@ -88,6 +89,16 @@ class FollowupSpider(scrapy.Spider):
                 yield request
         for request in self._topic_seed_requests():
             yield request
+
+    def _store_reads(self) -> CrawlReads:
+        """The read side of the store StorePipeline opened for this crawl."""
+        owner = self.crawler.get_item_pipeline(StorePipeline)
+        if owner is None:
+            raise StorePipelineMissing(
+                "the followup spider stores through crawler.pipelines.StorePipeline: "
+                "keep it in ITEM_PIPELINES"
+            )
+        return owner.reads
 
     def _list_request(self, url: str, source: Source, callback: Any) -> scrapy.Request:
         known = self.validators.get(url, Validators())
@@ -120,7 +131,7 @@ class FollowupSpider(scrapy.Spider):
                 callback=self.parse_recheck,
                 errback=self.recheck_failed,
                 headers={**source.module.request_headers(entry.url), **known.request_headers()},
-                cb_kwargs={"source": source, "entry": entry, "known_hash": known.content_hash},
+                cb_kwargs={"source": source, "entry": entry},
                 meta={**CONDITIONAL_META, **source_meta(source)},
                 dont_filter=True,
             )
@@ -184,7 +195,7 @@ class FollowupSpider(scrapy.Spider):
                 entries.append(source.module.parse_feed_item(item))
             except URLError as exc:
                 logger.warning("feed %s [%s]: skipping an item: %s", response.url, source.id, exc)
-        self._list_parsed(source, list_url, response, entries)
+        yield self._list_parsed(source, list_url, response, entries)
         yield from self._follow(source, entries)
 
     def parse_list(self, response: Response, source: Source, list_url: str) -> Iterator[Any]:
@@ -198,7 +209,7 @@ class FollowupSpider(scrapy.Spider):
                 source, response.url, "no article links found; has the page layout changed?"
             )
             return
-        self._list_parsed(source, list_url, response, entries)
+        yield self._list_parsed(source, list_url, response, entries)
         yield from self._follow(source, entries)
 
     def _not_modified(self, response: Response, source: Source) -> bool:
@@ -211,7 +222,7 @@ class FollowupSpider(scrapy.Spider):
 
     def _list_parsed(
         self, source: Source, list_url: str, response: Response, entries: list[Entry]
-    ) -> None:
+    ) -> ListItem:
         self._count(source.id, "lists_read")
         logger.info("source %s: %d entries in %s", source.id, len(entries), list_url)
         # An empty answer is suspect (health's no_entries): its validators are dropped, so the
@@ -219,7 +230,7 @@ class FollowupSpider(scrapy.Spider):
         validators = (
             parse_validators(lambda name: _header(response, name)) if entries else Validators()
         )
-        self.parsed_lists[list_url] = (validators, [e.url for e in entries])
+        return ListItem(list_url, validators, [e.url for e in entries])
 
     def _follow(self, source: Source, entries: list[Entry]) -> Iterator[Any]:
         self._count(source.id, "entries", len(entries))
@@ -283,7 +294,7 @@ class FollowupSpider(scrapy.Spider):
         source = self._sources.get(source_id)
         if source is not None and source.recheck is not None:
             # What later re-checks compare the page with: the same extraction of the same page.
-            self.store.save_validators(entry.url, _page_validators(response, article))
+            yield ValidatorsItem(entry.url, _page_validators(response, article))
         yield ArticleItem(source_id, article, baseline_topic=baseline)
 
     def page_failed(self, failure: Failure) -> Iterator[Any]:
@@ -297,9 +308,7 @@ class FollowupSpider(scrapy.Spider):
             kwargs["source_id"], kwargs["entry"].url, "failed", describe_failure(failure)
         )
 
-    def parse_recheck(
-        self, response: Response, source: Source, entry: Entry, known_hash: str | None
-    ) -> Iterator[Any]:
+    def parse_recheck(self, response: Response, source: Source, entry: Entry) -> Iterator[Any]:
         self._count(source.id, "rechecked")
         if response.status == 304:
             return
@@ -310,12 +319,9 @@ class FollowupSpider(scrapy.Spider):
                 "source %s: re-check of %s gave no article: %s", source.id, entry.url, result.reason
             )
             return
+        # The pipeline compares it with the last fetch (the validators' content hash).
         article = replace(result, url=entry.url)
-        validators = _page_validators(response, article)
-        if known_hash is None or known_hash == validators.content_hash:
-            self.store.save_validators(entry.url, validators)
-            return
-        yield RevisionItem(source.id, article, validators)
+        yield RevisionItem(source.id, article, _page_validators(response, article))
 
     def recheck_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
@@ -337,29 +343,6 @@ class FollowupSpider(scrapy.Spider):
         self._count(source_id, event)
         if article.published is None:
             self._count(source_id, "undated")
-
-    def closed(self, reason: str) -> None:
-        sources = [s.id for s in self.seeds.sources]
-        if any(t.seeds for t in self.seeds.topics):
-            sources.append(SEEDS_SOURCE)
-        self.summary = summarize(self.crawler.stats.get_stats(), sources)
-        if hasattr(self, "run_id"):
-            self._save_list_validators()
-            self.store.finish_run(self.run_id, {"reason": reason, "sources": self.summary})
-        self.store.close()
-
-    def _save_list_validators(self) -> None:
-        """Validators of the lists parsed, kept only when every entry they named is settled.
-
-        A 304 next time means "nothing to do", so it may only come back when nothing is left
-        to do: an entry still unprocessed (a crawl stopped or killed), or failed and waiting
-        for its retry, makes the next request of its list unconditional.
-        """
-        for url, (validators, entry_urls) in self.parsed_lists.items():
-            if validators.conditional and self.store.all_settled(entry_urls):
-                self.store.save_validators(url, validators)
-            else:
-                self.store.delete_validators([url])
 
 
 def describe_failure(failure: Failure) -> str:
