@@ -9,8 +9,10 @@ serves it on 127.0.0.1 with crawler.mirror, and measures, each as a median of se
 (1) `followup crawl` against a bare Scrapy spider fetching the same URLs, (2) an unchanged
 re-crawl against the bare spider fetching everything again, (3) the near-duplicate index at 10k,
 100k and 1M fingerprints against simhash.SimhashIndex and linear scans, (4) the fingerprint of a
-5,000-character article against simhash.Simhash, (5) the daemon's RSS after 200 crawls; and
-profiles the crawl.
+5,000-character article against simhash.Simhash, (5) the daemon's RSS after 200 crawls, (6)
+near-duplicates beyond simhash (bench/neardup.py: recall per repost kind, the lookup with the
+second tier, the cost per related article, each beside the decision before it); and profiles the
+crawl. `--real DIR` adds real texts to (6), read from DIR at run time.
 The table goes to stdout and, with the machine and the parameters, to docs/benchmarks.md.
 """
 
@@ -30,6 +32,7 @@ from bench.daemon import measure_daemon_rss
 from bench.fingerprints import measure_fingerprint
 from bench.index import measure_index
 from bench.mirrorgen import MirrorSpec, generate_mirror
+from bench.neardup import measure_neardup
 from bench.pipeline import CRAWL_SETTINGS, measure_pipeline
 from bench.recrawl import measure_unchanged_recrawl
 from bench.report import Row, definition_list, load_average, machine, results_table
@@ -42,6 +45,7 @@ MEASUREMENTS: tuple[Callable[[Context], list[Row]], ...] = (
     measure_index,  # 3
     measure_fingerprint,  # 4
     measure_daemon_rss,  # 5
+    measure_neardup,  # 6
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 QUICK = Options(
@@ -92,7 +96,12 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, Path | None, Pat
     )
     parser.add_argument(
         "--only",
-        help="run only these measurements, comma-separated numbers (default: all five)",
+        help="run only these measurements, comma-separated numbers (default: all six)",
+    )
+    parser.add_argument(
+        "--real",
+        type=Path,
+        help="measurement 6 also on real texts: a directory of RSS .xml and # title .txt files",
     )
     parser.add_argument(
         "--profile",
@@ -109,6 +118,10 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, Path | None, Pat
         "--keep", type=Path, help="generate the mirror into this directory and keep it"
     )
     args = parser.parse_args(argv)
+    if args.real is not None and not args.real.is_dir():
+        parser.error(
+            f"--real {args.real}: not a directory; name one holding RSS .xml files or .txt articles"
+        )
     base = QUICK if args.quick else default
     changes = {
         "sources": args.sources,
@@ -118,6 +131,7 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, Path | None, Pat
         "lookups": args.lookups,
         "profile": args.profile,
         "daemon_cycles": args.daemon_cycles,
+        "real": args.real,
         "only": _numbers(parser, args.only) if args.only else None,
         "index_sizes": tuple(int(s) for s in args.index_sizes.split(","))
         if args.index_sizes

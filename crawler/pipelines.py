@@ -8,6 +8,7 @@ duplicates and seen outcomes, revisions, validators. The spider reads through `r
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from scrapy import signals
@@ -15,10 +16,11 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from crawler.config import SEEDS_SOURCE, Seeds
-from crawler.ingest import ingest_article, recheck_article, revise_article
+from crawler.faults import record_store_failure
+from crawler.ingest import Outcome, ingest_article, recheck_article, revise_article
 from crawler.items import ArticleItem, ListItem, RejectedItem, RevisionItem, ValidatorsItem
-from crawler.report import stats_key, summarize
-from crawler.store import CrawlReads, RobotsTxtCache, Store
+from crawler.report import all_failed, format_summary, stats_key, summarize
+from crawler.store import CrawlReads, RobotsTxtCache, Store, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +29,10 @@ OUTCOME_EVENTS = {
     "stored": "new",
     "baseline": "baseline",
     "duplicate": "duplicates",
-    "earlier": "duplicates",  # the story was stored already; this copy is its first publication
+    # The story was stored by an earlier crawl; this copy, its first publication, replaces it.
+    "earlier": "duplicates",
     "irrelevant": "irrelevant",
+    "undecodable": "failed",  # retried later, never a final "irrelevant"
     "known": "already_seen",
 }
 
@@ -47,6 +51,8 @@ class StorePipeline:
         self.summary: dict[str, dict[str, int]] = {}
         # Feeds and lists read this crawl, by URL: their validators are decided at the end.
         self.lists: dict[str, ListItem] = {}
+        # Article id → source, for articles this crawl stored as new.
+        self.stored_now: dict[int, str] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -73,23 +79,50 @@ class StorePipeline:
         return self._store
 
     def open_spider(self) -> None:
-        self._store = Store.open(self.crawler.settings["FOLLOWUP_DB"])
-        self.run_id = self.store.start_run(s.id for s in self._seeds().sources)
+        spider: Any = self.crawler.spider
+        if spider.setup_error is None:
+            try:
+                self._store = Store.open(self.crawler.settings["FOLLOWUP_DB"])
+            except StoreError as exc:
+                spider.fail_setup(str(exc))
+        if self._store is None:
+            self._store = Store.memory()  # the crawl of nothing still has its run
+        try:
+            self.run_id = self._store.start_run(s.id for s in self._seeds().sources)
+        except sqlite3.DatabaseError as exc:
+            record_store_failure(self.crawler, exc)
 
     def spider_closed(self, reason: str) -> None:
         if self._store is None:
             return
         assert self.crawler.stats is not None
-        self.summary = summarize(self.crawler.stats.get_stats(), reported_sources(self._seeds()))
+        sources = reported_sources(self._seeds())
+        self.summary = summarize(self.crawler.stats.get_stats(), sources)
+        logger.info("per-source figures:\n%s", format_summary(self.summary))
+        if all_failed(self.summary, sources):
+            logger.warning("every source failed: nothing was read (see the errors above)")
+        store, self._store = self._store, None
+        spider: Any = self.crawler.spider
         try:
-            self._save_list_validators()
-            if self.run_id is not None:
-                self.store.finish_run(self.run_id, {"reason": reason, "sources": self.summary})
-        finally:
-            self.store.close()
-            self._store = None
+            if self.run_id is not None and not spider.store_failure:
+                self._save_list_validators(store)
+                store.finish_run(self.run_id, {"reason": reason, "sources": self.summary})
+            store.close()
+        except sqlite3.DatabaseError as exc:
+            record_store_failure(self.crawler, exc)
 
     def process_item(self, item: Any) -> Any:
+        if getattr(self.crawler.spider, "store_failure", None):
+            raise DropItem(
+                "not stored: the database failed (see the error above)", log_level="DEBUG"
+            )
+        try:
+            return self._process(item)
+        except sqlite3.DatabaseError as exc:
+            record_store_failure(self.crawler, exc)
+            raise DropItem(f"not stored: {exc}", log_level="DEBUG") from None
+
+    def _process(self, item: Any) -> Any:
         if isinstance(item, RejectedItem):
             self.store.save_seen(item.url, item.source, item.status, detail=item.detail)
             self._count(item.source, item.status)
@@ -116,7 +149,7 @@ class StorePipeline:
             baseline_topic=item.baseline_topic,
             notify=spider.notify_targets,
         )
-        self._count(item.source, OUTCOME_EVENTS[outcome.status])
+        self._count_outcome(item.source, outcome)
         if outcome.status == "duplicate" and outcome.original is not None:
             original = outcome.original
             raise DropItem(
@@ -129,6 +162,8 @@ class StorePipeline:
                 item.article.url,
                 outcome.original.url,
             )
+        if outcome.status == "undecodable":
+            raise DropItem(f"text did not decode, retried later: {item.article.url}")
         if outcome.status in ("irrelevant", "known"):
             raise DropItem(f"{outcome.status}: {item.article.url}", log_level="DEBUG")
         return item
@@ -151,11 +186,27 @@ class StorePipeline:
         self._count(item.source, "revised")
         return item
 
-    def _count(self, source: str, event: str) -> None:
-        assert self.crawler.stats is not None
-        self.crawler.stats.inc_value(stats_key(source, event))
+    def _count_outcome(self, source: str, outcome: Outcome) -> None:
+        """Count an outcome so that the figures say what the crawl left stored, whatever
+        order its pages came in: an earlier original that replaced a copy stored by this
+        same crawl is the new one, and that copy the duplicate."""
+        replaced = outcome.original.article_id if outcome.original else None
+        if outcome.status == "earlier" and replaced in self.stored_now:
+            copy_source = self.stored_now[replaced]
+            self._count(copy_source, "new", -1)
+            self._count(copy_source, "duplicates")
+            self._count(source, "new")
+            self.stored_now[replaced] = source
+            return
+        if outcome.status == "stored" and outcome.article_id is not None:
+            self.stored_now[outcome.article_id] = source
+        self._count(source, OUTCOME_EVENTS[outcome.status])
 
-    def _save_list_validators(self) -> None:
+    def _count(self, source: str, event: str, count: int = 1) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(stats_key(source, event), count)
+
+    def _save_list_validators(self, store: Store) -> None:
         """Validators of the lists read, kept only when every entry they named is settled.
 
         A 304 next time means "nothing to do", so it may only come back when nothing is left
@@ -163,10 +214,10 @@ class StorePipeline:
         for its retry, makes the next request of its list unconditional.
         """
         for url, item in self.lists.items():
-            if item.validators.conditional and self.store.all_settled(item.entry_urls):
-                self.store.save_validators(url, item.validators)
+            if item.validators.conditional and store.all_settled(item.entry_urls):
+                store.save_validators(url, item.validators)
             else:
-                self.store.delete_validators([url])
+                store.delete_validators([url])
 
     def _seeds(self) -> Seeds:
         spider: Any = self.crawler.spider

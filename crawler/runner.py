@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from scrapy.crawler import Crawler, CrawlerProcess
-from scrapy.settings import Settings
+from scrapy.settings import BaseSettings, Settings
 
 from crawler.checks import SourceCheck
 from crawler.config import Seeds
+from crawler.faults import reached_crawl_deadline
 from crawler.pipelines import StorePipeline
 from crawler.spiders.check import CheckSitesSpider
 from crawler.spiders.followup import FollowupSpider
@@ -23,6 +24,8 @@ class CrawlResult:
 
     run_id: int
     summary: dict[str, dict[str, int]]
+    error: str | None = None  # why the crawl failed as a whole (database, deadline); one line
+    store_failed: bool = False  # the database failed (disk full, damaged): error says how
 
 
 class CrawlError(RuntimeError):
@@ -37,6 +40,51 @@ def project_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     return settings
 
 
+def crawl_settings(db_path: str | Path, settings: Mapping[str, Any] | None = None) -> Settings:
+    """The project's settings for a crawl into db_path."""
+    return project_settings({**(settings or {}), "FOLLOWUP_DB": str(db_path)})
+
+
+def spider_arguments(
+    seeds: Seeds, *, sources: Sequence[str] = (), topics: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The keyword arguments FollowupSpider takes for one crawl of the selected seeds."""
+    return {"seeds": seeds, "source": list(sources), "topic": list(topics)}
+
+
+def crawl_result(crawler: Crawler) -> CrawlResult:
+    """What a finished crawl did, as the store's owner recorded it, or CrawlError when its
+    spider never started."""
+    spider: Any = crawler.spider
+    owner = _store_owner(crawler)
+    error = (
+        getattr(spider, "setup_error", None)
+        or getattr(spider, "store_failure", None)
+        or _deadline_error(crawler.stats, crawler.settings)
+    )
+    if spider is None or owner is None or not (owner.run_id is not None or error):
+        raise CrawlError("the crawl did not start; the log above says why")
+    store_failed = bool(getattr(spider, "store_failure", None))
+    return CrawlResult(owner.run_id or 0, owner.summary, error, store_failed)
+
+
+def _store_owner(crawler: Crawler) -> StorePipeline | None:
+    try:
+        return crawler.get_item_pipeline(StorePipeline)
+    except RuntimeError:  # no engine: the crawl stopped before Scrapy built one
+        return None
+
+
+def _deadline_error(stats: Any, settings: BaseSettings) -> str | None:
+    if stats is None or not reached_crawl_deadline(stats):
+        return None
+    seconds = settings.getfloat("CLOSESPIDER_TIMEOUT")
+    return (
+        f"the crawl ran into its deadline ({seconds:g} s, --timeout) and was stopped; "
+        "what it did not reach is fetched by the next crawl"
+    )
+
+
 def run_crawl(
     seeds: Seeds,
     db_path: str | Path,
@@ -47,25 +95,14 @@ def run_crawl(
 ) -> CrawlResult:
     """Crawl the selected sources once into db_path. Blocks until the crawl ends.
 
-    A Twisted reactor cannot be restarted: call this at most once per process.
+    A Twisted reactor cannot be restarted: call this at most once per process (tests run
+    their crawls on one long-lived reactor instead, with the same three helpers above).
     """
-    merged = project_settings({**(settings or {}), "FOLLOWUP_DB": str(db_path)})
-    process = CrawlerProcess(merged)
+    process = CrawlerProcess(crawl_settings(db_path, settings))
     crawler = process.create_crawler(FollowupSpider)
-    process.crawl(crawler, seeds=seeds, source=list(sources), topic=list(topics))
+    process.crawl(crawler, **spider_arguments(seeds, sources=sources, topics=topics))
     process.start()
     return crawl_result(crawler)
-
-
-def crawl_result(crawler: Crawler) -> CrawlResult:
-    """What a finished crawl did, as its store's owner recorded it (CrawlError: it never ran)."""
-    try:
-        owner = crawler.get_item_pipeline(StorePipeline)
-    except RuntimeError:  # no engine: the crawl stopped before Scrapy built one
-        owner = None
-    if owner is None or owner.run_id is None:
-        raise CrawlError("the crawl did not start; the log above says why")
-    return CrawlResult(owner.run_id, owner.summary)
 
 
 def run_checks(seeds: Seeds, *, settings: Mapping[str, Any] | None = None) -> list[SourceCheck]:
