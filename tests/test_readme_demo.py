@@ -9,8 +9,9 @@ from typing import cast
 from scrapy.crawler import Crawler
 
 from crawler.ingest import Outcome
+from crawler.neardup import Original
 from crawler.pipelines import StorePipeline
-from crawler.store import Original
+from crawler.report import stats_key
 from tests.readme_demo import readme_diff, run_demo
 
 
@@ -50,7 +51,7 @@ def test_figures_are_the_same_whichever_copy_comes_first() -> None:
         ("origin", Outcome("stored", 7)),
         ("repost", Outcome("duplicate", 7, original)),
     ]
-    expected = {"followup/origin/new": 1, "followup/repost/duplicates": 1}
+    expected = {stats_key("origin", "new"): 1, stats_key("repost", "duplicates"): 1}
     assert figures(repost_first) == figures(origin_first) == expected
     # A copy stored by an earlier crawl stays that crawl's: this one met a duplicate.
     assert figures([("origin", Outcome("earlier", 7, original))]) == {
