@@ -11,8 +11,10 @@ re-crawl against the bare spider fetching everything again, (3) the near-duplica
 100k and 1M fingerprints against simhash.SimhashIndex and linear scans, (4) the fingerprint of a
 5,000-character article against simhash.Simhash, (5) the daemon's RSS after 200 crawls, (6)
 near-duplicates beyond simhash (bench/neardup.py: recall per repost kind, the lookup with the
-second tier, the cost per related article, each beside the decision before it); and profiles the
-crawl. `--real DIR` adds real texts to (6), read from DIR at run time.
+second tier, the cost per related article, each beside the decision before it), (7)
+`followup serve` on a store of 1M articles against plain datasette and sqlite3; and profiles the
+crawl. `--real DIR` adds real texts to (6), read from DIR at run time; `--only 7` runs the serve
+measurement alone.
 The table goes to stdout and, with the machine and the parameters, to docs/benchmarks.md.
 """
 
@@ -36,6 +38,7 @@ from bench.neardup import measure_neardup
 from bench.pipeline import CRAWL_SETTINGS, measure_pipeline
 from bench.recrawl import measure_unchanged_recrawl
 from bench.report import Row, definition_list, load_average, machine, results_table
+from bench.serve import measure_serve
 from crawler.mirror import Mirror
 
 # The measurements, in the order of the table. Each takes the context and returns its rows.
@@ -46,6 +49,7 @@ MEASUREMENTS: tuple[Callable[[Context], list[Row]], ...] = (
     measure_fingerprint,  # 4
     measure_daemon_rss,  # 5
     measure_neardup,  # 6
+    measure_serve,  # 7
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 QUICK = Options(
@@ -55,6 +59,7 @@ QUICK = Options(
     index_sizes=(1_000, 5_000),
     lookups=200,
     daemon_cycles=10,
+    serve_articles=2_000,
     quick=True,
     profile=False,
 )
@@ -95,8 +100,13 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, Path | None, Pat
         help=f"crawls the daemon runs in measurement 5 (default {default.daemon_cycles})",
     )
     parser.add_argument(
+        "--serve-articles",
+        type=int,
+        help=f"articles in the store `followup serve` is timed on (default {default.serve_articles:,})",
+    )
+    parser.add_argument(
         "--only",
-        help="run only these measurements, comma-separated numbers (default: all six)",
+        help="run only these measurements, comma-separated numbers (default: all seven)",
     )
     parser.add_argument(
         "--real",
@@ -132,6 +142,7 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, Path | None, Pat
         "profile": args.profile,
         "daemon_cycles": args.daemon_cycles,
         "real": args.real,
+        "serve_articles": args.serve_articles,
         "only": _numbers(parser, args.only) if args.only else None,
         "index_sizes": tuple(int(s) for s in args.index_sizes.split(","))
         if args.index_sizes
@@ -144,11 +155,13 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, Path | None, Pat
         options.runs,
         options.lookups,
         options.daemon_cycles,
+        options.serve_articles,
         *options.index_sizes,
     )
     if min(counts) < 1:
         parser.error(
-            "--sources, --articles, --runs, --lookups, --daemon-cycles and --index-sizes must be "
+            "--sources, --articles, --runs, --lookups, --daemon-cycles, --serve-articles and "
+            "--index-sizes must be "
             "at least 1"
         )
     # docs/benchmarks.md holds one whole run: a partial or quick one goes there only when asked.
@@ -199,6 +212,7 @@ def document(rows: list[Row], ctx: Context, loads: tuple[str, str]) -> str:
         "runs": f"{options.runs} crawls of each side (medians)",
         "index": f"{', '.join(f'{s:,}' for s in options.index_sizes)} stored fingerprints, {options.lookups} lookups and 200 inserts each",
         "daemon": f"until {options.daemon_cycles} crawls finished",
+        "serve": f"a store of {options.serve_articles:,} articles built by SQL",
     }
     command = "python -m bench" + (" --quick" if options.quick else "")
     if len(options.only) < len(MEASUREMENTS):

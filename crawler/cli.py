@@ -634,6 +634,33 @@ def send_notifications(db_path: str, targets: Sequence[Target]) -> bool:
     return not result.errors
 
 
+@cli.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8001, show_default=True, help="Port."
+)
+def serve(db_path: str, host: str, port: int) -> None:
+    """Browse the store in Datasette: latest coverage, sightings, source health, search, feeds.
+
+    Read-only: it never writes the database, and shows what a running daemon adds. Needs the
+    web extra (pip install 'followup-crawler[web]'). Exit status 2 when there is no database.
+    """
+    try:
+        from crawler.web.app import ServeError, build_datasette, run_datasette
+    except ModuleNotFoundError as exc:
+        raise BadInput(
+            f"followup serve needs Datasette ({exc.name} is not installed): "
+            "pip install 'followup-crawler[web]'"
+        ) from None
+    try:
+        datasette = build_datasette(Path(db_path))
+    except ServeError as exc:
+        raise BadInput(str(exc)) from None
+    click.echo(f"Serving {db_path} read-only at http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    run_datasette(datasette, host=host, port=port)
+
+
 def _check_database(db_path: str) -> Store:
     """The database, opened and migrated, or a clear error (exit 2)."""
     try:

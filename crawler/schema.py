@@ -241,3 +241,49 @@ NOTIFY_SCHEMA = (
         PRIMARY KEY (target, source, code)
     )""",
 )
+
+
+# The Beijing day an article counts for: of its publication, else of its fetching.
+ARTICLE_DAY = "date(coalesce({row}.published_at, {row}.fetched_at), '+8 hours')"
+
+
+def _count_day(row: str, change: int) -> str:
+    """Trigger statements adding `change` to the day count of the `new` or `old` row."""
+    day = ARTICLE_DAY.format(row=row)
+    return f"""INSERT INTO article_days (day, source, articles) VALUES ({day}, {row}.source, {change})
+        ON CONFLICT(day, source) DO UPDATE SET articles = articles + excluded.articles;
+        DELETE FROM article_days WHERE day = {day} AND source = {row}.source AND articles = 0;"""
+
+
+@MIGRATIONS()
+def m009_serve(db: Database) -> None:
+    """What the canned queries of `followup serve` need to answer at once on a large store."""
+    execute_all(db, SERVE_SCHEMA)
+
+
+SERVE_SCHEMA = (
+    # Articles per Beijing day and source, kept by triggers, so `articles_per_day` reads a few
+    # thousand rows instead of computing a date for every article (2.8 µs each: 3 s at 1M).
+    """CREATE TABLE article_days (
+        day TEXT NOT NULL,
+        source TEXT NOT NULL,
+        articles INTEGER NOT NULL,
+        PRIMARY KEY (day, source)
+    )""",
+    f"""INSERT INTO article_days (day, source, articles)
+        SELECT {ARTICLE_DAY.format(row="articles")}, source, count(*) FROM articles
+        GROUP BY 1, 2""",
+    f"""CREATE TRIGGER article_days_ai AFTER INSERT ON articles BEGIN
+        {_count_day("new", 1)}
+    END""",
+    f"""CREATE TRIGGER article_days_ad AFTER DELETE ON articles BEGIN
+        {_count_day("old", -1)}
+    END""",
+    f"""CREATE TRIGGER article_days_au AFTER UPDATE OF published_at, fetched_at, source
+        ON articles BEGIN
+        {_count_day("old", -1)}
+        {_count_day("new", 1)}
+    END""",
+    # source_health and `followup status` read the crawl runs of the last 24 hours.
+    "CREATE INDEX crawl_runs_started_at ON crawl_runs(started_at)",
+)

@@ -42,6 +42,23 @@ ROWS = (
     "6a. Near-duplicate recall, own corpus",
     "6b. Near-duplicate lookup with the second tier",
     "6c. Ingest CPU per related article",
+    *(
+        f"7. followup serve, 2,000 articles: {page}"
+        for page in (
+            "landing page /",
+            "database page /followup",
+            "articles table",
+            "latest_coverage (topic='')",
+            "latest_coverage (topic=rare)",
+            "story_sightings",
+            "search (q=微信支付)",
+            "search (q=微信)",
+            "source_health",
+            "articles_per_day",
+            "topic_feed (Atom)",
+            "articles table's search box",
+        )
+    ),
 )
 QUICK_LISTS = 1  # one source with one feed or list
 QUICK_CYCLES = 4
@@ -95,6 +112,7 @@ def test_quick_benchmark_reports_every_measurement(tmp_path: Path) -> None:
         "## 2. Unchanged re-crawl",
         "## 3. Near-duplicate",
         "## 5. Daemon RSS",
+        "## 7. `followup serve` on a large store",
     ):
         assert section in text
 

@@ -55,5 +55,5 @@ def test_figures_are_the_same_whichever_copy_comes_first() -> None:
     assert figures(repost_first) == figures(origin_first) == expected
     # A copy stored by an earlier crawl stays that crawl's: this one met a duplicate.
     assert figures([("origin", Outcome("earlier", 7, original))]) == {
-        "followup/origin/duplicates": 1
+        stats_key("origin", "duplicates"): 1
     }

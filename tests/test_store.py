@@ -67,6 +67,7 @@ def test_opens_in_wal_mode_with_the_schema(tmp_path: Path) -> None:
         "m004_robots_txt",
         "m006_neardup",
         "m008_notifications",
+        "m009_serve",
     ]
     assert MIGRATIONS.pending(db) == []
 
