@@ -29,8 +29,8 @@ from typing import IO
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crawler.config import Seeds, Source, format_duration
-from crawler.dates import utcnow
+from crawler.config import Seeds, Source
+from crawler.dates import format_duration, utcnow
 from crawler.notify.targets import Target
 from crawler.polling import STOPPING, RunReport, after_run, first_run, read_run
 from crawler.state import (

@@ -10,8 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
-from crawler.config import format_duration
-from crawler.dates import from_iso, to_iso
+from crawler.dates import format_duration, from_iso, to_iso
 from crawler.health import Health, get_health
 from crawler.state import SourceState, get_source_states
 from crawler.tables import clip, format_table

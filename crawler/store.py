@@ -9,6 +9,7 @@ belongs together happens in one transaction, by column name (crawler.rows).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -29,6 +30,8 @@ from crawler.rows import insert_row, select, update_row
 from crawler.schema import MIGRATIONS, migrate
 from crawler.seen import RETRIED_STATUSES, Status, is_due, is_settled
 from crawler.sketch import Sketch
+
+logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -131,6 +134,50 @@ SEEN_BATCH = 100
 def _seen_row(url: str, source: str, status: Status, detail: str) -> list[Any]:
     now = to_iso(utcnow())
     return [url, source, status, now, now, int(status in RETRIED_STATUSES), detail or None]
+
+
+def open_readonly(path: str | Path) -> Database:
+    """An existing database opened read-only (the file is never written), waiting on locks.
+
+    In a directory nobody may write (a read-only mount), WAL's -shm file cannot be made, so
+    the file is read as immutable: what it holds, without a -wal that was never checkpointed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise StoreError(
+            f"no database at {path}: run `followup crawl --db {path}` first, or pass --db"
+        )
+    wal = Path(f"{path}-wal")
+    pending = wal.exists() and wal.stat().st_size > 0
+    # A file no one can write changes under nobody: read as immutable, SQLite makes no -shm.
+    immutable = not pending and write_problem(path) is not None
+    try:
+        return _connect_readonly(path, immutable=immutable)
+    except sqlite3.OperationalError as exc:
+        if immutable or os.access(path.parent, os.W_OK):
+            raise StoreError(f"cannot read {path} as a followup database: {exc}") from exc
+    if pending:
+        logger.warning(
+            "%s is read-only and its -wal file cannot be applied: the latest changes it holds "
+            "are not shown; copy both files somewhere writable to read them",
+            path,
+        )
+    return _connect_readonly(path, immutable=True)
+
+
+def _connect_readonly(path: Path, *, immutable: bool = False) -> Database:
+    mode = "immutable=1" if immutable else "mode=ro"
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA query_only = ON")
+        db = Database(conn)
+        db.table_names()  # reads the schema: fails here on a file that is not SQLite
+    except sqlite3.OperationalError:
+        raise
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot read {path} as a followup database: {exc}") from exc
+    return db
 
 
 class Store:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.config import ConfigError, format_duration, load_seeds, parse_duration
+from crawler.config import ConfigError, load_seeds
+from crawler.dates import format_duration, parse_duration
 from crawler.sites import SITES
 
 SOURCES = """
