@@ -15,6 +15,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -124,16 +125,17 @@ def enable_wal(db: Database) -> None:
 
 
 SAVE_SEEN = """INSERT INTO seen (url, source, status, first_seen, last_seen, attempts, detail)
-    VALUES (?, ?, ?, ?, ?, ?, ?)
+    VALUES (:url, :source, :status, :first_seen, :last_seen, :attempts, :detail)
     ON CONFLICT(url) DO UPDATE SET status = excluded.status, last_seen = excluded.last_seen,
       detail = excluded.detail, attempts = seen.attempts + excluded.attempts"""
 # Unrelated articles' seen rows are written this many at a time.
 SEEN_BATCH = 100
 
 
-def _seen_row(url: str, source: str, status: Status, detail: str) -> list[Any]:
+def _seen_row(url: str, source: str, status: Status, detail: str) -> dict[str, Any]:
     now = to_iso(utcnow())
-    return [url, source, status, now, now, int(status in RETRIED_STATUSES), detail or None]
+    row = {"url": url, "source": source, "status": status, "first_seen": now, "last_seen": now}
+    return row | {"attempts": int(status in RETRIED_STATUSES), "detail": detail or None}
 
 
 def open_readonly(path: str | Path) -> Database:
@@ -186,7 +188,7 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.neardup = NearDuplicateIndex(db)
-        self._pending_seen: list[list[Any]] = []
+        self._pending_seen: list[dict[str, Any]] = []
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
@@ -420,17 +422,11 @@ class Store:
         """Remember how a URL's current version is identified (replacing what was there)."""
         self.db.execute(
             """INSERT INTO http_validators (url, etag, last_modified, content_hash, saved_at)
-               VALUES (?, ?, ?, ?, ?)
+               VALUES (:url, :etag, :last_modified, :content_hash, :saved_at)
                ON CONFLICT(url) DO UPDATE SET etag = excluded.etag,
                  last_modified = excluded.last_modified, content_hash = excluded.content_hash,
                  saved_at = excluded.saved_at""",
-            [
-                url,
-                validators.etag,
-                validators.last_modified,
-                validators.content_hash,
-                to_iso(utcnow()),
-            ],
+            {"url": url, **asdict(validators), "saved_at": to_iso(utcnow())},
         )
 
     def delete_validators(self, urls: Sequence[str]) -> None:
