@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from crawler.mirror import Mirror
-from tests.helpers import FAST_SETTINGS, setting_args, write_seeds
+from tests.helpers import setting_args, write_seeds
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
 
@@ -53,8 +53,9 @@ every = "1s"
 min_every = "1s"
 max_every = "2s"
 """
-# The mirror holds this feed's answer for a minute (until the mirror stops, at the latest).
-STUCK = source("stuck", "https://slow.example.com/feed", max_every="1m")
+# Held by the tests that use it (Mirror.hold): it answers only when they release it.
+STUCK_FEED = "https://slow.example.com/feed"
+STUCK = source("stuck", STUCK_FEED, max_every="1m")
 SLOW_PAGES = [f"https://daily.example.org/a/{n}.html" for n in (1001, 1002, 1003)]
 
 
@@ -154,37 +155,30 @@ def assert_stored_once(db: Path) -> None:
     assert {u for u, s in seen.items() if s == "stored"} == set(articles)
 
 
-def test_one_worker_crawls_several_sources_while_a_stuck_one_times_out_alone(
+def test_one_worker_crawls_several_sources_while_a_stuck_one_waits(
     web: Mirror, tmp_path: Path
 ) -> None:
     seeds = write_seeds(tmp_path / "seeds", web, NEWS + DAILY + LISTED + STUCK)
     db, log = tmp_path / "f.db", tmp_path / "daemon.log"
-    # The stuck feed answers neither within the crawl's --timeout (8 s) nor its download
-    # timeout (30 s): the crawl is asked to stop at 8 s and ends when the download gives up.
-    settings = setting_args({**FAST_SETTINGS, "DOWNLOAD_TIMEOUT": "30"})
-    args = ("--workers", "1", "--max-crawls", "4", "--timeout", "8s", "--grace", "2m")
-    with running_daemon(seeds, db, log, *args, *settings) as daemon:
-        wait_until(
-            lambda: query(db, "SELECT 1 FROM crawl_runs WHERE sources = '[\"stuck\"]'"), "stuck"
-        )
-        stuck_started = time.monotonic()
-        wait_until(
-            lambda: all(len(finished_runs(db, s)) >= 3 for s in ("news", "daily", "listed")),
-            "three polls of each healthy source",
-        )
-        healthy_done = time.monotonic()
-        wait_until(lambda: finished_runs(db, "stuck"), "the stuck crawl to end")
-        stuck_done = time.monotonic()
-        stderr = stop(daemon)
+    feed = web.hold(STUCK_FEED)  # the stuck crawl cannot end while the test holds its feed
+    args = ("--workers", "1", "--max-crawls", "4", "--timeout", "10m")
+    try:
+        with running_daemon(seeds, db, log, *args, *setting_args()) as daemon:
+            wait_until(feed.arrived.is_set, "the stuck feed to be asked for")
+            wait_until(
+                lambda: all(len(finished_runs(db, s)) >= 3 for s in ("news", "daily", "listed")),
+                "three polls of each healthy source",
+            )
+            # The stuck crawl is still waiting in the same worker: it held none of them back.
+            assert not finished_runs(db, "stuck")
+            feed.release()
+            stderr = stop(daemon)
+    finally:
+        feed.release()
     logged = read(log)
     assert daemon.returncode == 0, stderr + logged
     assert not worker_pids(db)
-    # One worker process ran every crawl; the stuck one held none of the others back.
     assert len(started_workers(log)) == 1, logged
-    assert healthy_done < stuck_done and stuck_done - stuck_started >= 8
-    stuck = state(db, "stuck")
-    assert stuck is not None and stuck["consecutive_failures"] >= 1
-    assert "timed out after 8s" in stuck["last_error"]
     for healthy in ("news", "daily", "listed"):
         row = state(db, healthy)
         assert row is not None and row["last_success_at"] is not None, healthy
@@ -192,25 +186,51 @@ def test_one_worker_crawls_several_sources_while_a_stuck_one_times_out_alone(
     assert_stored_once(db)
 
 
+def test_a_stuck_crawl_in_a_worker_is_ended_at_its_timeout_and_counted_as_failing(
+    web: Mirror, tmp_path: Path
+) -> None:
+    seeds = write_seeds(tmp_path / "seeds", web, STUCK)
+    db, log = tmp_path / "f.db", tmp_path / "daemon.log"
+    feed = web.hold(STUCK_FEED)  # it never answers: only the timeout can end the crawl
+    try:
+        with running_daemon(
+            seeds, db, log, "--workers", "1", "--timeout", "1s", *setting_args()
+        ) as daemon:
+            wait_until(lambda: finished_runs(db, "stuck"), "the stuck crawl to end")
+            wait_until(lambda: state(db, "stuck"), "the stuck source's state")
+            stderr = stop(daemon)
+    finally:
+        feed.release()
+    assert daemon.returncode == 0, stderr + read(log)
+    stuck = state(db, "stuck")
+    assert stuck is not None and stuck["consecutive_failures"] >= 1
+    assert stuck["last_error"], read(log)
+    assert not worker_pids(db)
+
+
 def test_a_worker_killed_mid_wave_loses_nothing_and_its_sources_are_polled_again(
     web: Mirror, tmp_path: Path
 ) -> None:
     seeds = write_seeds(tmp_path / "seeds", web, DAILY + NEWS)
     db, log = tmp_path / "f.db", tmp_path / "daemon.log"
-    for url in SLOW_PAGES:
-        web.update_page(url, delay=2.0)
-    web.update_page("https://news.example.com/feed.xml", delay=3.0)
-    settings = setting_args({**FAST_SETTINGS, "DOWNLOAD_TIMEOUT": "30"})
+    # Both crawls wait on held answers until the worker has been killed under them.
+    news_feed = web.hold("https://news.example.com/feed.xml")
+    pages = [web.hold(url) for url in SLOW_PAGES]
+    gates = [news_feed, *pages]
+    settings = setting_args()
     with running_daemon(seeds, db, log, "--workers", "1", *settings) as daemon:
         wait_until(
             lambda: (
-                len(query(db, "SELECT 1 FROM crawl_runs WHERE finished_at IS NULL")) == 2
-                and query(db, "SELECT 1 FROM seen")
+                news_feed.arrived.is_set()
+                and any(p.arrived.is_set() for p in pages)
+                and len(query(db, "SELECT 1 FROM crawl_runs WHERE finished_at IS NULL")) == 2
             ),
-            "both crawls running, one of them writing",
+            "both crawls running, each waiting on a held answer",
         )
         (worker,) = started_workers(log)
         os.killpg(worker, signal.SIGKILL)
+        for gate in gates:
+            gate.release()
         wait_until(
             lambda: (
                 len(started_workers(log)) == 2
@@ -268,8 +288,10 @@ def test_max_crawls_caps_the_crawls_running_at_once(web: Mirror, tmp_path: Path)
         ("broken", "https://broken.example.com/feed"),
     ]
     seeds = write_seeds(tmp_path / "seeds", web, "".join(source(i, f) for i, f in feeds))
+    # Every feed is held: a crawl that starts stays running until the test lets it answer.
+    gates = [web.hold(feed) for _, feed in feeds]
     for _, feed in feeds:
-        web.update_page(feed, delay=1.0, conditional=False)
+        web.update_page(feed, conditional=False)
     db, log = tmp_path / "f.db", tmp_path / "daemon.log"
     most = 0
     done = threading.Event()
@@ -287,16 +309,24 @@ def test_max_crawls_caps_the_crawls_running_at_once(web: Mirror, tmp_path: Path)
         sampler.start()
         try:
             wait_until(
+                lambda: sum(g.arrived.is_set() for g in gates) == 2 and most == 2,
+                "two crawls running, each waiting on its held feed",
+            )
+            for gate in gates:
+                gate.release()
+            wait_until(
                 lambda: all(len(finished_runs(db, i)) >= 2 for i, _ in feeds),
                 "two polls of every source",
             )
         finally:
             done.set()
             sampler.join()
+            for gate in gates:
+                gate.release()
         stderr = stop(daemon)
     assert daemon.returncode == 0, stderr + read(log)
-    # Four sources due every second, each crawl over a second long: without the cap all
-    # four would run at once.
+    # Four sources due every second, two held running: without the cap all four would have
+    # started (and stayed running on their held feeds) before any was let go.
     assert most == 2
 
 
@@ -305,21 +335,30 @@ def test_a_daemon_killed_with_9_leaves_its_worker_to_finish_and_the_next_daemon_
 ) -> None:
     seeds = write_seeds(tmp_path / "seeds", web, DAILY)
     db, log = tmp_path / "f.db", tmp_path / "daemon.log"
-    for url in SLOW_PAGES:
-        web.update_page(url, delay=3.0)
-    settings = setting_args({**FAST_SETTINGS, "DOWNLOAD_TIMEOUT": "30"})
-    with running_daemon(seeds, db, log, "--workers", "1", *settings) as first:
-        wait_until(lambda: query(db, "SELECT 1 FROM seen"), "the first crawl to write")
-        (orphan,) = worker_pids(db)
-        first.kill()  # kill -9 the daemon alone: its worker's input ends
-        first.communicate()
-        with running_daemon(seeds, db, log, "--workers", "1", *settings) as second:
-            wait_until(lambda: "an earlier crawl still runs" in read(log), "the lock")
-            # The orphaned worker finished its crawl, recorded its end, and left.
-            wait_until(lambda: orphan not in worker_pids(db), "the orphaned worker to end")
-            assert query(db, "SELECT 1 FROM crawl_runs WHERE id = 1 AND finished_at IS NOT NULL")
-            wait_until(lambda: len(finished_runs(db, "daily")) >= 2, "a crawl by the second daemon")
-            stderr = stop(second)
+    # The orphaned worker's crawl cannot finish before the second daemon has met its lock.
+    pages = [web.hold(url) for url in SLOW_PAGES]
+    try:
+        with running_daemon(seeds, db, log, "--workers", "1", *setting_args()) as first:
+            wait_until(lambda: any(p.arrived.is_set() for p in pages), "a held page asked for")
+            (orphan,) = worker_pids(db)
+            first.kill()  # kill -9 the daemon alone: its worker's input ends
+            first.communicate()
+            with running_daemon(seeds, db, log, "--workers", "1", *setting_args()) as second:
+                wait_until(lambda: "an earlier crawl still runs" in read(log), "the lock")
+                for page in pages:
+                    page.release()
+                # The orphaned worker finished its crawl, recorded its end, and left.
+                wait_until(lambda: orphan not in worker_pids(db), "the orphaned worker to end")
+                assert query(
+                    db, "SELECT 1 FROM crawl_runs WHERE id = 1 AND finished_at IS NOT NULL"
+                )
+                wait_until(
+                    lambda: len(finished_runs(db, "daily")) >= 2, "a crawl by the second daemon"
+                )
+                stderr = stop(second)
+    finally:
+        for page in pages:
+            page.release()
     assert second.returncode == 0, stderr + read(log)
     assert_stored_once(db)
     stored = {web.real_url(r["url"]) for r in query(db, "SELECT url FROM articles")}
