@@ -15,17 +15,15 @@ import click
 from sqlite_utils import Database
 
 from crawler import __version__
-from crawler.config import ConfigError, Seeds, load_seeds, parse_duration
+from crawler.config import ConfigError, Seeds, load_seeds
 from crawler.coverage import (
     Selection,
     format_coverage,
     get_sources,
     get_topics,
     iter_coverage,
-    open_readonly,
-    parse_when,
 )
-from crawler.dates import utcnow
+from crawler.dates import parse_duration, parse_when, utcnow
 from crawler.export import FORMATS, SUFFIXES, ExportError, Format, format_for, render
 from crawler.health import CODES as HEALTH_CODES
 from crawler.notify.targets import NOTIFY_FILE, Target, load_targets
@@ -39,6 +37,7 @@ from crawler.store import (
     StoreError,
     check_followup_database,
     describe_store_error,
+    open_readonly,
 )
 
 if TYPE_CHECKING:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from crawler.dates import format_duration, parse_duration
 from crawler.query import Query, QuerySyntaxError, lowercase_operators, parse_query
 from crawler.sites import SITES, Site, get_site, site_for_url
 from crawler.urls import is_http_url
@@ -23,10 +24,6 @@ TOPICS_FILE = "topics.toml"
 NODES_FILE = "nodes.toml"
 ID_RE = re.compile(r"^[a-z0-9_]+$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-DURATION_RE = re.compile(r"(\d+)\s*([smhdw])")
-DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-# Longer is a typo, and would overflow dates (now - 10^20 days): --since 100000d is fine.
-LONGEST_DURATION = timedelta(days=1000 * 365)
 # The longest a source may wait between polls (its backoff and max_every included), so that
 # every planned time stays a date.
 LONGEST_INTERVAL = timedelta(days=100 * 365)
@@ -148,31 +145,6 @@ def _pick(items: tuple[IdT, ...], ids: Sequence[str], path: Path, kind: str) -> 
             f"known: {', '.join(known) or 'none'}"
         )
     return tuple(known[i] for i in dict.fromkeys(ids))
-
-
-def parse_duration(value: str) -> timedelta:
-    """'90s', '15m', '2h', '1d', '1h30m' as a timedelta (ValueError otherwise)."""
-    text = value.strip().lower()
-    parts = DURATION_RE.findall(text)
-    if not parts or DURATION_RE.sub("", text).strip():
-        raise ValueError(f"{value!r} is not a duration; write e.g. '90s', '15m', '2h', '1d'")
-    seconds = sum(int(n) * DURATION_UNITS[unit] for n, unit in parts)
-    if seconds <= 0:
-        raise ValueError(f"{value!r} is not a positive duration")
-    if seconds > LONGEST_DURATION.total_seconds():
-        raise ValueError(f"{value!r} is longer than 1000 years")
-    return timedelta(seconds=seconds)
-
-
-def format_duration(value: timedelta) -> str:
-    """A duration as parse_duration reads it: '15m', '1h30m', '2d'."""
-    seconds = round(value.total_seconds())
-    parts = []
-    for unit in "dhms":
-        count, seconds = divmod(seconds, DURATION_UNITS[unit])
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts) or "0s"
 
 
 def load_seeds(directory: str | Path) -> Seeds:

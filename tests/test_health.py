@@ -16,7 +16,6 @@ from click.testing import CliRunner
 
 from crawler.cli import cli
 from crawler.config import load_seeds
-from crawler.coverage import open_readonly
 from crawler.dates import to_iso, utcnow
 from crawler.demo import SITES_DIR
 from crawler.health import Health, Run, find_health, get_health
@@ -24,7 +23,7 @@ from crawler.mirror import Mirror, Page
 from crawler.polling import after_run, first_run, read_run
 from crawler.report import EVENTS, format_summary
 from crawler.state import SourceState, get_source_states, save_source_state
-from crawler.store import Store
+from crawler.store import Store, open_readonly
 from tests.helpers import run_followup, setting_args, write_seeds
 from tests.sitecrawl import TOPIC, readme_example, real_urls, relayout_cnbeta
 

@@ -125,12 +125,12 @@ def test_recent_window_candidates_closest_first() -> None:
                 " VALUES (?, ?, 's', 't', '2999-01-01T00:00:00Z', '', 't')",
                 [article_id, f"https://e.com/{article_id}"],
             )
-            store._save_fingerprint(article_id, base ^ ((1 << flips) - 1))
-    store.recent.refresh(store.db, since=datetime(2000, 1, 1, tzinfo=UTC))
-    found = store.recent.within(base, 11, 20, limit=16)
+            store.neardup.save_fingerprint(article_id, base ^ ((1 << flips) - 1))
+    store.neardup.recent.refresh(store.db, since=datetime(2000, 1, 1, tzinfo=UTC))
+    found = store.neardup.recent.within(base, 11, 20, limit=16)
     assert [distance for _, distance in found] == [12, 15]
-    assert store.recent.within(base, 11, 20, limit=1) == found[:1]
-    assert list(itertools.chain(*store.recent.within(base, 0, 64, limit=16)))[1::2] == [
+    assert store.neardup.recent.within(base, 11, 20, limit=1) == found[:1]
+    assert list(itertools.chain(*store.neardup.recent.within(base, 0, 64, limit=16)))[1::2] == [
         3,
         12,
         15,

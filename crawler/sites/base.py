@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from datetime import datetime
 from typing import ClassVar, TypeVar
-
-import lxml.html
-from lxml.cssselect import CSSSelector
 
 from crawler.dates import parse_datetime
 from crawler.feeds import FeedItem
@@ -18,30 +14,13 @@ from crawler.text import html_to_text, strip_boilerplate
 from crawler.urls import canonicalize_url
 
 
-@functools.cache
-def _compiled_css(selector: str) -> CSSSelector:
-    return CSSSelector(selector, translator="html")
-
-
-def css(root: lxml.html.HtmlElement, selector: str) -> list[lxml.html.HtmlElement]:
-    """root.cssselect(selector) with the selector compiled once per process, not per call."""
-    return _compiled_css(selector)(root)
-
-
-def has_class(name: str) -> str:
-    """An XPath predicate for elements with the CSS class `name` among others.
-
-    The cheap substring test runs first, so the exact token test (which builds a string per
-    element) only runs on the few elements that might match.
-    """
-    return f"contains(@class, '{name}') and contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
-
-
 class Site:
     """Generic behaviour; a site module overrides what its site does differently."""
 
     id: ClassVar[str] = "generic"
     name: ClassVar[str] = "any site"
+    # Other names the site signs titles with ("… - 虎嗅网"); id and name count already.
+    aliases: ClassVar[tuple[str, ...]] = ()
     # Regular expressions matched against a URL to pick the module for a topic seed.
     url_patterns: ClassVar[tuple[str, ...]] = ()
     # The site's own domains (subdomains included): a redirect anywhere else is not followed.

@@ -17,7 +17,8 @@ from parsel import Selector
 from crawler.dates import BEIJING, date_from_path, parse_datetime, utcnow
 from crawler.listing import dedupe_entries, resolve_link
 from crawler.model import Article, Document, Entry
-from crawler.sites.base import Site, has_class, register
+from crawler.sites.base import Site, register
+from crawler.sites.parsing import has_class
 from crawler.text import clean_lines, html_to_text, strip_boilerplate
 
 # Every channel has a host of its own (tech., finance., economy., industry., …); the path
@@ -65,6 +66,7 @@ class CaijingSite(Site):
 
     id: ClassVar[str] = "caijing"
     name: ClassVar[str] = "财经网"
+    aliases: ClassVar[tuple[str, ...]] = ("财经",)
     domains: ClassVar[tuple[str, ...]] = ("caijing.com.cn",)
     url_patterns: ClassVar[tuple[str, ...]] = (ARTICLE_URL_RE.pattern,)
 

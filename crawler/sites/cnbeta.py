@@ -16,7 +16,8 @@ from crawler.dates import parse_datetime
 from crawler.feeds import FeedItem
 from crawler.listing import dedupe_entries
 from crawler.model import Article, Document, Entry
-from crawler.sites.base import Site, css, register
+from crawler.sites.base import Site, register
+from crawler.sites.parsing import css
 from crawler.text import clean_lines, html_to_text, strip_boilerplate
 from crawler.urls import URLError, canonicalize_url
 
@@ -60,6 +61,7 @@ class CnbetaSite(Site):
 
     id = "cnbeta"
     name = "cnBeta"
+    aliases: ClassVar[tuple[str, ...]] = ("cnBeta.COM",)
     domains: ClassVar[tuple[str, ...]] = ("cnbeta.com.tw", "cnbeta.com")
     url_patterns = (
         r"^https?://(?:www\.)?cnbeta\.com(?:\.tw)?/articles/",

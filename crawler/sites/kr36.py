@@ -27,7 +27,8 @@ from parsel import Selector, SelectorList
 from crawler.dates import from_timestamp, parse_datetime
 from crawler.feeds import FeedItem
 from crawler.model import Article, Document, Entry
-from crawler.sites.base import Site, has_class, register
+from crawler.sites.base import Site, register
+from crawler.sites.parsing import has_class, joined_text, stripped
 from crawler.text import BOILERPLATE_MAX_LINE, html_to_text, is_boilerplate
 from crawler.urls import canonicalize_url
 
@@ -148,7 +149,7 @@ def article_data(state: dict[str, Any]) -> dict[str, Any] | None:
     data: Any = state
     for key in ("articleDetail", "articleDetailData", "data"):
         data = data.get(key) if isinstance(data, dict) else None
-    if isinstance(data, dict) and _string(data.get("widgetContent")):
+    if isinstance(data, dict) and stripped(data.get("widgetContent")):
         return data
     return None
 
@@ -173,9 +174,9 @@ def _state_article(document: Document, page: Selector) -> Article | None:
         return None
     return Article(
         url=document.url,
-        title=_string(data.get("widgetTitle")) or _dom_title(page),
+        title=stripped(data.get("widgetTitle")) or _dom_title(page),
         text=body_text(data["widgetContent"]),
-        author=_string(data.get("author")),
+        author=stripped(data.get("author")),
         published=from_timestamp(data["publishTime"]) if data.get("publishTime") else None,
     )
 
@@ -202,15 +203,15 @@ def _props_article(document: Document) -> Article | None:
     except ValueError:
         return None
     post = props.get("detailArticle|post") if isinstance(props, dict) else None
-    if not isinstance(post, dict) or not _string(post.get("content")):
+    if not isinstance(post, dict) or not stripped(post.get("content")):
         return None
     user = post.get("user")
     return Article(
         url=document.url,
-        title=_string(post.get("title")),
+        title=stripped(post.get("title")),
         text=body_text(post["content"]),
-        author=_string(user.get("name")) if isinstance(user, dict) else "",
-        published=parse_datetime(_string(post.get("published_at"))),
+        author=stripped(user.get("name")) if isinstance(user, dict) else "",
+        published=parse_datetime(stripped(post.get("published_at"))),
     )
 
 
@@ -227,13 +228,7 @@ def _dom_title(page: Selector) -> str:
 
 
 def _text_of(selection: SelectorList[Selector]) -> str:
-    if not selection:
-        return ""
-    return " ".join("".join(selection[0].css("::text").getall()).split())
-
-
-def _string(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
+    return joined_text(selection[0].css("::text").getall()) if selection else ""
 
 
 # Body text ---------------------------------------------------------------------------------

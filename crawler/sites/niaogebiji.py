@@ -16,7 +16,8 @@ from parsel import Selector
 from crawler.dates import from_timestamp, parse_datetime
 from crawler.listing import dedupe_entries, resolve_link
 from crawler.model import Article, Document, Entry
-from crawler.sites.base import Site, has_class, register
+from crawler.sites.base import Site, register
+from crawler.sites.parsing import has_class, joined_text, stripped
 from crawler.text import html_to_text, strip_boilerplate
 from crawler.urls import canonicalize_url
 
@@ -86,14 +87,14 @@ class NiaogebijiSite(Site):
 
     def _record_entries(self, records: list[dict[str, Any]], base_url: str) -> Iterator[Entry]:
         for record in records:
-            url = resolve_link(base_url, _text(record.get("link")), self.canonical_url)
+            url = resolve_link(base_url, stripped(record.get("link")), self.canonical_url)
             if url is None:
                 logger.warning("%s: skipping %r: no usable link", base_url, record.get("title"))
                 continue
             yield Entry(
                 url=url,
-                title=_text(record.get("title")),
-                author=_text(record.get("author")),
+                title=stripped(record.get("title")),
+                author=stripped(record.get("author")),
                 published=parse_unix_time(record.get("published_at")),
             )
 
@@ -109,7 +110,7 @@ class NiaogebijiSite(Site):
             )
             if url is None:
                 continue
-            title = _joined(card.css(".articleTitle ::text").getall())
+            title = joined_text(card.css(".articleTitle ::text").getall())
             yield Entry(
                 url=url,
                 title=title or card.css("a[title]::attr(title)").get("").strip(),
@@ -147,7 +148,7 @@ def parse_article_list(text: str, *, url: str) -> list[dict[str, Any]]:
         )
     code = str(data.get("return_code", "")).strip()
     if code != LIST_OK:
-        message = _text(data.get("return_msg")) or "no return_msg"
+        message = stripped(data.get("return_msg")) or "no return_msg"
         raise ArticleListError(f"{url}: the article list answered return_code {code!r}: {message}")
     records = data.get("return_data")
     if not isinstance(records, list):
@@ -184,11 +185,11 @@ def parse_body_text(body: Selector) -> str:
 
 def _page_title(page: Selector) -> str:
     for heading in page.xpath(TITLE_XPATH):
-        if title := _joined(heading.xpath(".//text()").getall()):
+        if title := joined_text(heading.xpath(".//text()").getall()):
             return title
     title = page.css('meta[property="og:title"]::attr(content)').get("").strip()
     if not title:
-        title = TITLE_SUFFIX_RE.sub("", _joined(page.css("title::text").getall()))
+        title = TITLE_SUFFIX_RE.sub("", joined_text(page.css("title::text").getall()))
     return title
 
 
@@ -199,7 +200,7 @@ def _page_author(page: Selector) -> str:
 def _author_text(nodes: Iterable[Selector]) -> str:
     """The first non-empty author name among nodes, without a 作者： label."""
     for node in nodes:
-        if author := AUTHOR_PREFIX_RE.sub("", _joined(node.xpath(".//text()").getall())):
+        if author := AUTHOR_PREFIX_RE.sub("", joined_text(node.xpath(".//text()").getall())):
             return author
     return ""
 
@@ -207,7 +208,7 @@ def _author_text(nodes: Iterable[Selector]) -> str:
 def _page_time(page: Selector) -> datetime | None:
     for selector in TIME_SELECTORS:
         for node in page.css(selector):
-            if published := parse_printed_time(_joined(node.xpath(".//text()").getall())):
+            if published := parse_printed_time(joined_text(node.xpath(".//text()").getall())):
                 return published
     return None
 
@@ -216,11 +217,3 @@ def _card_time(card: Selector) -> datetime | None:
     """A card's data-timepoint (unix seconds: the key the site pages its lists by)."""
     stamp = card.xpath("descendant-or-self::*[@data-timepoint][1]/@data-timepoint").get()
     return parse_unix_time(stamp) if stamp else None
-
-
-def _joined(parts: Iterable[str]) -> str:
-    return " ".join("".join(parts).split())
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
