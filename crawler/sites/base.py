@@ -7,6 +7,7 @@ import re
 from datetime import datetime
 from typing import ClassVar, TypeVar
 
+import lxml.etree
 import lxml.html
 from lxml.cssselect import CSSSelector
 
@@ -35,6 +36,68 @@ def has_class(name: str) -> str:
     element) only runs on the few elements that might match.
     """
     return f"contains(@class, '{name}') and contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+
+
+# Comments, scripts and styles may hold markup-like text: skipped whole when counting tags.
+_OPAQUE = r"<!--.*?-->|<(?P<raw>script|style)\b.*?</(?P=raw)\s*>"
+_HEAD_RE = re.compile(r"<head\b.*?</head\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def opening_tag(
+    tag: str = r"[a-z][a-z0-9]*", *, css_class: str = "", id: str = ""
+) -> re.Pattern[str]:
+    """A pattern for the opening tag of an element with this class token or id (raw HTML)."""
+    attribute = ""
+    if css_class:
+        attribute = rf"""class\s*=\s*["'](?:[^"']*\s)?{re.escape(css_class)}(?:\s[^"']*)?["']"""
+    elif id:
+        attribute = rf"""id\s*=\s*["']{re.escape(id)}["']"""
+    return re.compile(rf"<(?P<tag>{tag})\b[^>]*?\s{attribute}[^>]*>", re.IGNORECASE)
+
+
+@functools.cache
+def _tags_of(tag: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"{_OPAQUE}|<(?P<close>/?){re.escape(tag)}(?=[\s/>])[^>]*>", re.IGNORECASE | re.DOTALL
+    )
+
+
+def outer_html(html: str, opening: re.Pattern[str]) -> str | None:
+    """The markup of the first element whose opening tag matches, found without parsing.
+
+    Its end is the closing tag that balances the element's own tag name (comments, scripts and
+    styles skipped); None when there is no such element or its tags do not balance.
+    """
+    start = opening.search(html)
+    if start is None:
+        return None
+    depth = 0
+    for match in _tags_of(start["tag"].lower()).finditer(html, start.start()):
+        if match["raw"] is not None or match.group(0).startswith("<!--"):
+            continue
+        if match["close"]:
+            depth -= 1
+        elif not match.group(0).endswith("/>"):
+            depth += 1
+        if depth == 0:
+            return html[start.start() : match.end()]
+    return None
+
+
+def parse_fragment(html: str | None) -> lxml.html.HtmlElement | None:
+    """One element's markup (from outer_html) parsed alone; None for None."""
+    if html is None:
+        return None
+    try:
+        return lxml.html.fragment_fromstring(html)
+    except lxml.etree.ParserError:  # markup that does not parse to one element
+        return None
+
+
+def parse_head(html: str) -> lxml.html.HtmlElement | None:
+    """The page's <head> parsed alone (title, meta), or None when the page has none."""
+    match = _HEAD_RE.search(html)
+    return lxml.html.document_fromstring(match.group(0)) if match else None
 
 
 class Site:
