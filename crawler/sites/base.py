@@ -100,6 +100,19 @@ def parse_head(html: str) -> lxml.html.HtmlElement | None:
     return lxml.html.document_fromstring(match.group(0)) if match else None
 
 
+def parse_region(html: str, opening: re.Pattern[str]) -> lxml.html.HtmlElement | None:
+    """The page's <head> and the first element matching opening, parsed as one small document.
+
+    None when the element is not found: the caller then reads the whole page.
+    """
+    element = outer_html(html, opening)
+    if element is None:
+        return None
+    head = _HEAD_RE.search(html)
+    region = f"<html>{head.group(0) if head else ''}<body>{element}</body></html>"
+    return lxml.html.document_fromstring(region)
+
+
 class Site:
     """Generic behaviour; a site module overrides what its site does differently."""
 

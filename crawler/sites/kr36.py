@@ -101,12 +101,11 @@ class Kr36Site(Site):
 
     def extract(self, document: Document) -> Article | None:
         """The page's state, else its DOM, else the pre-2019 props; None for anything else."""
+        # The state is read from the raw page: the DOM is parsed only when it is needed.
+        if article := _state_article(document):
+            return article
         page = Selector(text=document.text)
-        return (
-            _state_article(document, page)
-            or _dom_article(document.url, page)
-            or _props_article(document)
-        )
+        return _dom_article(document.url, page) or _props_article(document)
 
 
 # Page state --------------------------------------------------------------------------------
@@ -162,7 +161,7 @@ def _json_after(html: str, prefix: re.Pattern[str]) -> Any:
     return value
 
 
-def _state_article(document: Document, page: Selector) -> Article | None:
+def _state_article(document: Document) -> Article | None:
     try:
         state = read_initial_state(document.text)
     except StateError as exc:
@@ -173,7 +172,7 @@ def _state_article(document: Document, page: Selector) -> Article | None:
         return None
     return Article(
         url=document.url,
-        title=_string(data.get("widgetTitle")) or _dom_title(page),
+        title=_string(data.get("widgetTitle")) or _dom_title(Selector(text=document.text)),
         text=body_text(data["widgetContent"]),
         author=_string(data.get("author")),
         published=from_timestamp(data["publishTime"]) if data.get("publishTime") else None,
