@@ -40,7 +40,7 @@ class Options:
     index_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     lookups: int = 2_000
     daemon_cycles: int = 200
-    only: tuple[int, ...] = (1, 2, 3, 4, 5)  # the measurements to run
+    only: tuple[int, ...] = (1, 2, 3, 4, 5, 6)  # the measurements to run
     quick: bool = False
     profile: bool = True
 

@@ -9,8 +9,9 @@ serves it on 127.0.0.1 with crawler.mirror, and measures, each as a median of se
 (1) `followup crawl` against a bare Scrapy spider fetching the same URLs, (2) an unchanged
 re-crawl against the bare spider fetching everything again, (3) the near-duplicate index at 10k,
 100k and 1M fingerprints against simhash.SimhashIndex and linear scans, (4) the fingerprint of a
-5,000-character article against simhash.Simhash, (5) the daemon's RSS after 200 crawls; and
-profiles the crawl.
+5,000-character article against simhash.Simhash, (5) the daemon's RSS after 200 crawls, (6) page
+extraction per site against the whole-document extractors of an earlier commit; and profiles
+the crawl.
 The table goes to stdout and, with the machine and the parameters, to docs/benchmarks.md.
 """
 
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from bench.context import REPO, Context, Options
 from bench.daemon import measure_daemon_rss
+from bench.extraction import measure_extraction
 from bench.fingerprints import measure_fingerprint
 from bench.index import measure_index
 from bench.mirrorgen import MirrorSpec, generate_mirror
@@ -42,6 +44,7 @@ MEASUREMENTS: tuple[Callable[[Context], list[Row]], ...] = (
     measure_index,  # 3
     measure_fingerprint,  # 4
     measure_daemon_rss,  # 5
+    measure_extraction,  # 6
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 QUICK = Options(
@@ -92,7 +95,7 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, Path | None, Pat
     )
     parser.add_argument(
         "--only",
-        help="run only these measurements, comma-separated numbers (default: all five)",
+        help="run only these measurements, comma-separated numbers (default: all)",
     )
     parser.add_argument(
         "--profile",
