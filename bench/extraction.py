@@ -125,6 +125,14 @@ def _type(entry: dict[str, str]) -> str:
     return entry.get("type", "text/html; charset=utf-8")
 
 
+def baseline_available(ref: str = BASELINE_REF) -> bool:
+    """True when this checkout has commit ref (a shallow clone or an export may not)."""
+    result = subprocess.run(
+        ["git", "cat-file", "-e", f"{ref}^{{commit}}"], cwd=REPO, capture_output=True, check=False
+    )
+    return result.returncode == 0
+
+
 def export_crawler(ref: str, into: Path) -> None:
     """The `crawler` package of commit ref, written under into (git archive)."""
     into.mkdir(parents=True, exist_ok=True)
