@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, TypeVar
 
@@ -43,16 +44,39 @@ _OPAQUE = r"<!--.*?-->|<(?P<raw>script|style)\b.*?</(?P=raw)\s*>"
 _HEAD_RE = re.compile(r"<head\b.*?</head\s*>", re.IGNORECASE | re.DOTALL)
 
 
-def opening_tag(
-    tag: str = r"[a-z][a-z0-9]*", *, css_class: str = "", id: str = ""
-) -> re.Pattern[str]:
-    """A pattern for the opening tag of an element with this class token or id (raw HTML)."""
-    attribute = ""
+@dataclass(frozen=True, slots=True)
+class OpeningTag:
+    """The opening tag of an element with a class token or id, to be found in raw HTML."""
+
+    pattern: re.Pattern[str]  # a whole opening tag, matched at its '<'
+    needle: str  # the class or id, which every such tag contains
+
+    def search(self, html: str) -> re.Match[str] | None:
+        """The first such tag in html.
+
+        The needle is looked for first (str.find is far cheaper than trying a pattern at every
+        tag); the pattern then checks the tag around each occurrence.
+        """
+        position = 0
+        while (found := html.find(self.needle, position)) >= 0:
+            start = html.rfind("<", 0, found)
+            match = self.pattern.match(html, start) if start >= 0 else None
+            if match is not None and match.end() > found:
+                return match
+            position = found + len(self.needle)
+        return None
+
+
+def opening_tag(tag: str = r"[a-z][a-z0-9]*", *, css_class: str = "", id: str = "") -> OpeningTag:
+    """The opening tag of an element with this class token (or this id), as in raw HTML."""
     if css_class:
+        needle = css_class
         attribute = rf"""class\s*=\s*["'](?:[^"']*\s)?{re.escape(css_class)}(?:\s[^"']*)?["']"""
-    elif id:
+    else:
+        needle = id
         attribute = rf"""id\s*=\s*["']{re.escape(id)}["']"""
-    return re.compile(rf"<(?P<tag>{tag})\b[^>]*?\s{attribute}[^>]*>", re.IGNORECASE)
+    pattern = re.compile(rf"<(?P<tag>{tag})\b[^>]*?\s{attribute}[^>]*>", re.IGNORECASE)
+    return OpeningTag(pattern, needle)
 
 
 @functools.cache
@@ -62,7 +86,7 @@ def _tags_of(tag: str) -> re.Pattern[str]:
     )
 
 
-def outer_html(html: str, opening: re.Pattern[str]) -> str | None:
+def outer_html(html: str, opening: OpeningTag) -> str | None:
     """The markup of the first element whose opening tag matches, found without parsing.
 
     Its end is the closing tag that balances the element's own tag name (comments, scripts and
@@ -100,7 +124,7 @@ def parse_head(html: str) -> lxml.html.HtmlElement | None:
     return lxml.html.document_fromstring(match.group(0)) if match else None
 
 
-def parse_region(html: str, opening: re.Pattern[str]) -> lxml.html.HtmlElement | None:
+def parse_region(html: str, opening: OpeningTag) -> lxml.html.HtmlElement | None:
     """The page's <head> and the first element matching opening, parsed as one small document.
 
     None when the element is not found: the caller then reads the whole page.
