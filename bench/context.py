@@ -40,9 +40,11 @@ class Options:
     index_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     lookups: int = 2_000
     daemon_cycles: int = 200
-    only: tuple[int, ...] = (1, 2, 3, 4, 5, 6)  # the measurements to run
+    serve_articles: int = 1_000_000
+    only: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)  # the measurements to run
     quick: bool = False
     profile: bool = True
+    real: Path | None = None  # a directory of real texts for measurement 6 (never committed)
 
 
 @dataclass(slots=True)
@@ -54,6 +56,8 @@ class Context:
     mirror: Mirror
     plan: MirrorPlan
     sections: list[str] = field(default_factory=list)
+    # Measurement 1's crawl CPU per article (start-up excluded), for measurement 6's cost.
+    crawl_cpu_per_article: float | None = None
 
     def path(self, name: str) -> Path:
         return self.workdir / name

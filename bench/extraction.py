@@ -1,4 +1,4 @@
-"""Measurement 6: page extraction per site, this tree's site modules against a baseline's.
+"""Measurement 8: page extraction per site, this tree's site modules against a baseline's.
 
 Every article page of the recorded demo copies (crawler/demo/sites) and of the generated mirror
 is extracted by `Site.extract` in two child processes: one imports this tree's `crawler`, the
@@ -195,7 +195,7 @@ def _row(
     now = median([current[f].seconds for f in files])
     before = median([baseline[f].seconds for f in files])
     return Row(
-        f"6. Page extraction, {site}, {origin} pages ({len(files)}; median page)",
+        f"8. Page extraction, {site}, {origin} pages ({len(files)}; median page)",
         seconds(now),
         f"whole-document extraction ({BASELINE_REF}) {seconds(before)}",
         ratio(now / before),
@@ -241,7 +241,7 @@ def _section(
     )
     return "\n".join(
         [
-            "## 6. Page extraction per site",
+            "## 8. Page extraction per site",
             "",
             f"`Site.extract` on every article page of the recorded demo copies (crawler/demo/sites) "
             f"and of the generated mirror, in two child processes of the same run: this tree's "

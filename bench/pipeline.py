@@ -201,6 +201,7 @@ def _rows(
     articles = ctx.plan.articles
     per, per_bare = ours.cpu / articles, theirs.cpu / articles
     net, net_bare = (ours.cpu - startup_ours) / articles, (theirs.cpu - startup_theirs) / articles
+    ctx.crawl_cpu_per_article = net if net > 0 else per
     size = f"{articles} articles, {requests} requests"
     return [
         Row(

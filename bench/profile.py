@@ -97,7 +97,7 @@ RULES: tuple[tuple[str, Callable[[str, str], bool]], ...] = (
         "fingerprint (simhash)",
         lambda f, n: (
             f.endswith("crawler/fingerprint.py")
-            or (f.endswith("crawler/ingest.py") and n == "simhash_of")
+            or (f.endswith("crawler/ingest.py") and n == "signature_of")
         ),
     ),
     (
@@ -149,7 +149,7 @@ STEPS: tuple[tuple[str, str, str], ...] = (
     ("  full-text feed item to article (36kr)", "crawler/sites/kr36.py", "feed_article"),
     ("pipeline: one item", "crawler/pipelines.py", "process_item"),
     ("  match topics", "crawler/ingest.py", "match_topics"),
-    ("  fingerprint", "crawler/ingest.py", "simhash_of"),
+    ("  fingerprint and sketch", "crawler/ingest.py", "signature_of"),
     ("  find the original", "crawler/store.py", "find_original"),
     ("  store the article", "crawler/store.py", "save_article"),
     ("  record an unrelated URL", "crawler/store.py", "save_seen"),

@@ -9,9 +9,13 @@ serves it on 127.0.0.1 with crawler.mirror, and measures, each as a median of se
 (1) `followup crawl` against a bare Scrapy spider fetching the same URLs, (2) an unchanged
 re-crawl against the bare spider fetching everything again, (3) the near-duplicate index at 10k,
 100k and 1M fingerprints against simhash.SimhashIndex and linear scans, (4) the fingerprint of a
-5,000-character article against simhash.Simhash, (5) the daemon's RSS after 200 crawls, (6) page
-extraction per site against the whole-document extractors of an earlier commit; and profiles
-the crawl.
+5,000-character article against simhash.Simhash, (5) the daemon's RSS after 200 crawls, (6)
+near-duplicates beyond simhash (bench/neardup.py: recall per repost kind, the lookup with the
+second tier, the cost per related article, each beside the decision before it), (7)
+`followup serve` on a store of 1M articles against plain datasette and sqlite3, (8) page
+extraction per site against the whole-document extractors of an earlier commit; and profiles the
+crawl. `--real DIR` adds real texts to (6), read from DIR at run time; `--only 7` runs the serve
+measurement alone.
 The table goes to stdout and, with the machine and the parameters, to docs/benchmarks.md.
 """
 
@@ -32,9 +36,11 @@ from bench.extraction import measure_extraction
 from bench.fingerprints import measure_fingerprint
 from bench.index import measure_index
 from bench.mirrorgen import MirrorSpec, generate_mirror
+from bench.neardup import measure_neardup
 from bench.pipeline import CRAWL_SETTINGS, measure_pipeline
 from bench.recrawl import measure_unchanged_recrawl
 from bench.report import Row, definition_list, load_average, machine, results_table
+from bench.serve import measure_serve
 from crawler.mirror import Mirror
 
 # The measurements, in the order of the table. Each takes the context and returns its rows.
@@ -44,7 +50,9 @@ MEASUREMENTS: tuple[Callable[[Context], list[Row]], ...] = (
     measure_index,  # 3
     measure_fingerprint,  # 4
     measure_daemon_rss,  # 5
-    measure_extraction,  # 6
+    measure_neardup,  # 6
+    measure_serve,  # 7
+    measure_extraction,  # 8
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 QUICK = Options(
@@ -54,6 +62,7 @@ QUICK = Options(
     index_sizes=(1_000, 5_000),
     lookups=200,
     daemon_cycles=10,
+    serve_articles=2_000,
     quick=True,
     profile=False,
 )
@@ -94,8 +103,18 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, Path | None, Pat
         help=f"crawls the daemon runs in measurement 5 (default {default.daemon_cycles})",
     )
     parser.add_argument(
+        "--serve-articles",
+        type=int,
+        help=f"articles in the store `followup serve` is timed on (default {default.serve_articles:,})",
+    )
+    parser.add_argument(
         "--only",
         help="run only these measurements, comma-separated numbers (default: all)",
+    )
+    parser.add_argument(
+        "--real",
+        type=Path,
+        help="measurement 6 also on real texts: a directory of RSS .xml and # title .txt files",
     )
     parser.add_argument(
         "--profile",
@@ -112,6 +131,10 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, Path | None, Pat
         "--keep", type=Path, help="generate the mirror into this directory and keep it"
     )
     args = parser.parse_args(argv)
+    if args.real is not None and not args.real.is_dir():
+        parser.error(
+            f"--real {args.real}: not a directory; name one holding RSS .xml files or .txt articles"
+        )
     base = QUICK if args.quick else default
     changes = {
         "sources": args.sources,
@@ -121,6 +144,8 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, Path | None, Pat
         "lookups": args.lookups,
         "profile": args.profile,
         "daemon_cycles": args.daemon_cycles,
+        "real": args.real,
+        "serve_articles": args.serve_articles,
         "only": _numbers(parser, args.only) if args.only else None,
         "index_sizes": tuple(int(s) for s in args.index_sizes.split(","))
         if args.index_sizes
@@ -133,11 +158,13 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, Path | None, Pat
         options.runs,
         options.lookups,
         options.daemon_cycles,
+        options.serve_articles,
         *options.index_sizes,
     )
     if min(counts) < 1:
         parser.error(
-            "--sources, --articles, --runs, --lookups, --daemon-cycles and --index-sizes must be "
+            "--sources, --articles, --runs, --lookups, --daemon-cycles, --serve-articles and "
+            "--index-sizes must be "
             "at least 1"
         )
     # docs/benchmarks.md holds one whole run: a partial or quick one goes there only when asked.
@@ -188,6 +215,7 @@ def document(rows: list[Row], ctx: Context, loads: tuple[str, str]) -> str:
         "runs": f"{options.runs} crawls of each side (medians)",
         "index": f"{', '.join(f'{s:,}' for s in options.index_sizes)} stored fingerprints, {options.lookups} lookups and 200 inserts each",
         "daemon": f"until {options.daemon_cycles} crawls finished",
+        "serve": f"a store of {options.serve_articles:,} articles built by SQL",
     }
     command = "python -m bench" + (" --quick" if options.quick else "")
     if len(options.only) < len(MEASUREMENTS):

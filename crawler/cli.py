@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlite_utils import Database
@@ -24,14 +26,23 @@ from crawler.coverage import (
     parse_when,
 )
 from crawler.dates import utcnow
-from crawler.export import FORMATS, ExportError, Format, format_for, render
+from crawler.export import FORMATS, SUFFIXES, ExportError, Format, format_for, render
 from crawler.health import CODES as HEALTH_CODES
 from crawler.notify.targets import NOTIFY_FILE, Target, load_targets
 from crawler.report import all_failed, format_summary
-from crawler.search import format_hits, search_articles
+from crawler.search import format_hits, operator_words, search_articles
 from crawler.sql import FORMATS as QUERY_FORMATS
-from crawler.sql import QueryError, format_result, run_query
-from crawler.store import Store, StoreError
+from crawler.sql import QueryError, QueryStopped, format_result, open_query
+from crawler.store import (
+    ForeignDatabase,
+    Store,
+    StoreError,
+    check_followup_database,
+    describe_store_error,
+)
+
+if TYPE_CHECKING:
+    from crawler.runner import CrawlResult  # Scrapy is imported only when a crawl runs
 
 seeds_option = click.option(
     "--seeds",
@@ -93,6 +104,11 @@ class Duration(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
+def duration_option(name: str, default: str, help_text: str) -> Any:
+    """A --NAME DURATION option (90s, 15m, 2h…) with its default shown."""
+    return click.option(name, type=Duration(), default=default, show_default=True, help=help_text)
+
+
 @click.group()
 @click.version_option(__version__, prog_name="followup")
 def cli() -> None:
@@ -106,6 +122,9 @@ def cli() -> None:
 @click.option("--topic", "topics", multiple=True, help="Only this topic id (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @scrapy_options
+@duration_option(
+    "--timeout", "20m", "Stop the crawl when it runs longer than this (it then exits 1)."
+)
 @click.option(
     "--no-notify",
     is_flag=True,
@@ -119,25 +138,34 @@ def crawl(
     as_json: bool,
     overrides: tuple[str, ...],
     verbose: bool,
+    timeout: timedelta,
     no_notify: bool,
 ) -> None:
     """Crawl every source once; store new related articles, record reposts as duplicates.
 
     Exit status: 0 when the crawl ran (failed sources are reported), 1 when every source
-    failed, 2 for a bad seeds file or argument. Afterwards the notifications due (seeds
-    notify.toml) are sent, unless --no-notify.
+    failed, the database failed (disk full, damaged file) or --timeout ended the crawl, 2 for
+    a bad seeds file, database or argument. Afterwards the notifications due (seeds
+    notify.toml) are sent, unless --no-notify or the database failed.
     """
     seeds = load_checked_seeds(seeds_dir, sources=sources, topics=topics)
     targets = () if no_notify else load_checked_targets(seeds_dir, check_urls=True)
-    settings = scrapy_settings(overrides, verbose=verbose)
-    summary = run_checked_crawl(seeds, db_path, settings)
+    settings = {
+        "CLOSESPIDER_TIMEOUT": timeout.total_seconds(),
+        **scrapy_settings(overrides, verbose=verbose),
+    }
+    result = run_checked_crawl(seeds, db_path, settings)
+    summary = {"run_id": result.run_id, "sources": result.summary, "error": result.error}
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
-        click.echo(format_summary(summary["sources"]), err=True)
-    if targets:
+        click.echo(format_summary(result.summary), err=True)
+    if targets and not result.store_failed:  # a database that failed cannot record sending
         send_notifications(db_path, targets)
-    if all_failed(summary["sources"], [s.id for s in seeds.sources]):
+    if result.error:
+        click.echo(f"error: {result.error}", err=True)
+        raise SystemExit(1)
+    if all_failed(result.summary, [s.id for s in seeds.sources]):
         raise SystemExit(1)
 
 
@@ -240,6 +268,7 @@ def export(
     JSON and NDJSON fields are listed in README.md.
     """
     now = utcnow()
+    fmt = fmt or output_format(output)  # before any reading: a bad -o fails at once
     selection = Selection(
         topic=topic,
         source=source,
@@ -248,12 +277,13 @@ def export(
         include_baseline=baseline,
     )
     db = open_checked(db_path)
-    check_known(topic, get_topics(db), "topic", db_path)
-    check_known(source, get_sources(db), "source", db_path)
-    items = list(iter_coverage(db, selection=selection))
+    with reading(db_path):
+        check_known(topic, get_topics(db), "topic", db_path)
+        check_known(source, get_sources(db), "source", db_path)
+        items = list(iter_coverage(db, selection=selection))
     db.close()  # formatting happens after the read transaction, away from the daemon's writes
     try:
-        text = render(items, fmt or format_for(output) or "md", topic=topic, bom=bom, now=now)
+        text = render(items, fmt, topic=topic, bom=bom, now=now)
     except ExportError as exc:
         raise BadInput(str(exc)) from None
     write_output(text, output)
@@ -265,33 +295,43 @@ def export(
 @click.option(
     "--format", "fmt", type=click.Choice(QUERY_FORMATS), default="table", show_default=True
 )
-def query(sql: str, db_path: str, fmt: str) -> None:
+@duration_option(
+    "--timeout", "1m", "Stop a query running longer than this (exit 1); Ctrl-C stops it too."
+)
+def query(sql: str, db_path: str, fmt: str, timeout: timedelta) -> None:
     """Run one SQL statement on a read-only connection: SELECT works, writes are refused.
 
-    Example: followup query "SELECT source, count(*) FROM articles GROUP BY source"
+    Rows are printed as they come. Example:
+    followup query "SELECT source, count(*) FROM articles GROUP BY source"
     """
     try:
-        result = run_query(db_path, sql)
+        with reading(db_path), open_query(db_path, sql, timeout=timeout.total_seconds()) as result:
+            for chunk in in_chunks(format_result(result, fmt)):
+                click.echo(chunk, nl=False)
     except (QueryError, StoreError) as exc:
         raise BadInput(str(exc)) from None
-    write_output(format_result(result, fmt), None)
+    except QueryStopped as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @cli.command()
-@click.argument("terms")
+@click.argument("words", nargs=-1, required=True)
 @db_option
 @click.option("--topic", help="Only articles filed under this topic.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-def search(terms: str, db_path: str, topic: str | None, limit: int) -> None:
+def search(words: tuple[str, ...], db_path: str, topic: str | None, limit: int) -> None:
     """Full-text search of titles and texts; every term must occur. Title hits come first.
 
-    Terms of three or more characters use the FTS5 trigram index; a shorter one (阿里)
-    makes the search a LIKE scan.
+    Terms are separated by spaces, quoted or not (`微信 支付` or "微信 支付"). Terms of three
+    or more characters use the FTS5 trigram index; a shorter one (阿里) makes the search a
+    LIKE scan. OR, AND and NOT are words here, not operators.
     """
+    terms = " ".join(words)
     db = open_checked(db_path)
-    check_known(topic, get_topics(db), "topic", db_path)
     try:
-        result = search_articles(db, terms, topic=topic, limit=limit)
+        with reading(db_path):
+            check_known(topic, get_topics(db), "topic", db_path)
+            result = search_articles(db, terms, topic=topic, limit=limit)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     finally:
@@ -300,7 +340,49 @@ def search(terms: str, db_path: str, topic: str | None, limit: int) -> None:
         click.echo(f"note: {result.note}; searching with LIKE instead", err=True)
     if not result.hits:
         click.echo(f"no article matches {terms!r}", err=True)
+    for word in operator_words(terms):
+        click.echo(
+            f"note: {word} is searched as a word (every term must occur); for either of two "
+            "terms, search each on its own",
+            err=True,
+        )
     write_output(format_hits(result.hits), None)
+
+
+def output_format(output: str | None) -> Format:
+    """The format -o's suffix names; md without -o or a suffix; an unknown suffix is refused
+    rather than written as Markdown under a name that says otherwise."""
+    named = format_for(output)
+    if named is not None or output is None or not Path(output).suffix:
+        return named or "md"
+    raise BadInput(
+        f"cannot tell the format of {output} from its suffix: pass --format "
+        f"({', '.join(FORMATS)}) or name it with one of {', '.join(SUFFIXES)}"
+    )
+
+
+def in_chunks(pieces: Iterable[str], *, size: int = 1 << 16) -> Iterator[str]:
+    """Pieces of output joined into chunks of about size characters: one write per chunk,
+    not per row, and still no more than a chunk held."""
+    held: list[str] = []
+    length = 0
+    for piece in pieces:
+        held.append(piece)
+        length += len(piece)
+        if length >= size:
+            yield "".join(held)
+            held, length = [], 0
+    if held:
+        yield "".join(held)
+
+
+@contextmanager
+def reading(db_path: str) -> Iterator[None]:
+    """A database that fails while read (a damaged file): one line saying what to do, exit 1."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise click.ClickException(describe_store_error(db_path, exc)) from None
 
 
 def open_checked(db_path: str) -> Database:
@@ -319,26 +401,16 @@ def open_checked(db_path: str) -> Database:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Append the log to this file instead of stderr (reopened when rotated).",
 )
-@click.option(
+@duration_option(
     "--timeout",
-    type=Duration(),
-    default="20m",
-    show_default=True,
-    help="End a crawl running longer than this (SIGTERM, then SIGKILL after --grace).",
+    "20m",
+    "End a crawl running longer than this (SIGTERM, then SIGKILL after --grace).",
 )
-@click.option(
-    "--grace",
-    type=Duration(),
-    default="45s",
-    show_default=True,
-    help="How long a crawl may take to stop after its SIGTERM.",
-)
-@click.option(
+@duration_option("--grace", "45s", "How long a crawl may take to stop after its SIGTERM.")
+@duration_option(
     "--prune-after",
-    type=Duration(),
-    default="90d",
-    show_default=True,
-    help="Forget URLs not stored (unrelated, blocked, failed) last seen this long ago.",
+    "90d",
+    "Forget URLs not stored (unrelated, blocked, failed) last seen this long ago.",
 )
 @click.option(
     "-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Set a Scrapy setting."
@@ -368,6 +440,8 @@ def daemon(
     parse_overrides(overrides)
     _check_database(db_path).close()
     crawl_args = [arg for pair in overrides for arg in ("-s", pair)] + (["-v"] if verbose else [])
+    # Each crawl stops itself at the daemon's timeout; the daemon's SIGTERM is the backstop.
+    crawl_args += ["--timeout", f"{int(timeout.total_seconds())}s"]
     options = DaemonOptions(
         seeds_dir=Path(seeds_dir).resolve(),
         db_path=Path(db_path).resolve(),
@@ -387,12 +461,10 @@ def daemon(
 @cli.command()
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-@click.option(
+@duration_option(
     "--max-failing",
-    type=Duration(),
-    default="6h",
-    show_default=True,
-    help="Exit 1 when a source has failed, or not been polled, for longer than this.",
+    "6h",
+    "Exit 1 when a source has failed, or not been polled, for longer than this.",
 )
 @click.option(
     "--ignore",
@@ -416,13 +488,19 @@ def status(db_path: str, as_json: bool, max_failing: timedelta, ignore: tuple[st
 
     if not Path(db_path).exists():
         raise BadInput(f"{db_path}: no such database; pass --db, or start `followup daemon`")
-    store = _check_database(db_path)
+    db = open_checked(db_path)  # read-only: status never writes, on a read-only file too
     now = utcnow()
     try:
-        statuses = get_status(store.db, now=now, max_failing=max_failing)
-        targets = get_target_summaries(store.db)
+        with reading(db_path):
+            check_followup_database(db, Path(db_path))
+            tables = db.table_names()  # older files: no daemon state, no targets yet
+            polled = "source_state" in tables
+            statuses = get_status(db, now=now, max_failing=max_failing) if polled else []
+            targets = get_target_summaries(db) if "notify_targets" in tables else []
+    except ForeignDatabase as exc:
+        raise BadInput(str(exc)) from None
     finally:
-        store.close()
+        db.close()
     if as_json:
         click.echo(status_json(statuses))
     elif statuses:
@@ -556,6 +634,33 @@ def send_notifications(db_path: str, targets: Sequence[Target]) -> bool:
     return not result.errors
 
 
+@cli.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8001, show_default=True, help="Port."
+)
+def serve(db_path: str, host: str, port: int) -> None:
+    """Browse the store in Datasette: latest coverage, sightings, source health, search, feeds.
+
+    Read-only: it never writes the database, and shows what a running daemon adds. Needs the
+    web extra (pip install 'followup-crawler[web]'). Exit status 2 when there is no database.
+    """
+    try:
+        from crawler.web.app import ServeError, build_datasette, run_datasette
+    except ModuleNotFoundError as exc:
+        raise BadInput(
+            f"followup serve needs Datasette ({exc.name} is not installed): "
+            "pip install 'followup-crawler[web]'"
+        ) from None
+    try:
+        datasette = build_datasette(Path(db_path))
+    except ServeError as exc:
+        raise BadInput(str(exc)) from None
+    click.echo(f"Serving {db_path} read-only at http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    run_datasette(datasette, host=host, port=port)
+
+
 def _check_database(db_path: str) -> Store:
     """The database, opened and migrated, or a clear error (exit 2)."""
     try:
@@ -590,9 +695,19 @@ def write_output(text: str, output: str | None) -> None:
     if output is None:
         click.echo(data, nl=False)  # bytes go to stdout's binary stream as they are
         return
+    directory = Path(output).parent
+    if not directory.is_dir():
+        raise click.BadParameter(
+            f"directory {directory} does not exist; create it or write elsewhere",
+            param_hint="-o/--output",
+        )
     partial = f"{output}.partial"
-    Path(partial).write_bytes(data)
-    os.replace(partial, output)
+    try:
+        Path(partial).write_bytes(data)
+        os.replace(partial, output)
+    except OSError as exc:
+        Path(partial).unlink(missing_ok=True)
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
 def load_checked_seeds(
@@ -605,16 +720,15 @@ def load_checked_seeds(
         raise BadInput(str(exc)) from None
 
 
-def run_checked_crawl(seeds: Seeds, db_path: str, settings: dict[str, Any]) -> dict[str, Any]:
-    """Run one crawl in this process and return {run_id, sources: per-source figures}."""
+def run_checked_crawl(seeds: Seeds, db_path: str, settings: dict[str, Any]) -> CrawlResult:
+    """Run one crawl in this process, into a database checked first."""
     from crawler.runner import run_crawl  # Scrapy is imported only when a crawl runs
 
     try:
         Store.open(db_path).close()
     except StoreError as exc:
         raise BadInput(str(exc)) from None
-    result = run_crawl(seeds, db_path, settings=settings)
-    return {"run_id": result.run_id, "sources": result.summary}
+    return run_crawl(seeds, db_path, settings=settings)
 
 
 def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:

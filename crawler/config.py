@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 from collections.abc import Callable, Sequence
@@ -10,15 +11,22 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from crawler.query import Query, QuerySyntaxError, parse_query
+from crawler.query import Query, QuerySyntaxError, lowercase_operators, parse_query
 from crawler.sites import SITES, Site, get_site, site_for_url
 from crawler.urls import is_http_url
+
+logger = logging.getLogger(__name__)
 
 SOURCES_FILE = "sources.toml"
 TOPICS_FILE = "topics.toml"
 ID_RE = re.compile(r"^[a-z0-9_]+$")
 DURATION_RE = re.compile(r"(\d+)\s*([smhdw])")
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# Longer is a typo, and would overflow dates (now - 10^20 days): --since 100000d is fine.
+LONGEST_DURATION = timedelta(days=1000 * 365)
+# The longest a source may wait between polls (its backoff and max_every included), so that
+# every planned time stays a date.
+LONGEST_INTERVAL = timedelta(days=100 * 365)
 # Default bounds of a source's adaptive polling interval: every / 4 up to every × 8.
 MIN_EVERY_DIVISOR = 4
 MAX_EVERY_FACTOR = 8
@@ -66,7 +74,7 @@ class Source:
         """The shortest and the longest interval the daemon may poll this source at."""
         return (
             self.min_every or self.every / MIN_EVERY_DIVISOR,
-            self.max_every or self.every * MAX_EVERY_FACTOR,
+            min(self.max_every or self.every * MAX_EVERY_FACTOR, LONGEST_INTERVAL),
         )
 
 
@@ -127,6 +135,8 @@ def parse_duration(value: str) -> timedelta:
     seconds = sum(int(n) * DURATION_UNITS[unit] for n, unit in parts)
     if seconds <= 0:
         raise ValueError(f"{value!r} is not a positive duration")
+    if seconds > LONGEST_DURATION.total_seconds():
+        raise ValueError(f"{value!r} is longer than 1000 years")
     return timedelta(seconds=seconds)
 
 
@@ -252,6 +262,8 @@ def _parse_source(entry: _EntryReader) -> Source:
         recheck=entry.optional_duration("recheck"),
     )
     shortest, longest = source.polling_bounds
+    if source.every > LONGEST_INTERVAL:
+        raise entry.error("every", "must be at most 100 years (36500d)")
     if shortest > source.every:
         raise entry.error(
             "min_every", f"must not be longer than every ({format_duration(source.every)})"
@@ -270,6 +282,15 @@ def _parse_topic(entry: _EntryReader) -> Topic:
         query = parse_query(entry.string("query"))
     except QuerySyntaxError as exc:
         raise entry.error("query", f"{exc}") from None
+    for word in lowercase_operators(entry.string("query")):
+        logger.warning(
+            "%s: key 'query': %r is searched as a word, not an operator; write %s for the "
+            'operator, or "%s" (quoted) to search the word',
+            entry.where,
+            word,
+            word.upper(),
+            word,
+        )
     return Topic(topic_id, entry.string("name", topic_id), query, _parse_topic_seeds(entry))
 
 

@@ -8,6 +8,8 @@ open keeps WAL from checkpointing, and the -wal file grows for as long as it sta
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -20,7 +22,10 @@ from sqlite_utils import Database
 
 from crawler.config import parse_duration
 from crawler.dates import parse_datetime, to_iso
-from crawler.store import BUSY_TIMEOUT_MS, StoreError
+from crawler.store import BUSY_TIMEOUT_MS, StoreError, write_problem
+
+logger = logging.getLogger(__name__)
+DURATION_ONLY_RE = re.compile(r"\s*(?:\d+\s*[smhdw]\s*)+", re.IGNORECASE)
 
 # A date without a time: --until takes the whole day.
 DATE_ONLY_RE = re.compile(r"\s*\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?\s*")
@@ -92,18 +97,44 @@ class Selection:
 
 
 def open_readonly(path: str | Path) -> Database:
-    """An existing database opened read-only (the file is never written), waiting on locks."""
+    """An existing database opened read-only (the file is never written), waiting on locks.
+
+    In a directory nobody may write (a read-only mount), WAL's -shm file cannot be made, so
+    the file is read as immutable: what it holds, without a -wal that was never checkpointed.
+    """
     path = Path(path)
     if not path.is_file():
         raise StoreError(
             f"no database at {path}: run `followup crawl --db {path}` first, or pass --db"
         )
+    wal = Path(f"{path}-wal")
+    pending = wal.exists() and wal.stat().st_size > 0
+    # A file no one can write changes under nobody: read as immutable, SQLite makes no -shm.
+    immutable = not pending and write_problem(path) is not None
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        return _connect_readonly(path, immutable=immutable)
+    except sqlite3.OperationalError as exc:
+        if immutable or os.access(path.parent, os.W_OK):
+            raise StoreError(f"cannot read {path} as a followup database: {exc}") from exc
+    if pending:
+        logger.warning(
+            "%s is read-only and its -wal file cannot be applied: the latest changes it holds "
+            "are not shown; copy both files somewhere writable to read them",
+            path,
+        )
+    return _connect_readonly(path, immutable=True)
+
+
+def _connect_readonly(path: Path, *, immutable: bool = False) -> Database:
+    mode = "immutable=1" if immutable else "mode=ro"
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA query_only = ON")
         db = Database(conn)
         db.table_names()  # reads the schema: fails here on a file that is not SQLite
+    except sqlite3.OperationalError:
+        raise
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"cannot read {path} as a followup database: {exc}") from exc
     return db
@@ -209,7 +240,8 @@ def parse_when(value: str, *, now: datetime, end_of_day: bool = False) -> dateti
     try:
         return now - parse_duration(value)
     except ValueError:
-        pass
+        if DURATION_ONLY_RE.fullmatch(value):
+            raise  # a duration, but not one that can be used: say why
     parsed = parse_datetime(value)
     if parsed is None:
         raise ValueError(

@@ -18,6 +18,7 @@ import logging
 import logging.handlers
 import os
 import signal
+import sqlite3
 import sys
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -38,7 +39,7 @@ from crawler.state import (
     get_source_states,
     save_source_state,
 )
-from crawler.store import Store
+from crawler.store import Store, describe_store_error
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +155,14 @@ class Crawl:
         self._signalled = True
         with suppress(ProcessLookupError):
             process.send_signal(signal.SIGTERM)
+            # Logged after the signal is queued: tests wait for this line before they let a
+            # held page answer, so the crawl is certain to see its SIGTERM first.
+            logger.info(
+                "%s: SIGTERM sent to its crawl (pid %d): %s",
+                self.source_id,
+                process.pid,
+                self.stop_reason,
+            )
 
     def kill(self) -> None:
         """SIGKILL to the crawl's whole session (it leads one of its own)."""
@@ -350,9 +359,17 @@ class Daemon:
         return new_state
 
     def _save(self, state: SourceState) -> None:
+        """Keep a source's state; one that cannot be written (a full disk) is kept in memory,
+        and polling goes on: a source must never stop being polled for good."""
         assert self.store is not None
         self.states[state.source] = state
-        save_source_state(self.store.db, state)
+        try:
+            save_source_state(self.store.db, state)
+        except sqlite3.DatabaseError as exc:
+            self._store_failed(f"{state.source}: its state was not saved", exc)
+
+    def _store_failed(self, what: str, exc: sqlite3.DatabaseError) -> None:
+        logger.error("%s: %s", what, describe_store_error(self.options.db_path, exc))
 
     async def notify(self) -> None:
         """Send what is due, in a thread (Apprise blocks); a request while a round runs makes
@@ -390,8 +407,12 @@ class Daemon:
         """Forget old `seen` rows and validators (daily)."""
         assert self.store is not None
         before = utcnow() - self.options.prune_after
-        seen = self.store.prune_seen(before=before)
-        validators = self.store.prune_validators(before=before)
+        try:
+            seen = self.store.prune_seen(before=before)
+            validators = self.store.prune_validators(before=before)
+        except sqlite3.DatabaseError as exc:
+            self._store_failed("pruning failed", exc)
+            return
         logger.info(
             "pruned %d seen URL(s) and %d validator(s) older than %s",
             seen,

@@ -11,6 +11,10 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+# Publication times outside these bounds are impossible, and stored as unknown: the web
+# began in 1991, and a site's clock running a day fast is the most we tolerate.
+EARLIEST = datetime(1991, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
 
 _NUMERIC_RE = re.compile(
     r"""^\s*
@@ -34,7 +38,10 @@ def parse_datetime(value: str | None, *, default_tz: timezone = BEIJING) -> date
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=default_tz)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 9999 west of UTC, year 1 east of it: no such instant
+        return None
 
 
 def _parse_numeric(text: str) -> datetime | None:
@@ -107,6 +114,28 @@ def to_iso(value: datetime | None) -> str | None:
 def from_iso(value: str) -> datetime:
     """Read back a time written by to_iso."""
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def plausible(value: datetime | None, *, now: datetime) -> datetime | None:
+    """A publication time, or None when it cannot be one (before the web, or in the future)."""
+    if value is None or not EARLIEST <= value <= now + FUTURE_SLACK:
+        return None
+    return value
+
+
+def beijing_time(value: str) -> datetime | None:
+    """A stored UTC time in Beijing time; None for text that is no time. Never raises:
+    readers show whatever an older version stored (year 9999 included)."""
+    try:
+        moment = from_iso(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(BEIJING)
+    except OverflowError:  # the last hours of 9999 have no Beijing time: the latest there is
+        return datetime.max.replace(tzinfo=BEIJING)
 
 
 def utcnow() -> datetime:

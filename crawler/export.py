@@ -36,7 +36,8 @@ from feedgen.feed import FeedGenerator
 
 from crawler import __version__
 from crawler.coverage import Coverage, Sighting
-from crawler.dates import BEIJING, from_iso
+from crawler.dates import BEIJING, beijing_time
+from crawler.text import one_line
 
 Format = Literal["csv", "json", "ndjson", "atom", "md"]
 FORMATS: tuple[Format, ...] = ("csv", "json", "ndjson", "atom", "md")
@@ -67,6 +68,10 @@ EXCERPT_CHARS = 80
 SENTENCE_ENDS = "。！？!?；;"
 # Characters with a meaning in Markdown, escaped in text taken from the web.
 MARKDOWN_SPECIAL = set("\\`*_[]<>#|~!")
+
+
+# Where a stored time is not a time at all (written by hand, or by an older version).
+NO_TIME = datetime(1970, 1, 1, tzinfo=BEIJING)
 
 
 class ExportError(ValueError):
@@ -196,11 +201,12 @@ def format_atom(items: Sequence[Coverage], *, topic: str, now: datetime) -> str:
 def _add_entry(feed: FeedGenerator, item: Coverage) -> None:
     entry = feed.add_entry(order="append")
     entry.id(stable_id(item.url))
-    entry.title(item.title)
+    entry.title(one_line(item.title))
     entry.link(href=item.url, rel="alternate")
-    entry.author({"name": item.author or item.source})
-    if item.published_at:
-        entry.published(from_iso(item.published_at))
+    entry.author({"name": one_line(item.author or "") or item.source})
+    published = beijing_time(item.published_at) if item.published_at else None
+    if published is not None:
+        entry.published(published)
     entry.updated(entry_updated(item))
     entry.category([{"term": item.source, "label": f"source: {item.source}"}])
     if item.baseline:
@@ -216,17 +222,20 @@ def stable_id(name: str) -> str:
 
 def entry_updated(item: Coverage) -> datetime:
     """When the entry last changed: fetched, or a later sighting added to it."""
-    return max(from_iso(t) for t in [item.fetched_at, *(s.seen_at for s in item.sightings)])
+    times = [item.fetched_at, *(s.seen_at for s in item.sightings)]
+    return max(filter(None, map(beijing_time, times)), default=NO_TIME)
 
 
 def entry_html(item: Coverage) -> str:
     """The entry's content: its excerpt, matched terms and sightings, as escaped HTML."""
+    # XML cannot carry control characters: a title stored with ESC or NUL (by an older
+    # version) must not make the whole feed fail.
     parts = [f"<p>{escape(excerpt(item.text))}</p>"]
     for topic, terms in item.topics.items():
         parts.append(f"<p>{escape(topic)}: {escape(', '.join(terms) or '(topic seed)')}</p>")
     if item.sightings:
         links = "".join(
-            f'<li>{escape(s.source)}: <a href="{escape(s.url)}">{escape(s.title)}</a></li>'
+            f'<li>{escape(s.source)}: <a href="{escape(s.url)}">{escape(one_line(s.title))}</a></li>'
             for s in item.sightings
         )
         parts.append(f"<p>Also covered by:</p><ul>{links}</ul>")
@@ -259,21 +268,21 @@ def markdown_article(item: Coverage) -> list[str]:
         facts.append(md_escape(item.author))
     if item.baseline:
         facts.append("known coverage (topic seed)")
-    lines = [f"- **{md_link(item.title, item.url)}** · {' · '.join(facts)}"]
+    lines = [f"- **{md_link(one_line(item.title), item.url)}** · {' · '.join(facts)}"]
     lines.append(f"  > {md_escape(excerpt(item.text))}")
     for sighting in item.sightings:
         when = sighting.published_at or sighting.seen_at
         lines.append(
             f"  - also covered by {md_escape(sighting.source)}, "
-            f"{from_iso(when).astimezone(BEIJING):%Y-%m-%d %H:%M}: "
-            f"{md_link(sighting.title, sighting.url)}"
+            f"{beijing_time(when) or NO_TIME:%Y-%m-%d %H:%M}: "
+            f"{md_link(one_line(sighting.title), sighting.url)}"
         )
     return lines
 
 
 def local_time(item: Coverage) -> datetime:
-    """The article's publication (else fetch) time in Beijing."""
-    return from_iso(item.published_at or item.fetched_at).astimezone(BEIJING)
+    """The article's publication (else fetch) time in Beijing (NO_TIME for stored nonsense)."""
+    return beijing_time(item.published_at or item.fetched_at) or NO_TIME
 
 
 def md_escape(text: str) -> str:
@@ -291,7 +300,7 @@ def md_link(text: str, url: str) -> str:
 
 def excerpt(text: str, *, limit: int = EXCERPT_CHARS) -> str:
     """The opening of a text on one line, cut at a sentence end when one is near the limit."""
-    flat = " ".join(text.split())
+    flat = one_line(text)
     if len(flat) <= limit:
         return flat
     cut = flat[:limit]

@@ -74,13 +74,15 @@ def extract_page(site: Site, document: Document, entry: Entry | None = None) -> 
     """extract_article, telling whether the site module or the generic fallback read the page."""
     by_site = _site_article(site, document)
     article = by_site or extract_generic(document)
+    # For a `generic` source the generic extractor is its site module, never a fallback.
+    read_by_site = by_site is not None or site.id == Site.id
     if article is None:
         return Extraction(Blocked(document.url, blocked_reason(document.text, "")), False)
     article = article.completed_from(entry)
     reason = blocked_reason(document.text, article.text)
     if reason:
-        return Extraction(Blocked(document.url, reason), by_site is not None)
-    return Extraction(article, by_site is not None)
+        return Extraction(Blocked(document.url, reason), read_by_site)
+    return Extraction(article, read_by_site)
 
 
 def _site_article(site: Site, document: Document) -> Article | None:
@@ -115,7 +117,8 @@ def extract_generic(document: Document) -> Article | None:
         with_metadata=True,
         include_comments=False,
         include_tables=False,
-        date_extraction_params={"original_date": True, "outputformat": "%Y-%m-%d %H:%M:%S"},
+        # %z keeps a page's explicit offset (empty for a naive time, then read as Beijing).
+        date_extraction_params={"original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
     )
     if not isinstance(result, TrafilaturaDocument) or not result.text:
         return None

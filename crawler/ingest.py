@@ -3,25 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Literal
 
 from crawler.changes import Validators, content_hash
 from crawler.config import Topic
-from crawler.dates import utcnow
-from crawler.fingerprint import MIN_FINGERPRINT_CHARS, fingerprint_compact, title_key
+from crawler.dates import plausible, utcnow
+from crawler.fingerprint import MIN_FINGERPRINT_CHARS, title_key
 from crawler.model import Article
 from crawler.notify.outbox import save_article_rows
 from crawler.notify.targets import Target
+from crawler.sketch import Sketch, fingerprint_with_sketch
 from crawler.store import FINAL_STATUSES, Original, Store
-from crawler.text import compact, normalize
+from crawler.text import compact, normalize, one_line, split_original_title, strip_controls
+
+# What a decoder puts where bytes were invalid: text holding it may have lost the very words a
+# topic matches, so it never gets a final "irrelevant".
+REPLACEMENT_CHAR = "\ufffd"
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """The decision for one article and the row it produced."""
 
-    status: Literal["stored", "baseline", "duplicate", "earlier", "irrelevant", "known"]
+    status: Literal[
+        "stored", "baseline", "duplicate", "earlier", "irrelevant", "undecodable", "known"
+    ]
     article_id: int | None = None
     original: Original | None = None
     topics: tuple[str, ...] = ()
@@ -34,11 +42,45 @@ class Features:
 
     haystack: str  # title and text, normalised: what topic queries match
     compact: str  # the text's word characters, normalised: what the fingerprint hashes
+    original_title_key: str = ""  # title_key of the title a `原标题：…` line names
 
     @classmethod
     def of(cls, article: Article) -> Features:
         text = normalize(article.text)
-        return cls(f"{normalize(article.title)}\n{text}", compact(text, normalized=True))
+        original_title, body = split_original_title(text)
+        return cls(
+            f"{normalize(article.title)}\n{text}",
+            compact(body, normalized=True),
+            title_key(original_title) if original_title else "",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """What near-duplicate lookups compare: the simhash and sketch of a text long enough to have
+    them (None for a newsflash), and its normalised titles."""
+
+    fingerprint: int | None
+    sketch: Sketch | None
+    title_key: str
+    original_title_key: str
+
+    @classmethod
+    def of(cls, article: Article, features: Features) -> Signature:
+        value, sketch = signature_of(features)
+        return cls(value, sketch, title_key(article.title), features.original_title_key)
+
+
+def clean_article(article: Article, *, now: datetime) -> Article:
+    """What may be stored of an article: no control characters (they break Atom, terminals),
+    titles on one line, an impossible publication time (year 9999, year 1) as unknown."""
+    return replace(
+        article,
+        title=one_line(article.title),
+        author=one_line(article.author),
+        text=strip_controls(article.text),
+        published=plausible(article.published, now=now),
+    )
 
 
 def match_topics(features: Features, topics: Sequence[Topic]) -> dict[str, list[str]]:
@@ -51,11 +93,12 @@ def match_topics(features: Features, topics: Sequence[Topic]) -> dict[str, list[
     return matches
 
 
-def simhash_of(features: Features) -> int | None:
-    """The article's fingerprint, or None for a text too short for simhash to mean anything."""
+def signature_of(features: Features) -> tuple[int | None, Sketch | None]:
+    """The article's fingerprint and sketch, or Nones for a text too short for them to mean
+    anything."""
     if len(features.compact) < MIN_FINGERPRINT_CHARS:
-        return None
-    return fingerprint_compact(features.compact)
+        return None, None
+    return fingerprint_with_sketch(features.compact)
 
 
 def ingest_article(
@@ -75,14 +118,19 @@ def ingest_article(
     is its first publication, whichever copy the crawl met first. A new, non-baseline
     article owes each interested `notify` target a message, in the same transaction.
     """
+    article = clean_article(article, now=utcnow())
     features = Features.of(article)
     matches = match_topics(features, topics)
     if baseline_topic is not None:
         matches.setdefault(baseline_topic, [])
+    if not matches and REPLACEMENT_CHAR in features.haystack:
+        detail = "text did not decode (invalid bytes); retried later"
+        store.save_seen(article.url, source, "failed", detail=detail)
+        return Outcome("undecodable")
     if not matches:
         store.save_seen_later(article.url, source, "irrelevant")
         return Outcome("irrelevant")
-    value = simhash_of(features)  # CPU work outside the write lock
+    signature = Signature.of(article, features)  # CPU work outside the write lock
     with store.transaction():
         seen = store.get_seen([article.url]).get(article.url)
         if seen is not None and seen["status"] in FINAL_STATUSES:
@@ -91,7 +139,7 @@ def ingest_article(
             store,
             article,
             source,
-            value,
+            signature,
             matches,
             baseline=baseline_topic is not None,
             notify=notify,
@@ -102,15 +150,16 @@ def _record(
     store: Store,
     article: Article,
     source: str,
-    value: int | None,
+    signature: Signature,
     matches: dict[str, list[str]],
     *,
     baseline: bool,
     notify: Sequence[Target] = (),
 ) -> Outcome:
     """Store a related article as new, as a sighting, or as the earlier original."""
-    key = title_key(article.title)
-    original = store.find_original(value, key)
+    value, sketch = signature.fingerprint, signature.sketch
+    key, original_key = signature.title_key, signature.original_title_key
+    original = store.find_original(value, key, sketch=sketch, original_title_key=original_key)
     if original is None:
         article_id = store.save_article(
             article,
@@ -119,6 +168,8 @@ def _record(
             fingerprint=value,
             topics=matches,
             baseline=baseline,
+            sketch=sketch,
+            original_title_key=original_key,
         )
         if not baseline:
             save_article_rows(store.db, article_id, list(matches), notify, now=utcnow())
@@ -131,9 +182,13 @@ def _record(
             title_key=key,
             fingerprint=value,
             topics=matches,
+            sketch=sketch,
+            original_title_key=original_key,
         )
         return Outcome("earlier", original.article_id, original, tuple(matches))
-    store.save_duplicate(article, source=source, original=original, fingerprint=value)
+    store.save_duplicate(
+        article, source=source, original=original, fingerprint=value, sketch=sketch
+    )
     return Outcome("duplicate", original.article_id, original, tuple(matches))
 
 
@@ -151,8 +206,9 @@ def revise_article(
     one transaction with the page's validators. Topics the new version matches are updated;
     an article is never dropped from a topic because an edit removed a word.
     """
+    article = clean_article(article, now=utcnow())
     features = Features.of(article)
-    value, matches = simhash_of(features), match_topics(features, topics)
+    (value, sketch), matches = signature_of(features), match_topics(features, topics)
     with store.transaction():
         current = store.get_article(article.url)
         if current is None or current["source"] != source:
@@ -164,6 +220,11 @@ def revise_article(
         ):
             return "unchanged"
         store.save_revision(
-            current, article, title_key=title_key(article.title), fingerprint=value, topics=matches
+            current,
+            article,
+            title_key=title_key(article.title),
+            fingerprint=value,
+            topics=matches,
+            sketch=sketch,
         )
     return "revised"

@@ -19,6 +19,7 @@ from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from scrapy.utils.httpobj import urlparse_cached
 
+from crawler.faults import extend_deadline
 from crawler.redirects import SiteScope, refused_redirect
 from crawler.report import stats_key
 
@@ -103,6 +104,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
         delay = max(request.meta.pop(BACKOFF_META, 0), paused)
         if delay > 0:
             await asyncio.sleep(delay)
+            extend_deadline(request, delay)
 
     def _count(self, request: Request, event: str) -> None:
         source = request.meta.get(SOURCE_META)

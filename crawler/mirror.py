@@ -22,7 +22,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 MANIFEST = "mirror.toml"
-MANIFEST_KEYS = {"url", "file", "body", "type", "status", "delay", "headers", "conditional"}
+MANIFEST_KEYS = {
+    "url",
+    "file",
+    "body",
+    "type",
+    "status",
+    "delay",
+    "trickle",
+    "headers",
+    "conditional",
+}
 # How often a serving thread checks for stop(); each host's server is stopped in turn, and at
 # the default 0.5 s a test with seven hosts spent almost 2 s tearing its mirror down.
 POLL_INTERVAL = 0.05
@@ -40,6 +50,7 @@ class Page:
     content_type: str = "text/html; charset=utf-8"
     status: int = 200
     delay: float = 0.0  # seconds before answering: a slow or hanging server
+    trickle: float = 0.0  # seconds between the body's bytes, sent one at a time: a stalling server
     headers: dict[str, str] = field(default_factory=dict)
     conditional: bool = True  # answer If-None-Match / If-Modified-Since with 304
     last_modified: float = field(default_factory=time.time)
@@ -56,6 +67,21 @@ class Hit:
     at: float = field(default_factory=time.monotonic)  # when it was answered
 
 
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """A held URL: its requests wait unanswered until release() (or the mirror stops).
+
+    A server that is slow for certain, however loaded the machine: tests hold a page, see
+    that it was asked for (`arrived`), act, then let it answer.
+    """
+
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class Mirror:
     """A set of recorded pages, keyed by their real URLs, served on local ports."""
 
@@ -66,6 +92,7 @@ class Mirror:
         self._servers: dict[str, ThreadingHTTPServer] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._gates: dict[tuple[str, str], Gate] = {}
         self.hits: list[Hit] = []
         for url, page in (pages or {}).items():
             self.set_page(url, page)
@@ -111,6 +138,13 @@ class Mirror:
         """Change a served page (new body, status…); it counts as modified now."""
         self.set_page(url, replace(self.get_page(url), last_modified=time.time(), **changes))
 
+    def hold(self, url: str) -> Gate:
+        """Hold the answers to url (a real URL) until the returned gate is released."""
+        gate = Gate()
+        with self._lock:
+            self._gates[_split(url)] = gate
+        return gate
+
     @property
     def origins(self) -> list[str]:
         return sorted({origin for origin, _ in self._pages})
@@ -135,6 +169,8 @@ class Mirror:
 
     def stop(self) -> None:
         self._stopping.set()
+        for gate in self._gates.values():
+            gate.release()
         for server in self._servers.values():
             server.shutdown()
             server.server_close()
@@ -194,6 +230,13 @@ class Mirror:
     def _wait(self, seconds: float) -> None:
         self._stopping.wait(seconds)
 
+    def _pass_gate(self, origin: str, path: str) -> None:
+        with self._lock:
+            gate = self._gates.get((origin, path))
+        if gate is not None:
+            gate.arrived.set()
+            gate.released.wait()
+
 
 def _page_from_entry(root: Path, entry: dict[str, Any], where: str) -> Page:
     unknown = set(entry) - MANIFEST_KEYS
@@ -208,6 +251,7 @@ def _page_from_entry(root: Path, entry: dict[str, Any], where: str) -> Page:
         content_type=entry.get("type", _guess_type(entry.get("file", ""))),
         status=int(entry.get("status", 200)),
         delay=float(entry.get("delay", 0)),
+        trickle=float(entry.get("trickle", 0)),
         headers=dict(entry.get("headers", {})),
         conditional=bool(entry.get("conditional", True)),
     )
@@ -254,7 +298,9 @@ def _make_handler(mirror: Mirror, origin: str) -> type[BaseHTTPRequestHandler]:
             self._answer(send_body=False)
 
         def _answer(self, *, send_body: bool) -> None:
-            page = mirror._lookup(origin, urlsplit(self.path).path or "/")
+            path = urlsplit(self.path).path or "/"
+            mirror._pass_gate(origin, path)
+            page = mirror._lookup(origin, path)
             if page is None:
                 page = Page(
                     b"not found", "text/plain; charset=utf-8", status=404, conditional=False
@@ -277,9 +323,21 @@ def _make_handler(mirror: Mirror, origin: str) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if send_body and body:
-                    self.wfile.write(body)
+                    self._send_body(body, page.trickle)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True  # the client gave up (a timeout test): fine
+
+        def _send_body(self, body: bytes, trickle: float) -> None:
+            if not trickle:
+                self.wfile.write(body)
+                return
+            for index in range(len(body)):
+                if mirror._stopping.is_set():
+                    self.close_connection = True
+                    return
+                self.wfile.write(body[index : index + 1])
+                self.wfile.flush()
+                mirror._wait(trickle)
 
         def _not_modified(self, etag: str, last_modified: float) -> bool:
             if (tag := self.headers.get("If-None-Match")) is not None:

@@ -1,9 +1,14 @@
-"""The topic query language: terms, "phrases", AND, OR, NOT and parentheses.
+"""The topic query language: terms, "phrases", AND, OR, NOT, EXCEPT and parentheses.
 
 Precedence is NOT > AND (explicit or implicit, between adjacent operands) > OR. Operators are
 only operators when written in upper case; the query is NFKC-normalised first, so full-width
 （）＂ＡＮＤ work as their ASCII forms. Terms match as substrings of normalised text, except that a
 term beginning or ending with an ASCII letter or digit must not be glued to another one there.
+
+Chinese has no spaces, so a term cannot ask for word boundaries; it can name the longer words it
+must not be read inside: `微信支付 EXCEPT 微信支付宝` holds where 微信支付 occurs other than as part
+of 微信支付宝 ("微信支付宝都能用" names two wallets, not WeChat Pay). Unlike `NOT 微信支付宝`, a
+text that has both is still matched by its real 微信支付.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ from dataclasses import dataclass, field
 
 from crawler.text import normalize
 
-__all__ = ["Query", "QuerySyntaxError", "parse_query"]
+__all__ = ["Query", "QuerySyntaxError", "lowercase_operators", "parse_query"]
 
-OPERATORS = frozenset({"AND", "OR", "NOT"})
+OPERATORS = frozenset({"AND", "OR", "NOT", "EXCEPT"})
 ASCII_ALNUM = frozenset(string.ascii_letters + string.digits)
 
 # Everything but whitespace belongs to one token, so finditer skips exactly the blanks. A phrase
@@ -27,7 +32,14 @@ _TOKEN_RE = re.compile(r'[()]|"[^"]*"?|[^\s()"]+')
 _NOT_GLUED_BEFORE = r"(?<![0-9A-Za-z])"
 _NOT_GLUED_AFTER = r"(?![0-9A-Za-z])"
 
-Present = Callable[[str], bool]
+Present = Callable[["Term"], bool]
+
+
+def lowercase_operators(text: str) -> list[str]:
+    """Unquoted words that read like operators but are not upper case (or, And…): they are
+    searched as words, which is rarely what was meant."""
+    words = (m[0] for m in _TOKEN_RE.finditer(unicodedata.normalize("NFKC", text)))
+    return list(dict.fromkeys(w for w in words if w.upper() in OPERATORS and w != w.upper()))
 
 
 class QuerySyntaxError(ValueError):
@@ -36,15 +48,17 @@ class QuerySyntaxError(ValueError):
 
 @dataclass(frozen=True)
 class Term:
-    """A normalised term or phrase; a phrase's blanks are collapsed to single spaces."""
+    """A normalised term or phrase (blanks collapsed to single spaces), and the longer words
+    containing it that an occurrence must not be part of (`EXCEPT`)."""
 
     text: str
+    excluded: tuple[str, ...] = ()
 
     def holds(self, present: Present) -> bool:
-        return present(self.text)
+        return present(self)
 
-    def iter_terms(self, *, include_negated: bool) -> Iterator[str]:
-        yield self.text
+    def iter_terms(self, *, include_negated: bool) -> Iterator[Term]:
+        yield self
 
     def unanchored(self) -> Not | None:
         return None
@@ -58,7 +72,7 @@ class Not:
     def holds(self, present: Present) -> bool:
         return not self.operand.holds(present)
 
-    def iter_terms(self, *, include_negated: bool) -> Iterator[str]:
+    def iter_terms(self, *, include_negated: bool) -> Iterator[Term]:
         if include_negated:
             yield from self.operand.iter_terms(include_negated=True)
 
@@ -73,7 +87,7 @@ class And:
     def holds(self, present: Present) -> bool:
         return all(operand.holds(present) for operand in self.operands)
 
-    def iter_terms(self, *, include_negated: bool) -> Iterator[str]:
+    def iter_terms(self, *, include_negated: bool) -> Iterator[Term]:
         for operand in self.operands:
             yield from operand.iter_terms(include_negated=include_negated)
 
@@ -89,7 +103,7 @@ class Or:
     def holds(self, present: Present) -> bool:
         return any(operand.holds(present) for operand in self.operands)
 
-    def iter_terms(self, *, include_negated: bool) -> Iterator[str]:
+    def iter_terms(self, *, include_negated: bool) -> Iterator[Term]:
         for operand in self.operands:
             yield from operand.iter_terms(include_negated=include_negated)
 
@@ -102,15 +116,31 @@ Node = Term | Not | And | Or
 
 @dataclass(frozen=True)
 class _Matcher:
-    """Finds one term: a cheap `in` test, then a regex only for the boundary and blank rules."""
+    """Finds one term: a cheap `in` test, then a regex only for the boundary and blank rules or
+    for the longer words it must not be part of."""
 
     needle: str
     pattern: re.Pattern[str] | None
+    excluded: tuple[str, ...] = ()
 
     def found_in(self, text: str) -> bool:
         if self.needle not in text:
             return False
-        return self.pattern is None or self.pattern.search(text) is not None
+        if not self.excluded:
+            return self.pattern is None or self.pattern.search(text) is not None
+        assert self.pattern is not None  # _compile gives a term with exclusions its pattern
+        covered = _covered(text, self.pattern.pattern, self.excluded)
+        return any(m.start() not in covered for m in self.pattern.finditer(text))
+
+
+def _covered(text: str, term: str, excluded: tuple[str, ...]) -> set[int]:
+    """Start positions of the term's occurrences that lie inside an excluded word."""
+    covered: set[int] = set()
+    for word in excluded:
+        offsets = [m.start() for m in re.finditer(f"(?={term})", word)]
+        for found in re.finditer(re.escape(word), text):
+            covered.update(found.start() + offset for offset in offsets)
+    return covered
 
 
 @dataclass(frozen=True)
@@ -119,8 +149,8 @@ class Query:
 
     source: str
     tree: Node
-    _positive: tuple[str, ...] = field(init=False, repr=False, compare=False)
-    _matchers: dict[str, _Matcher] = field(init=False, repr=False, compare=False)
+    _positive: tuple[Term, ...] = field(init=False, repr=False, compare=False)
+    _matchers: dict[Term, _Matcher] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         positive = tuple(dict.fromkeys(self.tree.iter_terms(include_negated=False)))
@@ -131,20 +161,20 @@ class Query:
     @property
     def terms(self) -> tuple[str, ...]:
         """Distinct terms not under a NOT, in query order."""
-        return self._positive
+        return tuple(dict.fromkeys(term.text for term in self._positive))
 
     def match(self, text: str) -> list[str] | None:
         """None unless `text` (given by crawler.text.normalize) matches, else its positive terms."""
-        found: dict[str, bool] = {}
+        found: dict[Term, bool] = {}
 
-        def present(term: str) -> bool:
+        def present(term: Term) -> bool:
             if term not in found:
                 found[term] = self._matchers[term].found_in(text)
             return found[term]
 
         if not self.tree.holds(present):
             return None
-        return [term for term in self._positive if present(term)]
+        return list(dict.fromkeys(term.text for term in self._positive if present(term)))
 
 
 def parse_query(source: str) -> Query:
@@ -198,20 +228,20 @@ def _phrase(text: str, position: int) -> str:
     return phrase
 
 
-def _compile(term: str) -> _Matcher:
-    words = term.split()
-    before = term[0] in ASCII_ALNUM
-    after = term[-1] in ASCII_ALNUM
-    if len(words) == 1 and not before and not after:
-        return _Matcher(term, None)
+def _compile(term: Term) -> _Matcher:
+    words = term.text.split()
+    before = term.text[0] in ASCII_ALNUM
+    after = term.text[-1] in ASCII_ALNUM
+    if len(words) == 1 and not before and not after and not term.excluded:
+        return _Matcher(term.text, None)
     body = r"\s+".join(re.escape(word) for word in words)
     pattern = (_NOT_GLUED_BEFORE if before else "") + body + (_NOT_GLUED_AFTER if after else "")
-    return _Matcher(max(words, key=len), re.compile(pattern))
+    return _Matcher(max(words, key=len), re.compile(pattern), term.excluded)
 
 
 class _Parser:
     """Recursive descent over the grammar: or := and (OR and)*; and := not ([AND] not)*;
-    not := NOT not | atom; atom := term | "(" or ")"."""
+    not := NOT not | atom; atom := term (EXCEPT term)* | "(" or ")"."""
 
     def __init__(self, tokens: list[_Token]) -> None:
         self.tokens = tokens
@@ -223,8 +253,13 @@ class _Parser:
                 "empty query at position 1: write at least one term, e.g. 阿里 AND 腾讯"
             )
         tree = self._or()
-        if self._peek() is not None:  # only a ")" can stop the grammar early
-            raise _unbalanced(self.tokens[self.index])
+        if (token := self._peek()) is not None:  # a ")" or a misplaced EXCEPT stops it early
+            if token.kind == "EXCEPT":
+                raise QuerySyntaxError(
+                    f'"EXCEPT" at position {token.position} must follow a term:'
+                    " write 微信支付 EXCEPT 微信支付宝"
+                )
+            raise _unbalanced(token)
         return tree
 
     def _peek(self) -> _Token | None:
@@ -263,7 +298,7 @@ class _Parser:
             raise self._missing_operand(token)
         self._take()
         if token.kind == "term":
-            return Term(token.text)
+            return self._except(token)
         tree = self._or()
         if self._peek() is None:
             raise QuerySyntaxError(
@@ -271,6 +306,24 @@ class _Parser:
             )
         self._take()
         return tree
+
+    def _except(self, term: _Token) -> Term:
+        """A term and the longer words after its EXCEPTs, each of which must contain it."""
+        excluded = []
+        while (token := self._peek()) is not None and token.kind == "EXCEPT":
+            self._take()
+            word = self._peek()
+            if word is None or word.kind != "term":
+                raise self._missing_operand(word)
+            self._take()
+            if term.text not in word.text or term.text == word.text:
+                raise QuerySyntaxError(
+                    f'"{word.text}" at position {word.position} does not contain "{term.text}":'
+                    f" EXCEPT names a longer word the term must not be part of,"
+                    f" e.g. 微信支付 EXCEPT 微信支付宝"
+                )
+            excluded.append(word.text)
+        return Term(term.text, tuple(excluded))
 
     def _missing_operand(self, token: _Token | None) -> QuerySyntaxError:
         """The error for `token` (None at the end) standing where a term was expected."""

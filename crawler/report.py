@@ -15,6 +15,7 @@ EVENTS = (
     "not_modified",  # of those, unchanged since the last crawl (304): nothing to parse
     "lists_failed",  # feeds and list pages that could not be fetched or parsed
     "entries",  # links found in them
+    "items_skipped",  # feed items that could not be read (a bad URL…): skipped, the rest kept
     "new",  # new related articles stored
     "baseline",  # topic seeds stored as known coverage
     "duplicates",  # reposts recorded as sightings of a stored article
@@ -90,9 +91,26 @@ def format_summary(summary: Mapping[str, Mapping[str, int]]) -> str:
 
 
 def _status(figures: Mapping[str, int]) -> str:
-    if source_failed(figures):
+    if source_failed(figures) or _pages_all_failed(figures):
         return "FAILED"
-    if figures["lists_failed"]:
-        return f"{figures['lists_failed']} list(s) failed"
+    problems = [
+        f"{figures[event]} {what}"
+        for event, what in (
+            ("lists_failed", "list(s) failed"),
+            ("failed", "page(s) failed"),
+            ("items_skipped", "item(s) skipped"),
+        )
+        if figures.get(event)
+    ]
     # This run's health problems (status shows those that last): fallback, all_blocked…
-    return ", ".join(run_problems(figures)) or "ok"
+    return ", ".join([*problems, *run_problems(figures)]) or "ok"
+
+
+def _pages_all_failed(figures: Mapping[str, int]) -> bool:
+    """True for a row without lists (topic seeds) whose every page failed."""
+    done = ("new", "baseline", "duplicates", "irrelevant", "blocked", "already_seen")
+    return (
+        bool(figures.get("failed"))
+        and not figures.get("lists_read")
+        and not any(figures.get(event) for event in done)
+    )

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scrapy.crawler import CrawlerProcess
-from scrapy.settings import Settings
+from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.settings import BaseSettings, Settings
 
 from crawler.checks import SourceCheck
 from crawler.config import Seeds
+from crawler.faults import reached_crawl_deadline
 from crawler.spiders.check import CheckSitesSpider
 from crawler.spiders.followup import FollowupSpider
 
@@ -22,6 +23,8 @@ class CrawlResult:
 
     run_id: int
     summary: dict[str, dict[str, int]]
+    error: str | None = None  # why the crawl failed as a whole (database, deadline); one line
+    store_failed: bool = False  # the database failed (disk full, damaged): error says how
 
 
 class CrawlError(RuntimeError):
@@ -36,6 +39,42 @@ def project_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     return settings
 
 
+def crawl_settings(db_path: str | Path, settings: Mapping[str, Any] | None = None) -> Settings:
+    """The project's settings for a crawl into db_path."""
+    return project_settings({**(settings or {}), "FOLLOWUP_DB": str(db_path)})
+
+
+def spider_arguments(
+    seeds: Seeds, *, sources: Sequence[str] = (), topics: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The keyword arguments FollowupSpider takes for one crawl of the selected seeds."""
+    return {"seeds": seeds, "source": list(sources), "topic": list(topics)}
+
+
+def crawl_result(crawler: Crawler) -> CrawlResult:
+    """What a finished crawl did, or CrawlError when its spider never started."""
+    spider: Any = crawler.spider
+    error = (
+        getattr(spider, "setup_error", None)
+        or getattr(spider, "store_failure", None)
+        or _deadline_error(crawler.stats, crawler.settings)
+    )
+    if spider is None or not (hasattr(spider, "run_id") or error):
+        raise CrawlError("the crawl did not start; the log above says why")
+    store_failed = bool(getattr(spider, "store_failure", None))
+    return CrawlResult(getattr(spider, "run_id", 0), spider.summary, error, store_failed)
+
+
+def _deadline_error(stats: Any, settings: BaseSettings) -> str | None:
+    if stats is None or not reached_crawl_deadline(stats):
+        return None
+    seconds = settings.getfloat("CLOSESPIDER_TIMEOUT")
+    return (
+        f"the crawl ran into its deadline ({seconds:g} s, --timeout) and was stopped; "
+        "what it did not reach is fetched by the next crawl"
+    )
+
+
 def run_crawl(
     seeds: Seeds,
     db_path: str | Path,
@@ -46,17 +85,14 @@ def run_crawl(
 ) -> CrawlResult:
     """Crawl the selected sources once into db_path. Blocks until the crawl ends.
 
-    A Twisted reactor cannot be restarted: call this at most once per process.
+    A Twisted reactor cannot be restarted: call this at most once per process (tests run
+    their crawls on one long-lived reactor instead, with the same three helpers above).
     """
-    merged = project_settings({**(settings or {}), "FOLLOWUP_DB": str(db_path)})
-    process = CrawlerProcess(merged)
+    process = CrawlerProcess(crawl_settings(db_path, settings))
     crawler = process.create_crawler(FollowupSpider)
-    process.crawl(crawler, seeds=seeds, source=list(sources), topic=list(topics))
+    process.crawl(crawler, **spider_arguments(seeds, sources=sources, topics=topics))
     process.start()
-    spider: Any = crawler.spider
-    if spider is None or not hasattr(spider, "run_id"):
-        raise CrawlError("the crawl did not start; the log above says why")
-    return CrawlResult(spider.run_id, spider.summary)
+    return crawl_result(crawler)
 
 
 def run_checks(seeds: Seeds, *, settings: Mapping[str, Any] | None = None) -> list[SourceCheck]:

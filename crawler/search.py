@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 from sqlite_utils import Database
 
-from crawler.dates import BEIJING, from_iso
+from crawler.dates import beijing_time
+from crawler.text import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ MIN_MATCH_CHARS = 3  # a trigram index has nothing to look up in a shorter term
 TITLE_WEIGHT = 10.0  # bm25 weight of the title against 1.0 for the text
 SNIPPET_CHARS = 36  # trigram tokens are characters: the snippet's length in characters
 MARK = ("[", "]")
+OPERATOR_WORDS = frozenset({"OR", "AND", "NOT"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,11 @@ def index_problem(db: Database) -> str:
 def parse_terms(text: str) -> list[str]:
     """The search terms: whitespace-separated, all of them must occur."""
     return text.split()
+
+
+def operator_words(text: str) -> list[str]:
+    """The terms a user may have meant as operators (OR, AND, NOT): searched as words here."""
+    return [term for term in dict.fromkeys(parse_terms(text)) if term in OPERATOR_WORDS]
 
 
 def search_articles(
@@ -238,12 +245,14 @@ def format_hits(hits: list[SearchHit]) -> str:
     """Numbered hits for the terminal: title, then source, time (Beijing) and URL, then snippet."""
     lines = []
     for number, hit in enumerate(hits, start=1):
-        when = from_iso(hit.published_at or hit.fetched_at).astimezone(BEIJING)
+        stored = hit.published_at or hit.fetched_at
+        moment = beijing_time(stored)
+        when = f"{moment:%Y-%m-%d %H:%M} (UTC+8)" if moment else stored
         mark = "  [known coverage]" if hit.baseline else ""
         lines += [
-            f"{number}. {hit.title}{mark}",
-            f"   {hit.source} · {when:%Y-%m-%d %H:%M} (UTC+8) · {hit.url}",
-            f"   {hit.snippet}",
+            f"{number}. {one_line(hit.title)}{mark}",
+            f"   {hit.source} · {when} · {hit.url}",
+            f"   {one_line(hit.snippet)}",
             "",
         ]
     return "\n".join(lines)

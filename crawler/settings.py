@@ -40,14 +40,22 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.StoredRobotsTxtMiddleware": 110,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    # After the retry middleware's backoff wait: each attempt gets what is left of the deadline.
+    "crawler.faults.ResponseDeadlineMiddleware": 560,
     # Above Scrapy's RedirectMiddleware (600): it sees a 3xx before the redirect is followed.
     "crawler.middlewares.OffsiteRedirectMiddleware": 650,
 }
 # A 429's Retry-After is honoured up to this many seconds; a longer one gives the request up
 # for this run (the daemon's backoff spaces the next runs of that source).
 FOLLOWUP_RETRY_AFTER_MAX = 120.0
+# A URL's total time downloading, all its attempts included (waits a server asked for with
+# Retry-After, and retry backoff, are not counted): a server trickling bytes cannot hold a crawl.
+FOLLOWUP_RESPONSE_DEADLINE = 60.0
 # How long a host's robots.txt is reused from the store before it is fetched again.
 FOLLOWUP_ROBOTSTXT_MAX_AGE = 24 * 3600
+# A database that fails (disk full, damaged file) ends the crawl with one line, not a
+# traceback per callback.
+SPIDER_MIDDLEWARES = {"crawler.faults.StoreFailureMiddleware": 50}
 ITEM_PIPELINES = {"crawler.pipelines.StorePipeline": 300}
 # The store pipeline is synchronous: items gain nothing from running side by side, and Scrapy
 # starts this many asyncio tasks for every response that yields anything (a page yields one

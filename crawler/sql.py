@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+import re
+import signal
 import sqlite3
+import textwrap
+import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from crawler.coverage import open_readonly
@@ -89,7 +96,16 @@ ACTION_NAMES = {
 }
 SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_temp_master", "sqlite_schema"})
 CELL_WIDTH = 60  # display columns a table cell is cut to
+TABLE_SAMPLE = 200  # rows that size a table's columns; later rows are cut to fit
+FETCH_ROWS = 500  # rows read from SQLite at a time: memory stays bounded however many come
+PROGRESS_STEPS = 10_000  # SQLite VM steps between checks of the time limit and Ctrl-C
+DEFAULT_TIMEOUT = 60.0
 FORMATS = ("table", "csv", "json")
+
+
+VACUUM_RE = re.compile(r"\s*VACUUM\b", re.IGNORECASE)
+# SQLite's messages for a damaged file (as opposed to a statement it cannot run).
+DAMAGE_RE = re.compile(r"malformed|not a database|disk I/O error")
 
 
 class QueryError(ValueError):
@@ -98,27 +114,97 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class QueryResult:
-    """Column names and rows of one query."""
+    """Column names of one query and its rows, read from the cursor as they are iterated."""
 
     columns: list[str]
-    rows: list[tuple[Any, ...]]
+    rows: Iterator[tuple[Any, ...]]
 
 
-def run_query(path: str | Path, sql: str) -> QueryResult:
-    """Run one SQL statement on a read-only connection to the database at path."""
+class QueryStopped(RuntimeError):
+    """A query ended by its time limit or by Ctrl-C."""
+
+
+class _Stop:
+    """Tells SQLite's progress handler when to abandon the statement: past the deadline or
+    after Ctrl-C (SIGINT only sets a flag: Python cannot raise inside SQLite's C loop)."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.interrupted = False
+
+    def __call__(self) -> int:
+        return int(self.interrupted or time.monotonic() > self.deadline)
+
+    def on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        self.interrupted = True
+
+    def error(self) -> QueryStopped:
+        if self.interrupted:
+            return QueryStopped("stopped by Ctrl-C; nothing was changed")
+        return QueryStopped(
+            f"stopped after {self.timeout:g} s (--timeout): narrow the query (a WHERE, a LIMIT) "
+            "or give it longer with --timeout"
+        )
+
+
+@contextmanager
+def open_query(path: str | Path, sql: str, *, timeout: float) -> Iterator[QueryResult]:
+    """Run one SQL statement on a read-only connection to the database at path, its rows
+    streamed while the block runs, abandoned after timeout seconds or on Ctrl-C."""
+    if not sql.strip():
+        raise QueryError('no SQL given; e.g. followup query "SELECT count(*) FROM articles"')
     conn = open_readonly(path).conn
     refused: list[str] = []
     conn.set_authorizer(lambda *args: _authorize(refused, *args))
+    stop = _Stop(timeout)
+    conn.set_progress_handler(stop, PROGRESS_STEPS)
     try:
-        cursor = conn.execute(sql)
-        rows = cursor.fetchall()  # all of it now: the read transaction ends here
-    except sqlite3.ProgrammingError as exc:
-        raise QueryError(f"{exc} (followup query runs one statement)") from None
-    except sqlite3.DatabaseError as exc:
-        raise _query_error(exc, refused) from None
+        with _sigint_to(stop.on_sigint):
+            try:
+                cursor = conn.execute(sql)
+            except sqlite3.Error as exc:
+                raise _failure(exc, refused, stop, sql) from None
+            columns = _unique([d[0] for d in cursor.description or []])
+            yield QueryResult(columns, _rows(cursor, refused, stop, sql))
     finally:
         conn.close()
-    return QueryResult(_unique([d[0] for d in cursor.description or []]), rows)
+
+
+def _rows(
+    cursor: sqlite3.Cursor, refused: list[str], stop: _Stop, sql: str
+) -> Iterator[tuple[Any, ...]]:
+    try:
+        while rows := cursor.fetchmany(FETCH_ROWS):
+            yield from rows
+    except sqlite3.Error as exc:
+        raise _failure(exc, refused, stop, sql) from None
+
+
+@contextmanager
+def _sigint_to(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """Ctrl-C calls handler while the block runs (only the main thread can have handlers)."""
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: Ctrl-C stays as it was
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _failure(exc: sqlite3.Error, refused: list[str], stop: _Stop, sql: str) -> Exception:
+    if isinstance(exc, sqlite3.OperationalError) and str(exc) == "interrupted":
+        return stop.error()
+    if isinstance(exc, sqlite3.ProgrammingError):
+        return QueryError(f"{exc} (followup query runs one statement)")
+    if DAMAGE_RE.search(str(exc)):
+        return exc  # the file, not the statement: the caller says what to do about it
+    if VACUUM_RE.match(sql):  # VACUUM INTO reaches the authorizer as an ATTACH
+        refused[:0] = ["VACUUM"]
+    return _query_error(exc, refused)
 
 
 def _authorize(
@@ -148,7 +234,7 @@ def _reads_only(action: int, arg1: str | None, arg2: str | None) -> bool:
     )
 
 
-def _query_error(exc: sqlite3.DatabaseError, refused: list[str]) -> QueryError:
+def _query_error(exc: sqlite3.Error, refused: list[str]) -> QueryError:
     if refused or "readonly" in str(exc):
         what = refused[0] if refused else "writing"
         return QueryError(
@@ -168,34 +254,65 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def format_result(result: QueryResult, fmt: str) -> str:
-    """The result as an aligned table, CSV (spreadsheet-safe) or a JSON array of objects."""
+def format_result(result: QueryResult, fmt: str) -> Iterator[str]:
+    """The result, piece by piece as its rows come: an aligned table, CSV (spreadsheet-safe)
+    or a JSON array of objects."""
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(result.columns)
-        writer.writerows([safe_cell(_text(v)) for v in row] for row in result.rows)
-        return buffer.getvalue()
+        return _csv_lines(result)
     if fmt == "json":
-        records = [
-            dict(zip(result.columns, map(_jsonable, row), strict=True)) for row in result.rows
-        ]
-        return json.dumps(records, ensure_ascii=False, indent=2) + "\n"
-    return format_table(result.columns, [[_text(v) for v in row] for row in result.rows])
+        return _json_pieces(result)
+    return _table_lines(result)
+
+
+def _csv_lines(result: QueryResult) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(result.columns)
+    for row in result.rows:
+        writer.writerow([safe_cell(_text(v)) for v in row])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _json_pieces(result: QueryResult) -> Iterator[str]:
+    """The same text as json.dumps(records, indent=2), one record at a time."""
+    opening = "["
+    for row in result.rows:
+        record = dict(zip(result.columns, map(_jsonable, row), strict=True))
+        yield (
+            opening + "\n" + textwrap.indent(json.dumps(record, ensure_ascii=False, indent=2), "  ")
+        )
+        opening = ","
+    yield "[]\n" if opening == "[" else "\n]\n"
+
+
+def _table_lines(result: QueryResult) -> Iterator[str]:
+    """A table sized by its first TABLE_SAMPLE rows; later rows are cut to those widths."""
+    sample = [[_text(v) for v in row] for row in itertools.islice(result.rows, TABLE_SAMPLE)]
+    yield format_table(result.columns, sample)
+    widths = _widths(result.columns, sample)
+    for row in result.rows:
+        yield _table_line([clip(_text(v), w) for v, w in zip(row, widths, strict=True)], widths)
+
+
+def _widths(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
+    cells = [[clip(c) for c in row] for row in [list(columns), *rows]]
+    return [max(display_width(row[i]) for row in cells) for i in range(len(columns))]
+
+
+def _table_line(cells: Sequence[str], widths: Sequence[int]) -> str:
+    padded = (cell + " " * (w - display_width(cell)) for cell, w in zip(cells, widths, strict=True))
+    return "  ".join(padded).rstrip() + "\n"
 
 
 def format_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """An aligned plain-text table; Chinese characters count two columns, long cells are cut."""
-    cells = [[clip(c) for c in row] for row in [list(columns), *rows]]
-    widths = [max(display_width(row[i]) for row in cells) for i in range(len(columns))]
-    lines = [
-        "  ".join(
-            cell + " " * (w - display_width(cell)) for cell, w in zip(row, widths, strict=True)
-        )
-        for row in cells
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(line.rstrip() for line in lines) + "\n"
+    widths = _widths(columns, rows)
+    lines = [_table_line([clip(c) for c in row], widths) for row in [list(columns), *rows]]
+    lines.insert(1, _table_line(["-" * w for w in widths], widths))
+    return "".join(lines)
 
 
 def display_width(text: str) -> int:

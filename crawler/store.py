@@ -7,7 +7,9 @@ write while a user reads, and every write that belongs together happens in one t
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +26,11 @@ from crawler.dates import from_iso, to_iso, utcnow
 from crawler.fingerprint import NEAR_DISTANCE, from_signed, hamming, split_bands, to_hex, to_signed
 from crawler.model import Article
 from crawler.search import enable_search_index
+from crawler.sketch import SKETCH_CANDIDATES, SKETCH_DISTANCE, Sketch, is_contained_copy
 
+# How a duplicate was recognised (`duplicates.method`): simhash distance, normalised title, or the
+# second tier's containment of shingles.
+Method = Literal["simhash", "title", "containment"]
 Status = Literal["stored", "duplicate", "irrelevant", "blocked", "failed", "redirected"]
 # Statuses after which a URL is never requested again.
 FINAL_STATUSES: frozenset[str] = frozenset({"stored", "duplicate", "irrelevant"})
@@ -36,7 +42,7 @@ RETRIED_STATUSES: frozenset[str] = frozenset({"blocked", "failed", "redirected"}
 RETRY_AFTER = timedelta(hours=1)
 MAX_ATTEMPTS = 6
 BUSY_TIMEOUT_MS = 30_000
-# The second tier of near-duplicate detection compares against recent fingerprints only.
+# Beyond the band index (3 bits), fingerprints and sketches are compared against recent ones only.
 RECENT_WINDOW = timedelta(days=30)
 # At NEAR_DISTANCE a distinct article falls that close with p ≈ 1.8e-8 per comparison
 # (tests/neardup measurements): 5,000 comparisons keep a false merge below 1 in 10,000 articles.
@@ -47,6 +53,103 @@ MIGRATIONS = Migrations("followup")
 
 class StoreError(RuntimeError):
     """A database file that cannot be opened or written."""
+
+
+def describe_store_error(path: str | Path, exc: sqlite3.Error) -> str:
+    """One line for a database that failed while in use: what happened and what to do."""
+    message = str(exc)
+    if "full" in message:
+        return (
+            f"the disk holding {path} is full ({message}): free space, then run again "
+            "(what was not stored is fetched again)"
+        )
+    if "malformed" in message or "not a database" in message:
+        return (
+            f"{path} is damaged ({message}): restore it from a backup, or recover what it "
+            f"holds with `sqlite3 {path} .recover | sqlite3 recovered.db`"
+        )
+    if "readonly" in message or "read-only" in message:
+        return f"cannot write {path} ({message}): make it writable"
+    return f"cannot use {path}: {message}"
+
+
+class ForeignDatabase(StoreError):
+    """A SQLite file that another program made: followup never changes it."""
+
+
+def check_writable(path: Path) -> None:
+    """Raise StoreError unless path can be created or written, with its -wal beside it.
+
+    Tried before SQLite opens anything: SQLite would open a read-only file read-only, leave
+    -wal and -shm files beside it and fail at the first write, deep inside a crawl.
+    """
+    directory = path.parent
+    if not directory.is_dir():
+        raise StoreError(f"cannot create {path}: directory {directory} does not exist")
+    problem = write_problem(path) if path.exists() else None
+    if problem:
+        raise StoreError(
+            f"cannot write {path}: {problem}; make it writable, or read it with "
+            "`followup export`, `search` or `query`, which never write"
+        )
+    if not os.access(directory, os.W_OK):
+        raise StoreError(
+            f"cannot write in {directory} (SQLite keeps {path.name}-wal beside the database): "
+            "make the directory writable, or pass --db with a file elsewhere"
+        )
+
+
+def write_problem(path: Path) -> str | None:
+    """Why an existing file cannot be written, or None when it can.
+
+    Asked with access(2), never by opening the file: closing a descriptor of a database file
+    drops every POSIX lock this process holds on it, those of its open SQLite connections
+    included, and then concurrent writers corrupt it. access(2) answers for root too on a
+    chattr +i file (EPERM) and on a read-only mount (EROFS).
+    """
+    if os.access(path, os.W_OK):
+        return None
+    return "it is read-only (permissions, chattr +i or a read-only mount)"
+
+
+def check_followup_database(db: Database, path: Path) -> None:
+    """Raise ForeignDatabase for a file with tables but no followup schema, before any change."""
+    tables = db.table_names()
+    if not tables or MIGRATIONS.applied(db):
+        return
+    shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
+    raise ForeignDatabase(
+        f"{path} is not a followup database (it holds {shown}); it was left unchanged: "
+        "pass --db with a new file or one followup made"
+    )
+
+
+def enable_wal(db: Database) -> None:
+    """WAL mode, waiting for other processes that open a new file at the same moment (SQLite
+    refuses the switch at once instead of waiting for its busy timeout)."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def migrate(db: Database) -> None:
+    """Apply pending migrations in one write transaction, taken at once: processes starting
+    together on a new file wait for each other instead of creating the same tables twice."""
+    if not MIGRATIONS.pending(db):
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        MIGRATIONS.apply(db)  # pending again, inside the lock: another process may have won
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
 
 
 def execute_all(db: Database, statements: Iterable[str]) -> None:
@@ -201,6 +304,23 @@ ROBOTS_SCHEMA = (
 
 
 @MIGRATIONS()
+def m006_neardup(db: Database) -> None:
+    """The second tier of near-duplicate detection: shingle sketches and re-headlined titles."""
+    execute_all(db, NEARDUP_SCHEMA)
+
+
+NEARDUP_SCHEMA = (
+    # crawler.sketch: the sampled 5-gram hashes of the text a fingerprint was computed from, so
+    # a candidate's containment is measured without reading its text. NULL in rows written
+    # before this migration (those candidates get no second tier).
+    "ALTER TABLE fingerprints ADD COLUMN sketch BLOB",
+    # The normalised title a `原标题：…` line names: a re-headlined copy is found by it.
+    "ALTER TABLE articles ADD COLUMN original_title_key TEXT",
+    "CREATE INDEX articles_original_title_key ON articles(original_title_key)",
+)
+
+
+@MIGRATIONS()
 def m008_notifications(db: Database) -> None:
     """The notification outbox (crawler/notify), each target's last delivery, health sent."""
     execute_all(db, NOTIFY_SCHEMA)
@@ -248,6 +368,56 @@ NOTIFY_SCHEMA = (
 )
 
 
+# The Beijing day an article counts for: of its publication, else of its fetching. A stored
+# time SQLite cannot read (older versions let year 9999 or free text in) counts as its
+# fetching day, never NULL: the trigger must not refuse the article write it rides on.
+ARTICLE_DAY = (
+    "coalesce(date({row}.published_at, '+8 hours'), date({row}.fetched_at, '+8 hours'), '')"
+)
+
+
+def _count_day(row: str, change: int) -> str:
+    """Trigger statements adding `change` to the day count of the `new` or `old` row."""
+    day = ARTICLE_DAY.format(row=row)
+    return f"""INSERT INTO article_days (day, source, articles) VALUES ({day}, {row}.source, {change})
+        ON CONFLICT(day, source) DO UPDATE SET articles = articles + excluded.articles;
+        DELETE FROM article_days WHERE day = {day} AND source = {row}.source AND articles = 0;"""
+
+
+@MIGRATIONS()
+def m009_serve(db: Database) -> None:
+    """What the canned queries of `followup serve` need to answer at once on a large store."""
+    execute_all(db, SERVE_SCHEMA)
+
+
+SERVE_SCHEMA = (
+    # Articles per Beijing day and source, kept by triggers, so `articles_per_day` reads a few
+    # thousand rows instead of computing a date for every article (2.8 µs each: 3 s at 1M).
+    """CREATE TABLE article_days (
+        day TEXT NOT NULL,
+        source TEXT NOT NULL,
+        articles INTEGER NOT NULL,
+        PRIMARY KEY (day, source)
+    )""",
+    f"""INSERT INTO article_days (day, source, articles)
+        SELECT {ARTICLE_DAY.format(row="articles")}, source, count(*) FROM articles
+        GROUP BY 1, 2""",
+    f"""CREATE TRIGGER article_days_ai AFTER INSERT ON articles BEGIN
+        {_count_day("new", 1)}
+    END""",
+    f"""CREATE TRIGGER article_days_ad AFTER DELETE ON articles BEGIN
+        {_count_day("old", -1)}
+    END""",
+    f"""CREATE TRIGGER article_days_au AFTER UPDATE OF published_at, fetched_at, source
+        ON articles BEGIN
+        {_count_day("old", -1)}
+        {_count_day("new", 1)}
+    END""",
+    # source_health and `followup status` read the crawl runs of the last 24 hours.
+    "CREATE INDEX crawl_runs_started_at ON crawl_runs(started_at)",
+)
+
+
 def select(db: Database, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
     """Rows of a read as dicts, straight from the cursor.
 
@@ -279,7 +449,7 @@ class Original:
     article_id: int
     url: str
     distance: int
-    method: Literal["simhash", "title"]
+    method: Method
     published_at: str | None = None
     baseline: bool = False
 
@@ -301,6 +471,7 @@ class RecentFingerprints:
     def __init__(self) -> None:
         self.values = np.zeros(0, dtype=np.uint64)
         self.article_ids = np.zeros(0, dtype=np.int64)
+        self.row_ids = np.zeros(0, dtype=np.int64)
         self.last_id = 0
 
     def refresh(self, db: Database, *, since: datetime, limit: int = RECENT_LIMIT) -> None:
@@ -319,8 +490,10 @@ class RecentFingerprints:
         rows.reverse()
         values = np.array([from_signed(r["value"]) for r in rows], dtype=np.uint64)
         ids = np.array([r["article_id"] for r in rows], dtype=np.int64)
+        row_ids = np.array([r["id"] for r in rows], dtype=np.int64)
         self.values = np.concatenate([self.values, values])[-limit:]
         self.article_ids = np.concatenate([self.article_ids, ids])[-limit:]
+        self.row_ids = np.concatenate([self.row_ids, row_ids])[-limit:]
 
     def nearest(self, value: int) -> tuple[int, int] | None:
         """(article_id, distance) of the closest recent fingerprint, or None when empty."""
@@ -329,6 +502,14 @@ class RecentFingerprints:
         distances = np.bitwise_count(self.values ^ np.uint64(value))
         best = int(np.argmin(distances))
         return int(self.article_ids[best]), int(distances[best])
+
+    def within(self, value: int, low: int, high: int, *, limit: int) -> list[tuple[int, int]]:
+        """(fingerprint row id, distance) of up to `limit` recent fingerprints low..high bits
+        away, closest first."""
+        distances = np.bitwise_count(self.values ^ np.uint64(value))
+        (found,) = np.nonzero((distances >= low) & (distances <= high))
+        closest = found[np.argsort(distances[found], kind="stable")[:limit]]
+        return [(int(self.row_ids[i]), int(distances[i])) for i in closest]
 
 
 class Store:
@@ -341,17 +522,21 @@ class Store:
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
-        """Open (creating if needed) a database file, in WAL mode, migrated to the current schema."""
+        """Open (creating if needed) a database file, in WAL mode, migrated to the current schema.
+
+        Nothing is changed in a file that is not a followup database, nor tried in one that
+        cannot be written: StoreError says so first.
+        """
         path = Path(path)
-        if path.parent and not path.parent.exists():
-            raise StoreError(f"cannot create {path}: directory {path.parent} does not exist")
+        check_writable(path)
         try:
             db = Database(path)
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            db.enable_wal()
+            check_followup_database(db, path)
+            enable_wal(db)
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
-            MIGRATIONS.apply(db)
+            migrate(db)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot use {path} as a followup database: {exc}") from exc
         return cls(db)
@@ -404,30 +589,61 @@ class Store:
         now = now or utcnow()
         return {url for url, row in self.get_seen(urls).items() if not _due(row, now)}
 
-    def find_original(self, fingerprint: int | None, title_key: str) -> Original | None:
+    def find_original(
+        self,
+        fingerprint: int | None,
+        title_key: str,
+        *,
+        sketch: Sketch | None = None,
+        original_title_key: str = "",
+    ) -> Original | None:
         """The stored article this one near-duplicates, if any.
 
         With a fingerprint: band-index candidates (any age) and the recent window, within
-        NEAR_DISTANCE bits. Without one (a newsflash too short for simhash): the same title.
+        NEAR_DISTANCE bits; then, given the text's sketch, recent candidates up to
+        SKETCH_DISTANCE bits whose shingles contain it or are contained in it; then a stored
+        newsflash (no fingerprint) with the same title. Without a fingerprint (a newsflash):
+        any article with the same title. A title is the article's own or the `原标题` it names.
         """
+        keys = [key for key in dict.fromkeys((title_key, original_title_key)) if key]
         if fingerprint is None:
-            return self._find_by_title(title_key)
+            return self._find_by_title(keys)
         best = self._nearest_by_bands(fingerprint)
         self.recent.refresh(self.db, since=utcnow() - RECENT_WINDOW)
         recent = self.recent.nearest(fingerprint)
         if recent and (best is None or recent[1] < best[1]):
             best = recent
-        if best is None or best[1] > NEAR_DISTANCE:
-            return None
-        return self._original(best[0], best[1], "simhash")
+        if best is not None and best[1] <= NEAR_DISTANCE:
+            return self._original(best[0], best[1], "simhash")
+        contained = self._find_by_containment(fingerprint, sketch) if sketch is not None else None
+        return contained or self._find_by_title(keys, newsflash_only=True)
 
-    def _original(
-        self, article_id: int, distance: int, method: Literal["simhash", "title"]
-    ) -> Original:
+    def _original(self, article_id: int, distance: int, method: Method) -> Original:
         url, published_at, baseline = self.db.execute(
             "SELECT url, published_at, baseline FROM articles WHERE id = ?", [article_id]
         ).fetchone()
         return Original(article_id, url, distance, method, published_at, bool(baseline))
+
+    def _find_by_containment(self, fingerprint: int, sketch: Sketch) -> Original | None:
+        """The closest recent candidate past NEAR_DISTANCE whose sketch passes the second tier."""
+        candidates = self.recent.within(
+            fingerprint, NEAR_DISTANCE + 1, SKETCH_DISTANCE, limit=SKETCH_CANDIDATES
+        )
+        if not candidates:
+            return None
+        marks = ",".join("?" * len(candidates))
+        stored = {
+            row_id: (article_id, blob)
+            for row_id, article_id, blob in self.db.execute(
+                f"SELECT id, article_id, sketch FROM fingerprints WHERE id IN ({marks})",
+                [row_id for row_id, _ in candidates],
+            )
+        }
+        for row_id, distance in candidates:
+            article_id, blob = stored.get(row_id, (0, None))
+            if blob is not None and is_contained_copy(sketch, Sketch.from_bytes(blob)):
+                return self._original(article_id, distance, "containment")
+        return None
 
     def _nearest_by_bands(self, fingerprint: int) -> tuple[int, int] | None:
         rows = select(
@@ -440,11 +656,20 @@ class Store:
         )
         return min(candidates, key=lambda c: c[1], default=None)
 
-    def _find_by_title(self, title_key: str) -> Original | None:
-        if not title_key:
+    def _find_by_title(
+        self, keys: Sequence[str], *, newsflash_only: bool = False
+    ) -> Original | None:
+        """The first article whose title or `原标题` is one of `keys` (only those too short
+        for a fingerprint, with newsflash_only)."""
+        if not keys:
             return None
+        marks = ",".join("?" * len(keys))
         row = self.db.execute(
-            "SELECT id FROM articles WHERE title_key = ? ORDER BY id LIMIT 1", [title_key]
+            f"""SELECT id FROM articles
+                WHERE (title_key IN ({marks}) OR original_title_key IN ({marks}))
+                {"AND simhash IS NULL" if newsflash_only else ""}
+                ORDER BY id LIMIT 1""",
+            [*keys, *keys],
         ).fetchone()
         return self._original(row[0], 0, "title") if row else None
 
@@ -477,12 +702,14 @@ class Store:
         fingerprint: int | None,
         topics: dict[str, list[str]],
         baseline: bool = False,
+        sketch: Sketch | None = None,
+        original_title_key: str = "",
     ) -> int:
         """Store a new article with its topics, fingerprint and seen row; returns its id."""
         cursor = self.db.execute(
             """INSERT INTO articles (url, source, title, author, published_at, fetched_at, text,
-                                     simhash, title_key, baseline)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                     simhash, title_key, baseline, original_title_key)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 article.url,
                 source,
@@ -494,22 +721,29 @@ class Store:
                 to_hex(fingerprint) if fingerprint is not None else None,
                 title_key,
                 int(baseline),
+                original_title_key or None,
             ],
         )
         article_id = int(cursor.lastrowid or 0)
         self._save_topics(article_id, topics)
-        self._save_fingerprint(article_id, fingerprint)
+        self._save_fingerprint(article_id, fingerprint, sketch)
         self.save_seen(article.url, source, "stored")
         return article_id
 
     def save_duplicate(
-        self, article: Article, *, source: str, original: Original, fingerprint: int | None
+        self,
+        article: Article,
+        *,
+        source: str,
+        original: Original,
+        fingerprint: int | None,
+        sketch: Sketch | None = None,
     ) -> None:
         """Record a repost as a sighting of its original, with its seen row."""
         sighting = (article.url, source, article.title, to_iso(article.published))
         self._save_sighting(*sighting, original=original, seen_at=to_iso(utcnow()))
         # A repost's own fingerprint points at the original too: a copy of the copy is found.
-        self._save_fingerprint(original.article_id, fingerprint)
+        self._save_fingerprint(original.article_id, fingerprint, sketch)
         self.save_seen(article.url, source, "duplicate", detail=f"duplicate of {original.url}")
 
     def save_earlier_original(
@@ -521,6 +755,8 @@ class Store:
         title_key: str,
         fingerprint: int | None,
         topics: dict[str, list[str]],
+        sketch: Sketch | None = None,
+        original_title_key: str = "",
     ) -> None:
         """Make an earlier-published copy the original and the stored one its sighting.
 
@@ -533,7 +769,8 @@ class Store:
         self._save_sighting(*sighting, original=original, seen_at=old["fetched_at"])
         self.db.execute(
             """UPDATE articles SET url = ?, source = ?, title = ?, author = ?, published_at = ?,
-                 fetched_at = ?, text = ?, simhash = ?, title_key = ? WHERE id = ?""",
+                 fetched_at = ?, text = ?, simhash = ?, title_key = ?, original_title_key = ?
+               WHERE id = ?""",
             [
                 article.url,
                 source,
@@ -544,11 +781,12 @@ class Store:
                 article.text,
                 to_hex(fingerprint) if fingerprint is not None else old["simhash"],
                 title_key,
+                original_title_key or None,
                 old["id"],
             ],
         )
         self._save_topics(old["id"], topics)
-        self._save_fingerprint(old["id"], fingerprint)
+        self._save_fingerprint(old["id"], fingerprint, sketch)
         self.save_seen(article.url, source, "stored")
         self.save_seen(old["url"], old["source"], "duplicate", detail=f"duplicate of {article.url}")
 
@@ -586,12 +824,20 @@ class Store:
             [(article_id, t, json.dumps(terms, ensure_ascii=False)) for t, terms in topics.items()],
         )
 
-    def _save_fingerprint(self, article_id: int, fingerprint: int | None) -> None:
+    def _save_fingerprint(
+        self, article_id: int, fingerprint: int | None, sketch: Sketch | None = None
+    ) -> None:
         if fingerprint is None:
             return
         self.db.execute(
-            "INSERT INTO fingerprints (article_id, value, b0, b1, b2, b3) VALUES (?, ?, ?, ?, ?, ?)",
-            [article_id, to_signed(fingerprint), *split_bands(fingerprint)],
+            """INSERT INTO fingerprints (article_id, value, b0, b1, b2, b3, sketch)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            [
+                article_id,
+                to_signed(fingerprint),
+                *split_bands(fingerprint),
+                sketch.to_bytes() if sketch is not None else None,
+            ],
         )
 
     # Crawl runs ----------------------------------------------------------------------------
@@ -703,6 +949,7 @@ class Store:
         title_key: str,
         fingerprint: int | None,
         topics: dict[str, list[str]],
+        sketch: Sketch | None = None,
     ) -> int:
         """Keep the current version of a stored article in article_versions, then replace it.
 
@@ -738,7 +985,7 @@ class Store:
         )
         self._save_topics(current["id"], topics)
         if fingerprint is not None and to_hex(fingerprint) != current["simhash"]:
-            self._save_fingerprint(current["id"], fingerprint)
+            self._save_fingerprint(current["id"], fingerprint, sketch)
         return int(cursor.lastrowid or 0)
 
     def prune_seen(self, *, before: datetime) -> int:

@@ -58,15 +58,19 @@ BOILERPLATE_PATTERNS = (
     r"^本文(?:由|经).{0,40}(?:授权|发布|转载)",
     r"^.{0,60}(?<!未)经授权(?:发布|首发|转载)",  # "…，36氪经授权发布。"
     r"^该文观点仅代表作者本人",
-    r"^(?:本文|文章)?(?:为|系)?(?:仅代表)?作者(?:独立|个人)?观点",
-    r"^(?:原标题|原文标题)[:：]",
-    r"^[(（]?(?:责任编辑|责编|编辑|作者|撰文|出品|题图|头图|图源|来源|文|图|策划|监制|排版|校对|审核|译者|编译)\s*[|｜:：/]",
+    r"^\*?(?:本文|文章)?(?:为|系)?(?:仅代表)?作者(?:独立|个人)?观点",  # "*文章为作者独立观点…"
+    r"^[(（【]?(?:责任编辑|责编|编辑|作者|撰文|出品|题图|头图|图源|来源|文|图|策划|监制|排版|校对|审核|译者|编译|文章来源)\s*[|｜:：/]",
     r"^(?:转载|商务合作|投稿)请",
     r"^(?:未经|如需)(?:授权|转载)",
     r"^免责声明",
+    r"^声明[:：]",  # "声明：本文转载自…"
+    r"^(?:本文)?转载自",
     r"^(?:点击|欢迎)(?:关注|订阅|上方)",
     r"^(?:本文)?首发于",
-    r"^阅读全文",
+    r"^(?:点击)?(?:阅读|查看)(?:全文|原文)",  # "阅读全文", "点击阅读全文>>"
+    r"^展开全文",
+    r"^[(（]完[)）]$",
+    r"^[▲△].{0,40}$",  # an image caption, "▲图片来源…" (a long line starting so is content)
     r"^(?:题图|封面|图片|图)(?:来自|来源于?)\s*[:：@]?",
     r"^[(（]?(?:图片|图)?来源[:：@]",
     r"^原创\s+\S+\s+\S+\s*\d{4}",  # WeChat's "原创 作者 公众号 2026-11-20" header
@@ -74,7 +78,23 @@ BOILERPLATE_PATTERNS = (
 )
 BOILERPLATE_RE = re.compile("|".join(f"(?:{p})" for p in BOILERPLATE_PATTERNS))
 BOILERPLATE_MAX_LINE = 120
+# "相关阅读" / "延伸阅读" / "【推荐阅读】" and the headlines under it (each at most this long).
+RELATED_HEADING_RE = re.compile(r"^[【\[]?(?:相关|延伸|推荐|扩展|更多)阅读[】\]]?\s*[:：]?\s*$")
+RELATED_ITEM_MAX = 60
+RELATED_ITEMS_MAX = 10
+# "……阅读全文" / "点击阅读全文>>" ending a truncated copy's last paragraph.
+# Only after an ellipsis, with 点击 or with an arrow: "…请阅读全文" can be a sentence.
+READ_MORE_TAIL_RE = re.compile(
+    r"\s*(?:(?:\.{2,}|…+)\s*(?:点击)?|点击)?(?:阅读|查看)全文\s*(?:[>＞]+|»|→)?\s*$"
+)
+_READ_MORE_CUE_RE = re.compile(r"(?:\.{2,}|…|点击)\s*(?:阅读|查看)全文|全文\s*(?:[>＞]+|»|→)\s*$")
+# A re-headlined copy names the title it was published under: "原标题：《…》".
+ORIGINAL_TITLE_RE = re.compile(r"^(?:原标题|原文标题)\s*[:：]\s*(?P<title>.+?)\s*$")
+ORIGINAL_TITLE_LINES = 3
 
+# Characters no text of an article has, which break XML (Atom), terminals or JSON consumers:
+# C0 and C1 controls but tab and line breaks, DEL, lone surrogates, the non-characters U+FFFE/F.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _SPACE_RE = re.compile(r"[ \t\u00a0\u3000\r\f\v]+")
 _WORD_RE = re.compile(r"\w+")
 
@@ -82,6 +102,17 @@ _WORD_RE = re.compile(r"\w+")
 def normalize(text: str) -> str:
     """NFKC and case-fold, so full/half width and letter case never matter."""
     return unicodedata.normalize("NFKC", text).casefold()
+
+
+def strip_controls(text: str) -> str:
+    """text without control characters, lone surrogates and non-characters (tab and line
+    breaks stay)."""
+    return _CONTROL_RE.sub("", text)
+
+
+def one_line(text: str) -> str:
+    """text without control characters, its runs of whitespace (line breaks too) one space."""
+    return " ".join(strip_controls(text).split())
 
 
 def clean_lines(text: str) -> list[str]:
@@ -98,8 +129,45 @@ def is_boilerplate(line: str) -> bool:
 
 
 def strip_boilerplate(text: str) -> str:
-    """Drop credit and syndication lines, keeping every line of content."""
-    return "\n".join(line for line in clean_lines(text) if not is_boilerplate(line))
+    """Drop credit and syndication lines, "related reading" blocks and "read the full text"
+    tails, keeping every line of content."""
+    lines = []
+    related = 0  # headlines still to drop after a "相关阅读" heading
+    for line in clean_lines(text):
+        if RELATED_HEADING_RE.match(line):
+            related = RELATED_ITEMS_MAX
+            continue
+        # A related-reading block is a list of headlines: it ends at the first paragraph.
+        if related and len(line) <= RELATED_ITEM_MAX:
+            related -= 1
+            continue
+        related = 0
+        if is_boilerplate(line):
+            continue
+        if _READ_MORE_CUE_RE.search(line):
+            line = READ_MORE_TAIL_RE.sub("", line)
+        if line:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def split_original_title(text: str) -> tuple[str, str]:
+    """(the title a `原标题：…` line near the top names, the text without that line).
+
+    The line is kept in stored text (it tells a reader where a story came from) but must not
+    take part in fingerprints; its title identifies a re-headlined copy. ("", text) without one.
+    """
+    lines = text.split("\n", ORIGINAL_TITLE_LINES)  # the rest of the text stays one piece
+    for index, line in enumerate(lines[:ORIGINAL_TITLE_LINES]):
+        if "标题" not in line[:8] or len(line) > BOILERPLATE_MAX_LINE:
+            continue  # the cheap test first: every article passes here
+        match = ORIGINAL_TITLE_RE.match(unicodedata.normalize("NFKC", line).strip())
+        if match:
+            title = match["title"]
+            if title.startswith("《") and title.endswith("》"):  # 《…》 around the whole title
+                title = title[1:-1]
+            return title.strip(), "\n".join(lines[:index] + lines[index + 1 :])
+    return "", text
 
 
 def compact(text: str, *, normalized: bool = False) -> str:

@@ -11,7 +11,8 @@ from sqlite_utils import Database
 
 from crawler.demo import restore_real_urls
 from crawler.mirror import Mirror
-from tests.helpers import HEALTHY_SOURCES, QUERY, WEB, run_followup, setting_args, write_seeds
+from tests.helpers import HEALTHY_SOURCES, QUERY, WEB, crawl, write_seeds
+from tests.inprocess import stop_reactor_thread
 
 # The default topic (with its seed article) and a narrower one, so exports have two topics.
 TWO_TOPICS = f"""
@@ -28,6 +29,13 @@ query = "券商"
 """
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _reactor() -> Iterator[None]:
+    """Stop the in-process crawls' reactor thread at the end of the session, if one started."""
+    yield
+    stop_reactor_thread()
+
+
 @pytest.fixture
 def web() -> Iterator[Mirror]:
     """The generic test sites (tests/web) served on 127.0.0.1."""
@@ -37,15 +45,14 @@ def web() -> Iterator[Mirror]:
 
 @pytest.fixture(scope="session")
 def crawled(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database made by the installed `followup crawl` of tests/web, two topics, with the
-    real URLs the local copies stand for (as `followup demo` stores them). Read-only: tests
-    that write use `crawled_copy`."""
+    """A database made by a crawl of tests/web (in this process), two topics, with the real
+    URLs the local copies stand for (as `followup demo` stores them). Read-only: tests that
+    write use `crawled_copy`."""
     root = tmp_path_factory.mktemp("crawled")
     path = root / "followup.db"
     with Mirror.from_directory(WEB) as mirror:
         seeds = write_seeds(root / "seeds", mirror, HEALTHY_SOURCES, topics=TWO_TOPICS)
-        result = run_followup("crawl", "--seeds", str(seeds), "--db", str(path), *setting_args())
-        assert result.returncode == 0, result.stderr
+        crawl(seeds, path)
         with Database(path) as db:
             restore_real_urls(db, mirror)
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -1,4 +1,5 @@
-"""Helpers for tests that crawl the local web: seeds pointing at it, the installed command."""
+"""Helpers for tests that crawl the local web: seeds pointing at it, crawls in this process
+or by the installed command, waits on conditions, processes that are always reaped."""
 
 from __future__ import annotations
 
@@ -6,10 +7,15 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import crawler.settings
 from crawler.mirror import Mirror
+from tests.inprocess import crawl_in_process
 
 TESTS = Path(__file__).parent
 WEB = TESTS / "web"
@@ -54,14 +60,22 @@ feeds = ["{https://slow.example.com/feed}"]
 """
 # The same web without the sources that fail on purpose (they make a crawl wait for timeouts).
 HEALTHY_SOURCES = SOURCES.split('[[source]]\nid = "broken"')[0]
-# Fast and strict, but the same mechanisms: retries with backoff, timeouts, robots.txt.
+# Fast, but the same mechanisms: retries with backoff, timeouts, robots.txt. No politeness
+# delays; the timeout is generous, so a loaded machine never fails a healthy page.
 FAST_SETTINGS = {
     "AUTOTHROTTLE_ENABLED": "0",
     "DOWNLOAD_DELAY": "0",
-    "DOWNLOAD_TIMEOUT": "2",
+    "DOWNLOAD_TIMEOUT": "60",
     "RETRY_TIMES": "1",
     "FOLLOWUP_RETRY_BACKOFF": "0.2",
 }
+# A held URL (Mirror.hold: never answered) times out this soon; every other request keeps
+# DOWNLOAD_TIMEOUT. Setting: the local URLs held.
+HELD_TIMEOUT = 0.5
+HELD_URLS_SETTING = "TESTS_HELD_URLS"
+# How long a test waits for a condition before it gives up: never a budget a loaded machine
+# must meet, only a guard against a hung test.
+WAIT_CEILING = 120.0
 
 
 def write_seeds(directory: Path, mirror: Mirror, sources: str, topics: str | None = None) -> Path:
@@ -84,8 +98,67 @@ def _localiser(mirror: Mirror) -> Callable[[str], str]:
     return lambda text: re.sub(r"\{(https?://[^}]+)\}", lambda m: mirror.url_for(m[1]), text)
 
 
+def crawl(seeds: Path, db: Path, *, settings: Mapping[str, Any] = FAST_SETTINGS) -> dict[str, Any]:
+    """Per-source figures of one crawl in this process, as `followup crawl --json` prints them."""
+    return crawl_in_process(seeds, db, settings=settings)["sources"]
+
+
+def held_settings(mirror: Mirror, *urls: str) -> dict[str, Any]:
+    """FAST_SETTINGS, with requests to the held (real) URLs timing out after HELD_TIMEOUT."""
+    middlewares = {
+        **crawler.settings.DOWNLOADER_MIDDLEWARES,
+        f"{__name__}.HeldTimeoutMiddleware": 340,
+    }
+    return {
+        **FAST_SETTINGS,
+        "DOWNLOADER_MIDDLEWARES": middlewares,
+        HELD_URLS_SETTING: [mirror.url_for(url) for url in urls],
+    }
+
+
+class HeldTimeoutMiddleware:
+    """A short download_timeout for the held URLs (before Scrapy's DownloadTimeoutMiddleware)."""
+
+    def __init__(self, urls: list[str]) -> None:
+        self.urls = set(urls)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> HeldTimeoutMiddleware:
+        return cls(crawler.settings.getlist(HELD_URLS_SETTING))
+
+    def process_request(self, request: Any) -> None:
+        if request.url in self.urls:
+            request.meta["download_timeout"] = HELD_TIMEOUT
+
+
+def wait_until(check: Callable[[], object], what: str, *, timeout: float = WAIT_CEILING) -> None:
+    """Poll check until it is true; fail naming what was awaited after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+@contextmanager
+def reaped(process: subprocess.Popen[str], *, grace: float = 30) -> Iterator[subprocess.Popen[str]]:
+    """The process, ended however the block ends: SIGTERM, SIGKILL after grace, always waited
+    for and its pipes closed (a killed but unreaped child fails a later test with a
+    ResourceWarning)."""
+    with process:
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=grace)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
 def run_followup(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
     """Run the installed `followup` command as a subprocess."""
     command = Path(sys.executable).with_name("followup")

@@ -1,4 +1,4 @@
-"""Measurement 6 (bench/extraction.py): which pages it times, and what makes it refuse a run."""
+"""Measurement 8 (bench/extraction.py): which pages it times, and what makes it refuse a run."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from sqlite_utils import Database
 
 from crawler.cli import cli
 from crawler.mirror import Mirror
-from tests.helpers import FAST_SETTINGS, run_followup, setting_args, write_seeds
+from tests.helpers import FAST_SETTINGS, WAIT_CEILING, run_followup, setting_args, write_seeds
 
 ONE_SOURCE = """
 [[source]]
@@ -86,7 +86,11 @@ def test_every_source_failing_exits_1(tmp_path: Path, web: Mirror) -> None:
 
 def test_python_dash_m_is_the_same_command() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "crawler", "--version"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "crawler", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=WAIT_CEILING,
     )
     assert result.stdout.startswith("followup, version ")
 
@@ -104,7 +108,7 @@ def test_scrapy_crawl_followup_from_the_project_root(tmp_path: Path, web: Mirror
         cwd=PROJECT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=WAIT_CEILING,
         check=False,
     )
     assert result.returncode == 0, result.stderr

@@ -7,7 +7,6 @@ import io
 import json
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from crawler.coverage import Selection, iter_coverage, open_readonly, parse_when
 from crawler.export import article_record, excerpt, safe_cell
 from crawler.model import Article
 from crawler.store import Original, Store
-from tests.helpers import run_followup
+from tests.helpers import WAIT_CEILING, reaped, run_followup, wait_until
 
 PAY = "https://news.example.com/2026/11/20/pay.html"  # 10:30 Beijing, 20 Nov
 MIIT = "https://news.example.com/2026/11/19/miit.html"  # 18:05 Beijing, 19 Nov
@@ -337,7 +336,9 @@ for n in range(100_000):
     previous = article_id
     if n == 0:
         Path(sys.argv[2] + ".started").touch()
-    time.sleep(0.002)  # a busy daemon, not a bulk load
+    # A busy daemon, not a bulk load: at 500 rows/s a loaded machine's slow exports let the
+    # table grow so much that every read took longer still (30 s instead of 2).
+    time.sleep(0.01)
 """
 
 
@@ -352,24 +353,32 @@ def consistent(records: list[dict[str, Any]]) -> int:
 
 def test_export_while_another_process_writes(crawled_copy: Path, tmp_path: Path) -> None:
     stop = tmp_path / "stop"
-    writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(crawled_copy), str(stop)], stderr=subprocess.PIPE
-    )
-    try:
-        while not Path(f"{stop}.started").exists():
+    command = [sys.executable, "-c", WRITER, str(crawled_copy), str(stop)]
+    with reaped(subprocess.Popen(command, stderr=subprocess.PIPE, text=True)) as writer:
+        try:
+            wait_until(
+                lambda: Path(f"{stop}.started").exists() or writer.poll() is not None,
+                "the writer to start",
+            )
             assert writer.poll() is None, writer.stderr and writer.stderr.read()
-            time.sleep(0.01)
-        seen = []
-        for _ in range(3):  # the installed command, as a user runs it
-            result = run_followup("export", "--db", str(crawled_copy), "--format", "ndjson")
-            assert result.returncode == 0 and "locked" not in result.stderr, result.stderr
-            seen.append(consistent([json.loads(line) for line in result.stdout.splitlines()]))
-        for _ in range(50):  # and many more reads in-process, racing the writer
-            with open_readonly(crawled_copy) as db:
-                items = list(iter_coverage(db, selection=Selection(source="writer")))
-            seen.append(consistent([article_record(i) for i in items]))
-    finally:
-        stop.touch()
-        _, errors = writer.communicate(timeout=30)
-    assert writer.returncode == 0, errors.decode()
+            seen = []
+            for _ in range(3):  # the installed command, as a user runs it
+                result = run_followup("export", "--db", str(crawled_copy), "--format", "ndjson")
+                assert result.returncode == 0 and "locked" not in result.stderr, result.stderr
+                seen.append(consistent([json.loads(line) for line in result.stdout.splitlines()]))
+
+            def read_in_process() -> int:
+                with open_readonly(crawled_copy) as db:
+                    items = list(iter_coverage(db, selection=Selection(source="writer")))
+                seen.append(consistent([article_record(i) for i in items]))
+                return seen[-1]
+
+            for _ in range(50):  # and many more reads in-process, racing the writer
+                read_in_process()
+            # However slowly a loaded machine runs the writer, the reads see its new rows.
+            wait_until(lambda: read_in_process() > seen[0], "rows written during the exports")
+        finally:
+            stop.touch()
+            _, errors = writer.communicate(timeout=WAIT_CEILING)
+    assert writer.returncode == 0, errors
     assert seen[-1] > seen[0] > 0  # the exports really ran while rows were being written

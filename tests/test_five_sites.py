@@ -1,4 +1,5 @@
-"""The five real sources end to end: `followup crawl` and `followup demo` on their recorded copies."""
+"""The five real sources end to end on their recorded copies: a crawl in the test process, and
+the installed `followup demo`."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlite_utils import Database
 
+from crawler.cli import cli
 from crawler.config import load_seeds
 from crawler.demo import SEEDS_DIR, SITES_DIR
 from crawler.mirror import Mirror
 from crawler.sites import get_site
-from tests.helpers import run_followup
+from tests.helpers import crawl, run_followup
 from tests.test_sites import load_expected
 
 SITE_IDS = ("36kr", "huxiu", "cnbeta", "caijing", "niaogebiji")
@@ -74,20 +77,9 @@ def expected_articles() -> dict[str, dict[str, Any]]:
 
 def test_crawl_of_the_five_recorded_sites(sites: Mirror, tmp_path: Path) -> None:
     db_path = tmp_path / "five.db"
-    result = run_followup(
-        "crawl",
-        "--seeds",
-        str(local_seeds(tmp_path / "seeds", sites)),
-        "--db",
-        str(db_path),
-        "--json",
-        "-s",
-        "AUTOTHROTTLE_ENABLED=0",
-        "-s",
-        "DOWNLOAD_DELAY=0",
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)["sources"]
+    seeds = local_seeds(tmp_path / "seeds", sites)
+    # The shipped settings (timeouts, retries, robots.txt) without the politeness delays.
+    report = crawl(seeds, db_path, settings={"AUTOTHROTTLE_ENABLED": "0", "DOWNLOAD_DELAY": "0"})
     db = Database(db_path)
     articles = {sites.real_url(a["url"]): a for a in db.query("SELECT * FROM articles")}
     expected = expected_articles()
@@ -160,9 +152,9 @@ def test_demo_runs_offline_and_replaces_only_its_own_database(tmp_path: Path) ->
     with Database(precious) as not_a_demo:  # closing checkpoints the WAL into the file
         not_a_demo.execute("DROP TABLE _followup_demo")
     before = precious.read_bytes()
-    result = run_followup("demo", "--db", str(precious))
-    assert result.returncode == 2
-    assert "was not made by `followup demo`" in result.stderr
+    refused = CliRunner().invoke(cli, ["demo", "--db", str(precious)])  # refused before crawling
+    assert refused.exit_code == 2
+    assert "was not made by `followup demo`" in refused.stderr
     assert precious.read_bytes() == before
 
 

@@ -1,16 +1,14 @@
-"""Conditional GET and change monitoring, end to end with the installed `followup crawl`."""
+"""Conditional GET and change monitoring, end to end: crawls in the test process."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from sqlite_utils import Database
 
 from crawler.mirror import Hit, Mirror
-from tests.helpers import WEB, run_followup, setting_args, write_seeds
+from tests.helpers import WEB, crawl, write_seeds
 
 SOURCES = """
 [[source]]
@@ -33,14 +31,6 @@ DAILY_FEED = "https://daily.example.org/rss"
 LIST_PAGE = "https://list.example.net/news/"
 PAY = "https://news.example.com/2026/11/20/pay.html"
 DAILY_PAGE = "https://daily.example.org/a/1001.html"
-
-
-def crawl(seeds: Path, db: Path) -> dict[str, Any]:
-    result = run_followup(
-        "crawl", "--seeds", str(seeds), "--db", str(db), "--json", *setting_args()
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)["sources"]
 
 
 def headers(hit: Hit) -> dict[str, str]:

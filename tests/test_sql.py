@@ -85,7 +85,7 @@ def test_read_only_pragmas_and_full_text_search_work(crawled: Path) -> None:
         ("CREATE TEMP TABLE notes (x)", SCHEMA),
         ("ALTER TABLE articles ADD COLUMN x", "ALTER TABLE"),
         ("ATTACH 'other.db' AS other", "ATTACH"),
-        ("VACUUM INTO 'copy.db'", "ATTACH"),  # VACUUM INTO writes a new file by attaching it
+        ("VACUUM INTO 'copy.db'", "VACUUM"),  # named as written, not as the ATTACH it makes
         ("WITH doomed AS (SELECT id FROM articles) DELETE FROM articles", "DELETE"),
         ("REPLACE INTO crawl_runs (id, started_at, sources) VALUES (1, 'x', '[]')", "INSERT"),
         ("PRAGMA user_version = 7", "PRAGMA user_version"),
@@ -112,8 +112,8 @@ def test_writes_are_refused_and_the_file_stays_byte_identical(
 def test_a_second_statement_is_refused_too(crawled_copy: Path) -> None:
     before = fingerprint(crawled_copy.parent)
     for sql in ("SELECT 1; DELETE FROM articles", "SELECT 1; ATTACH 'x.db' AS x"):
-        result = run_followup("query", sql, "--db", str(crawled_copy))
-        assert result.returncode == 2
+        result = CliRunner().invoke(cli, ["query", sql, "--db", str(crawled_copy)])
+        assert result.exit_code == 2
         assert "followup query runs one statement" in result.stderr and result.stdout == ""
     assert fingerprint(crawled_copy.parent) == before
 

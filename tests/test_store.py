@@ -14,6 +14,7 @@ from crawler.dates import utcnow
 from crawler.fingerprint import BAND_DISTANCE, NEAR_DISTANCE, from_hex
 from crawler.model import Article
 from crawler.store import MAX_ATTEMPTS, MIGRATIONS, RETRY_AFTER, Store, StoreError
+from tests.helpers import WAIT_CEILING
 
 HIGH = 0xF0E1D2C3B4A59687  # ≥ 2**63: does not fit SQLite's signed INTEGER as it is
 
@@ -62,7 +63,9 @@ def test_opens_in_wal_mode_with_the_schema(tmp_path: Path) -> None:
         "m002_search_index",
         "m003_monitoring",
         "m004_robots_txt",
+        "m006_neardup",
         "m008_notifications",
+        "m009_serve",
     ]
     assert MIGRATIONS.pending(db) == []
 
@@ -98,7 +101,7 @@ def test_near_duplicate_index_is_shared_across_processes(tmp_path: Path) -> None
         "with s.transaction():\n"
         f"    s.save_article(Article('https://x.example/1', 't', 'x'), source='a', title_key='t', fingerprint={HIGH}, topics={{'t': []}})\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=WAIT_CEILING)
 
     by_band = reader.find_original(flip(HIGH, BAND_DISTANCE), "")
     assert by_band is not None and by_band.distance == BAND_DISTANCE

@@ -7,6 +7,7 @@ which are pointed at the local copies before the crawl. No internet is needed.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -18,6 +19,7 @@ from sqlite_utils import Database
 from crawler.config import Seeds, load_seeds
 from crawler.mirror import Mirror
 from crawler.sites import site_for_url
+from crawler.store import Store, StoreError
 
 HERE = Path(__file__).parent
 SITES_DIR = HERE / "sites"
@@ -65,21 +67,32 @@ def localise_seeds(seeds: Seeds, mirror: Mirror) -> Seeds:
 def prepare_database(path: Path) -> None:
     """Start from an empty file, replacing only a database an earlier demo made."""
     if path.exists():
-        if DEMO_MARK not in Database(path).table_names():
+        if DEMO_MARK not in _table_names(path):
             raise DemoError(
                 f"{path} exists and was not made by `followup demo`; "
                 "remove it or pass --db with another file"
             )
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
+    Store.open(path).close()  # the schema first: followup refuses a file of other tables
     Database(path).table(DEMO_MARK).insert({"note": "made by followup demo; safe to delete"})
+
+
+def _table_names(path: Path) -> list[str]:
+    try:
+        return Database(path).table_names()
+    except sqlite3.DatabaseError:
+        return []  # not SQLite: certainly not the demo's
 
 
 def run_demo(db_path: Path) -> dict[str, Any]:
     """Serve the recorded sites, crawl them into db_path; returns the crawl summary."""
     from crawler.runner import run_crawl
 
-    prepare_database(db_path)
+    try:
+        prepare_database(db_path)
+    except StoreError as exc:
+        raise DemoError(str(exc)) from None
     with serve_demo_sites() as mirror:
         seeds = localise_seeds(load_seeds(SEEDS_DIR), mirror)
         result = run_crawl(seeds, db_path, settings=DEMO_SETTINGS)

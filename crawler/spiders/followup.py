@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import scrapy
@@ -15,22 +17,26 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.changes import Validators, content_hash, parse_validators
-from crawler.config import SEEDS_SOURCE, Seeds, Source, load_seeds
+from crawler.config import SEEDS_SOURCE, ConfigError, Seeds, Source, load_seeds
 from crawler.dates import from_iso, utcnow
 from crawler.extract import Blocked, decode_body, extract_article, extract_page
-from crawler.feeds import FeedError, parse_feed
+from crawler.faults import cut_by_crawl_deadline, record_store_failure
+from crawler.feeds import FeedError, FeedItem, parse_feed
 from crawler.items import ArticleItem, RejectedItem, RevisionItem
 from crawler.middlewares import SCOPE_META, SOURCE_META, OffsiteRedirect
 from crawler.model import Article, Document, Entry
 from crawler.notify.targets import Target, load_targets
 from crawler.redirects import SiteScope
-from crawler.report import stats_key, summarize
+from crawler.report import all_failed, format_summary, stats_key, summarize
 from crawler.sites import Site, get_site
-from crawler.store import Store
-from crawler.urls import URLError
+from crawler.store import Store, StoreError
 
 logger = logging.getLogger(__name__)
 
+SCRAPY_CRAWL_HINT = (
+    "with scrapy crawl, name them with -s FOLLOWUP_SEEDS=DIR -s FOLLOWUP_DB=FILE "
+    "(or the environment variables of the same names)"
+)
 # Feeds, lists and re-checked pages are requested conditionally: a 304 reaches the callback.
 CONDITIONAL_META = {"handle_httpstatus_list": [304]}
 
@@ -62,23 +68,44 @@ class FollowupSpider(scrapy.Spider):
         self.validators: dict[str, Validators] = {}
         # List URL → (its validators, the entry URLs it named), for lists parsed in this crawl.
         self.parsed_lists: dict[str, tuple[Validators, list[str]]] = {}
+        # Set (one line) when the database failed: the crawl ends, and as a failure.
+        self.store_failure: str | None = None
+        self.setup_error: str | None = None  # bad seeds or database: nothing was crawled
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> FollowupSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        seeds = spider._seeds or load_seeds(crawler.settings["FOLLOWUP_SEEDS"])
-        spider.seeds = seeds.select(sources=spider.only_sources, topics=spider.only_topics)
-        # Outbox rows are written with the articles; sending is the crawl command's, after.
-        spider.notify_targets = load_targets(seeds.directory, topics=seeds.topics)
+        try:
+            seeds = spider._seeds or load_seeds(crawler.settings["FOLLOWUP_SEEDS"])
+            spider.seeds = seeds.select(sources=spider.only_sources, topics=spider.only_topics)
+            # Outbox rows are written with the articles; sending is the crawl command's, after.
+            spider.notify_targets = load_targets(seeds.directory, topics=seeds.topics)
+            spider.store = Store.open(crawler.settings["FOLLOWUP_DB"])
+        except (ConfigError, StoreError) as exc:
+            # `scrapy crawl followup` reaches here unchecked (the followup CLI checks first):
+            # one line and an empty crawl, not a traceback.
+            logger.error("%s; %s", exc, SCRAPY_CRAWL_HINT)
+            spider.setup_error = str(exc)
+            spider.seeds = Seeds(Path(crawler.settings["FOLLOWUP_SEEDS"]), ())
+            spider.notify_targets = ()
+            spider.store = Store.memory()
         spider._sources = {source.id: source for source in spider.seeds.sources}
-        spider.store = Store.open(crawler.settings["FOLLOWUP_DB"])
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
-        self.run_id = self.store.start_run(s.id for s in self.seeds.sources)
-        self.validators = self.store.get_validators(
-            [url for source in self.seeds.sources for url in (*source.feeds, *source.lists)]
-        )
+        try:
+            self.run_id = self.store.start_run(s.id for s in self.seeds.sources)
+            self.validators = self.store.get_validators(
+                [url for source in self.seeds.sources for url in (*source.feeds, *source.lists)]
+            )
+            requests = list(self._start_requests())
+        except sqlite3.DatabaseError as exc:
+            record_store_failure(self.crawler, exc)
+            return
+        for request in requests:
+            yield request
+
+    def _start_requests(self) -> Iterator[scrapy.Request]:
         for source in self.seeds.sources:
             for url in source.feeds:
                 yield self._list_request(url, source, self.parse_feed)
@@ -178,14 +205,21 @@ class FollowupSpider(scrapy.Spider):
                 feed.problem,
                 len(feed.items),
             )
-        entries = []
-        for item in feed.items:
-            try:
-                entries.append(source.module.parse_feed_item(item))
-            except URLError as exc:
-                logger.warning("feed %s [%s]: skipping an item: %s", response.url, source.id, exc)
+        entries = list(self._feed_entries(source, response.url, feed.items))
         self._list_parsed(source, list_url, response, entries)
         yield from self._follow(source, entries)
+
+    def _feed_entries(self, source: Source, url: str, items: list[FeedItem]) -> Iterator[Entry]:
+        """Entries of a feed's items; a bad item (a URL that is none, a value a site module
+        cannot read) costs only itself, with a warning counted per source."""
+        for item in items:
+            # Invalid bytes replaced in it: the page itself is read, not the damaged feed text.
+            usable = replace(item, html="") if item.damaged else item
+            try:
+                yield source.module.parse_feed_item(usable)
+            except (ValueError, OverflowError, TypeError, LookupError) as exc:
+                logger.warning("feed %s [%s]: skipping an item: %s", url, source.id, exc)
+                self._count(source.id, "items_skipped")
 
     def parse_list(self, response: Response, source: Source, list_url: str) -> Iterator[Any]:
         if self._not_modified(response, source):
@@ -249,6 +283,8 @@ class FollowupSpider(scrapy.Spider):
             yield RevisionItem(source.id, article)
 
     def list_failed(self, failure: Failure) -> None:
+        if cut_by_crawl_deadline(self.crawler, failure):
+            return  # the crawl's failure, said once at its end; not this source's
         request = failure.request  # type: ignore[attr-defined]
         source = request.cb_kwargs["source"]
         if failure.check(OffsiteRedirect):
@@ -287,6 +323,8 @@ class FollowupSpider(scrapy.Spider):
         yield ArticleItem(source_id, article, baseline_topic=baseline)
 
     def page_failed(self, failure: Failure) -> Iterator[Any]:
+        if cut_by_crawl_deadline(self.crawler, failure):
+            return  # not the page's fault: the next crawl requests it afresh
         request = failure.request  # type: ignore[attr-defined]
         kwargs = request.cb_kwargs
         if failure.check(OffsiteRedirect):
@@ -343,10 +381,16 @@ class FollowupSpider(scrapy.Spider):
         if any(t.seeds for t in self.seeds.topics):
             sources.append(SEEDS_SOURCE)
         self.summary = summarize(self.crawler.stats.get_stats(), sources)
-        if hasattr(self, "run_id"):
-            self._save_list_validators()
-            self.store.finish_run(self.run_id, {"reason": reason, "sources": self.summary})
-        self.store.close()
+        logger.info("per-source figures:\n%s", format_summary(self.summary))
+        if all_failed(self.summary, sources):
+            logger.warning("every source failed: nothing was read (see the errors above)")
+        try:
+            if hasattr(self, "run_id") and not self.store_failure:
+                self._save_list_validators()
+                self.store.finish_run(self.run_id, {"reason": reason, "sources": self.summary})
+            self.store.close()
+        except sqlite3.DatabaseError as exc:
+            record_store_failure(self.crawler, exc)
 
     def _save_list_validators(self) -> None:
         """Validators of the lists parsed, kept only when every entry they named is settled.

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crawler.fingerprint import hamming
-from crawler.text import compact, html_to_text, strip_boilerplate
+from crawler.text import compact, html_to_text, split_original_title, strip_boilerplate
 
 ARTICLES_DIR = Path(__file__).parent / "articles"
 EXCERPT = "excerpt"
@@ -313,8 +313,8 @@ SHORT_KINDS: dict[str, tuple[str, ...]] = {
 
 
 def prepare(text: str) -> str:
-    """What the pipeline does before fingerprinting: strip credit lines."""
-    return strip_boilerplate(text)
+    """What the pipeline does before fingerprinting: strip credit lines and a `原标题` line."""
+    return split_original_title(strip_boilerplate(text))[1]
 
 
 def make_variant(article: Article, kind: str, seed: int, *, recipe: tuple[str, ...]) -> Variant:
