@@ -13,7 +13,8 @@ re-crawl against the bare spider fetching everything again, (3) the near-duplica
 near-duplicates beyond simhash (bench/neardup.py: recall per repost kind, the lookup with the
 second tier, the cost per related article, each beside the decision before it), (7)
 `followup serve` on a store of 1M articles against plain datasette and sqlite3, (8) the daemon's
-CPU per poll and memory with worker processes against a child process per poll; and profiles the
+CPU per poll and memory with worker processes against a child process per poll, (9) page extraction per site against the whole-document
+extractors of an earlier commit; and profiles the
 crawl. `--real DIR` adds real texts to (6), read from DIR at run time; `--only 7` runs the serve
 measurement alone.
 The table goes to stdout and, with the machine and the parameters, to docs/benchmarks.md.
@@ -32,6 +33,7 @@ from pathlib import Path
 
 from bench.context import REPO, Context, Options
 from bench.daemon import measure_daemon_rss
+from bench.extraction import measure_extraction
 from bench.fingerprints import measure_fingerprint
 from bench.index import measure_index
 from bench.mirrorgen import MirrorSpec, generate_mirror
@@ -53,6 +55,7 @@ MEASUREMENTS: tuple[Callable[[Context], list[Row]], ...] = (
     measure_neardup,  # 6
     measure_serve,  # 7
     measure_daemon_workers,  # 8
+    measure_extraction,  # 9
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 QUICK = Options(

@@ -16,7 +16,6 @@ from crawler.dates import from_timestamp, parse_datetime
 from crawler.model import Article, Document, Entry
 from crawler.sites.base import Site, register
 from crawler.sites.parsing import (
-    NUXT_DATA_XPATH,
     NuxtDataError,
     NuxtPayload,
     has_class,
@@ -53,6 +52,11 @@ CREDIT_AUTHOR_RE = re.compile(r"(?:^|[，,；;\s])作者\s*[｜|:：]\s*(?P<name
 LEAD_ELLIPSIS_RE = re.compile(r"(?:\.{3,}|…+)$")
 MIN_LEAD_CHARS = 20
 
+# A script's text is raw in HTML (no entities, ends at the first </script>): a pattern finds it.
+NUXT_DATA_RE = re.compile(
+    r"""<script\b[^>]*?\sid\s*=\s*["']__NUXT_DATA__["'][^>]*>(?P<payload>.*?)</script\s*>""",
+    re.IGNORECASE | re.DOTALL,
+)
 NUXT_DETAIL_PREFIX = "articleDetail-"
 INITIAL_STATE_RE = re.compile(r"window\.__INITIAL_STATE__\s*=\s*")
 
@@ -89,11 +93,11 @@ class HuxiuSite(Site):
 
     def extract(self, document: Document) -> Article | None:
         """Nuxt 3 payload, then the Nuxt 2 state, then the older DOM; None for anything else."""
-        selector = Selector(text=document.text)
+        # The payloads are read from the raw page: the DOM is parsed only for older pages.
         return (
-            article_from_nuxt_data(document.url, selector)
+            article_from_nuxt_data(document.url, document.text)
             or article_from_initial_state(document.url, document.text)
-            or article_from_dom(document.url, selector)
+            or article_from_dom(document.url, Selector(text=document.text))
         )
 
 
@@ -155,9 +159,10 @@ def drop_repeated_lead(lines: list[str]) -> list[str]:
     return lines
 
 
-def article_from_nuxt_data(url: str, selector: Selector) -> Article | None:
+def article_from_nuxt_data(url: str, html: str) -> Article | None:
     """The article in a Nuxt 3 page's __NUXT_DATA__ payload, if it has one."""
-    text = selector.xpath(NUXT_DATA_XPATH).get()
+    match = NUXT_DATA_RE.search(html)
+    text = match["payload"] if match else ""
     if not text:
         return None
     try:

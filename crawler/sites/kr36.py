@@ -27,7 +27,7 @@ from parsel import Selector, SelectorList
 from crawler.dates import from_timestamp, parse_datetime
 from crawler.feeds import FeedItem
 from crawler.model import Article, Document, Entry
-from crawler.sites.base import Site, register
+from crawler.sites.base import Site, opening_tag, parse_region, register
 from crawler.sites.parsing import has_class, joined_text, stripped
 from crawler.text import BOILERPLATE_MAX_LINE, html_to_text, is_boilerplate
 from crawler.urls import canonicalize_url
@@ -45,6 +45,8 @@ STATE_RE = re.compile(r"window\.initialState\s*=\s*")
 PROPS_RE = re.compile(r"\bvar\s+props\s*=\s*")
 TITLE_SUFFIX_RE = re.compile(r"\s*[-_|｜]\s*36氪\s*$")
 # Image captions (<p class="img-desc">) are not article text.
+# The article's title, byline and body, found in the raw page without parsing it.
+ARTICLE_TAG = opening_tag("div", css_class="article-wrapper")
 CAPTION_XPATH = f".//p[{has_class('img-desc')}]"
 # 36kr's own credit lines that the shared boilerplate patterns do not know.
 CREDIT_RE = re.compile(
@@ -102,12 +104,14 @@ class Kr36Site(Site):
 
     def extract(self, document: Document) -> Article | None:
         """The page's state, else its DOM, else the pre-2019 props; None for anything else."""
-        page = Selector(text=document.text)
-        return (
-            _state_article(document, page)
-            or _dom_article(document.url, page)
-            or _props_article(document)
-        )
+        # The state is read from the raw page: the DOM is parsed only when it is needed, and
+        # then only <head> and div.article-wrapper unless the page lacks them.
+        if article := _state_article(document):
+            return article
+        region = parse_region(document.text, ARTICLE_TAG)
+        if region is not None and (article := _dom_article(document.url, Selector(root=region))):
+            return article
+        return _dom_article(document.url, Selector(text=document.text)) or _props_article(document)
 
 
 # Page state --------------------------------------------------------------------------------
@@ -163,7 +167,7 @@ def _json_after(html: str, prefix: re.Pattern[str]) -> Any:
     return value
 
 
-def _state_article(document: Document, page: Selector) -> Article | None:
+def _state_article(document: Document) -> Article | None:
     try:
         state = read_initial_state(document.text)
     except StateError as exc:
@@ -174,7 +178,7 @@ def _state_article(document: Document, page: Selector) -> Article | None:
         return None
     return Article(
         url=document.url,
-        title=stripped(data.get("widgetTitle")) or _dom_title(page),
+        title=stripped(data.get("widgetTitle")) or _dom_title(_title_part(document)),
         text=body_text(data["widgetContent"]),
         author=stripped(data.get("author")),
         published=from_timestamp(data["publishTime"]) if data.get("publishTime") else None,
@@ -218,6 +222,12 @@ def _props_article(document: Document) -> Article | None:
 def parse_dom_time(value: str) -> datetime | None:
     """The page's '·2026年11月13日 09:12'; None for relative times ('3小时前', '昨天')."""
     return parse_datetime(value.lstrip(DOM_TIME_PREFIX))
+
+
+def _title_part(document: Document) -> Selector:
+    """<head> and div.article-wrapper when the page has them, else the whole page."""
+    region = parse_region(document.text, ARTICLE_TAG)
+    return Selector(root=region) if region is not None else Selector(text=document.text)
 
 
 def _dom_title(page: Selector) -> str:

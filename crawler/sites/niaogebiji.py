@@ -11,12 +11,20 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+import lxml.html
 from parsel import Selector
 
 from crawler.dates import from_timestamp, parse_datetime
 from crawler.listing import dedupe_entries, resolve_link
 from crawler.model import Article, Document, Entry
-from crawler.sites.base import Site, register
+from crawler.sites.base import (
+    Site,
+    opening_tag,
+    outer_html,
+    parse_fragment,
+    parse_head,
+    register,
+)
 from crawler.sites.parsing import has_class, joined_text, stripped
 from crawler.text import html_to_text, strip_boilerplate
 from crawler.urls import canonicalize_url
@@ -46,6 +54,9 @@ TITLE_XPATH = f"//h1[not(ancestor::*[{has_class('pc_content')}])]"
 BODY_XPATH = f"//*[{has_class('pc_content')}]"
 # The editor's caption style (图片描述): captions, image credits and the -END- marker.
 CAPTION_XPATH = ".//*[@label='图片描述']"
+# The article's own header (h1, author, time) and body, found in the raw page without parsing it.
+HEADER_TAG = opening_tag("div", css_class="articleHeader")
+BODY_TAG = opening_tag(css_class="pc_content")
 
 
 class ArticleListError(ValueError):
@@ -119,21 +130,48 @@ class NiaogebijiSite(Site):
             )
 
     def extract(self, document: Document) -> Article | None:
-        """Title `h1`, body `.pc_content`, author `.author`, time `.writeTime3` (may be missing)."""
+        """Title `h1`, body `.pc_content`, author `.author`, time `.writeTime3` (may be missing).
+
+        Only the article header and body are parsed; a page without that header is read whole.
+        """
         if not document.text.strip():
             return None
-        page = Selector(text=document.text)
-        body = page.xpath(BODY_XPATH)
-        if not body:
-            return None  # not this site's article layout: generic extraction takes over
-        return Article(
-            url=document.url,
-            title=_page_title(page),
-            text=parse_body_text(body[0]),
-            author=_page_author(page),
-            # Missing on some pages: extract_article then keeps the list's published_at.
-            published=_page_time(page),
-        )
+        return _container_article(document) or _page_article(document)
+
+
+def _container_article(document: Document) -> Article | None:
+    """The article from `.articleHeader` and `.pc_content` alone, each parsed by itself."""
+    header = parse_fragment(outer_html(document.text, HEADER_TAG))
+    body = parse_fragment(outer_html(document.text, BODY_TAG))
+    if header is None or body is None:
+        return None
+    title = _header_title(header)
+    if not title:
+        head = parse_head(document.text)
+        title = _page_title(Selector(root=head)) if head is not None else ""
+    return Article(
+        url=document.url,
+        title=title,
+        text=parse_body_text(Selector(root=body)),
+        author=_author_text(Selector(root=header).css(".author")),
+        published=_page_time(Selector(root=header)),
+    )
+
+
+def _page_article(document: Document) -> Article | None:
+    """The article read from the whole page (older layouts without `.articleHeader`)."""
+    page = Selector(text=document.text)
+    body = page.xpath(BODY_XPATH)
+    if not body:
+        return None  # not this site's article layout: generic extraction takes over
+    return Article(
+        url=document.url,
+        title=_page_title(page),
+        text=parse_body_text(body[0]),
+        author=_page_author(page),
+        # Missing on some pages: extract_article then keeps the list's published_at.
+        published=_page_time(page),
+    )
 
 
 def parse_article_list(text: str, *, url: str) -> list[dict[str, Any]]:
@@ -181,6 +219,13 @@ def parse_body_text(body: Selector) -> str:
     for caption in root.xpath(CAPTION_XPATH):
         caption.drop_tree()
     return strip_boilerplate(html_to_text(root))
+
+
+def _header_title(header: lxml.html.HtmlElement) -> str:
+    for heading in header.iter("h1"):
+        if title := joined_text(heading.itertext()):
+            return title
+    return ""
 
 
 def _page_title(page: Selector) -> str:
