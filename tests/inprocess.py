@@ -10,9 +10,11 @@ CrawlerProcess that owns a process's reactor and signals.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -116,3 +118,48 @@ def crawl_in_process(
         seeds_dir, db_path, settings=settings, sources=sources, topics=topics
     )
     return {"run_id": result.run_id, "sources": result.summary}
+
+
+def crawl_logged(
+    seeds_dir: Path,
+    db_path: Path,
+    *,
+    settings: Mapping[str, Any],
+    sources: Sequence[str] = (),
+    topics: Sequence[str] = (),
+) -> tuple[CrawlResult, str]:
+    """One crawl in this process, and its warnings and errors as `followup crawl` writes them
+    to stderr (Scrapy's log format), for the tests that read the log or hand it to the
+    daemon's reading of a finished crawl (crawler.polling.read_run)."""
+    with logged_lines() as lines:
+        result = reactor_thread().crawl(
+            seeds_dir, db_path, settings=settings, sources=sources, topics=topics
+        )
+    return result, "\n".join(lines)
+
+
+@contextmanager
+def logged_lines(level: int = logging.WARNING) -> Iterator[list[str]]:
+    """The log records of the block at `level` and above, formatted as Scrapy formats them.
+
+    Only one crawl runs at a time in a test process (its test waits for it), so every record
+    of the block is that crawl's."""
+    from scrapy.settings.default_settings import LOG_DATEFORMAT, LOG_FORMAT
+
+    lines: list[str] = []
+    handler = _ListHandler(lines, level)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATEFORMAT))
+    logging.root.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        logging.root.removeHandler(handler)
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, lines: list[str], level: int) -> None:
+        super().__init__(level)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
