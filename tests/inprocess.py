@@ -21,6 +21,10 @@ from typing import TYPE_CHECKING, Any
 from crawler.config import load_seeds
 
 if TYPE_CHECKING:  # Scrapy is imported by the first crawl, not by every test session
+    from scrapy.crawler import Crawler
+    from scrapy.settings import Settings
+
+    from crawler.checks import SourceCheck
     from crawler.runner import CrawlResult
 
 # A crawl of the tests' web takes well under a second; this only stops a hung test.
@@ -56,21 +60,27 @@ class ReactorThread:
         topics: Sequence[str] = (),
     ) -> CrawlResult:
         """One crawl of the seeds into db_path, as `followup crawl` runs it; blocks until done."""
-        from scrapy.crawler import CrawlerRunner
-
         from crawler.runner import crawl_result, crawl_settings, spider_arguments
         from crawler.spiders.followup import FollowupSpider
 
         seeds = load_seeds(seeds_dir)
-        runner = CrawlerRunner(crawl_settings(db_path, settings))
-        crawler = runner.create_crawler(FollowupSpider)
+        crawler = self.run(
+            FollowupSpider,
+            crawl_settings(db_path, settings),
+            spider_arguments(seeds, sources=sources, topics=topics),
+        )
+        return crawl_result(crawler)
+
+    def run(self, spidercls: type, settings: Settings, arguments: Mapping[str, Any]) -> Crawler:
+        """Run one spider with these settings and arguments; its Crawler once it has ended."""
+        from scrapy.crawler import CrawlerRunner
+
+        runner = CrawlerRunner(settings)
+        crawler = runner.create_crawler(spidercls)
         outcome: queue.Queue[object] = queue.Queue(maxsize=1)
 
         def start() -> None:
-            deferred = runner.crawl(
-                crawler, **spider_arguments(seeds, sources=sources, topics=topics)
-            )
-            deferred.addBoth(outcome.put)
+            runner.crawl(crawler, **arguments).addBoth(outcome.put)
 
         self.reactor.callFromThread(start)
         try:
@@ -80,7 +90,7 @@ class ReactorThread:
             raise AssertionError(f"the crawl had not ended after {CRAWL_CEILING:.0f} s") from None
         if hasattr(ended, "raiseException"):  # a twisted Failure
             ended.raiseException()
-        return crawl_result(crawler)
+        return crawler
 
     def stop(self) -> None:
         if self.reactor.running:
@@ -118,6 +128,19 @@ def crawl_in_process(
         seeds_dir, db_path, settings=settings, sources=sources, topics=topics
     )
     return {"run_id": result.run_id, "sources": result.summary}
+
+
+def check_sites_in_process(
+    seeds_dir: Path, *, settings: Mapping[str, Any], sources: Sequence[str] = ()
+) -> list[SourceCheck]:
+    """What `followup check-sites` checks (crawler.runner.run_checks), in this process."""
+    from crawler.runner import project_settings
+    from crawler.spiders.check import CheckSitesSpider
+
+    seeds = load_seeds(seeds_dir).select(sources=sources)
+    crawler = reactor_thread().run(CheckSitesSpider, project_settings(settings), {"seeds": seeds})
+    spider: Any = crawler.spider
+    return list(spider.checks.values())
 
 
 def crawl_logged(
