@@ -40,8 +40,13 @@ def render_cell(row: Any, value: Any, column: str, database: str) -> Markup | No
 def prepare_connection(conn: sqlite3.Connection, database: str) -> None:
     """`followup_health()` in SQL: crawler.health's codes of every source, as JSON."""
     if database == DATABASE:
-        path = conn.execute("PRAGMA database_list").fetchone()[2]
-        conn.create_function("followup_health", 0, lambda: health_json(path))
+        register_functions(conn)
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """The SQL functions the canned queries call, on a connection to a followup store."""
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+    conn.create_function("followup_health", 0, lambda: health_json(path))
 
 
 def health_json(path: str) -> str:
