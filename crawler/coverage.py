@@ -1,8 +1,8 @@
 """Reading the store back: stored articles with their topics and their sightings elsewhere.
 
-Readers open the file read-only and read everything they need in one short transaction (one
-snapshot, consistent while the daemon writes), then format outside it: a read transaction left
-open keeps WAL from checkpointing, and the -wal file grows for as long as it stays open.
+Readers open the file read-only and stream what they read inside one read transaction (one
+snapshot, consistent while the daemon writes). While it is open WAL cannot checkpoint past it, so
+the -wal file may grow for as long as an export runs; it is checkpointed at the next write after.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from crawler.dates import parse_datetime, to_iso
 from crawler.store import BUSY_TIMEOUT_MS, StoreError, write_problem
 
 logger = logging.getLogger(__name__)
+# Articles read per query while streaming: few queries, a bounded amount held at once.
+BATCH = 500
 DURATION_ONLY_RE = re.compile(r"\s*(?:\d+\s*[smhdw]\s*)+", re.IGNORECASE)
 
 # A date without a time: --until takes the whole day.
@@ -141,23 +143,30 @@ def _connect_readonly(path: Path, *, immutable: bool = False) -> Database:
 
 
 def iter_coverage(db: Database, *, selection: Selection | None = None) -> Iterator[Coverage]:
-    """The selected articles, newest publication first, with topics and sightings.
+    """The selected articles, newest publication first, with topics and sightings, streamed.
 
-    All rows are read in one transaction before the first is yielded: one snapshot, however
-    long the caller then takes.
+    One read transaction for the whole stream (one snapshot, however long the caller takes).
+    Only the ordered ids are sorted by SQLite (its sorter spills to a temporary file, so memory
+    stays flat); rows, topics and sightings are then read BATCH articles at a time.
     """
     where, params = (selection or Selection()).where()
     with db.atomic():
-        articles = list(
-            db.query(
-                f"SELECT * FROM articles a WHERE {where} "
-                "ORDER BY coalesce(a.published_at, a.fetched_at) DESC, a.id DESC",
-                params,
-            )
+        ordered = db.execute(
+            f"SELECT a.id FROM articles a WHERE {where} "
+            "ORDER BY coalesce(a.published_at, a.fetched_at) DESC, a.id DESC",
+            params,
         )
-        topics = _topics_by_article(db, where, params)
-        sightings = _sightings_by_article(db, where, params)
-    for row in articles:
+        while batch := ordered.fetchmany(BATCH):
+            yield from _coverage_of(db, [row[0] for row in batch])
+
+
+def _coverage_of(db: Database, ids: list[int]) -> Iterator[Coverage]:
+    """The articles with these ids, in this order."""
+    where = f"a.id IN ({','.join('?' * len(ids))})"
+    rows = {row["id"]: row for row in db.query(f"SELECT * FROM articles a WHERE {where}", ids)}
+    topics = _topics_by_article(db, where, ids)
+    sightings = _sightings_by_article(db, where, ids)
+    for row in map(rows.__getitem__, ids):
         yield Coverage(
             id=row["id"],
             url=row["url"],

@@ -26,7 +26,7 @@ import csv
 import io
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from html import escape
 from itertools import groupby
@@ -65,6 +65,7 @@ CSV_COLUMNS = (
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXCERPT_CHARS = 80
+CSV_PIECE_ROWS = 200
 SENTENCE_ENDS = "。！？!?；;"
 # Characters with a meaning in Markdown, escaped in text taken from the web.
 MARKDOWN_SPECIAL = set("\\`*_[]<>#|~!")
@@ -79,27 +80,51 @@ class ExportError(ValueError):
 
 
 def render(
-    items: Sequence[Coverage],
+    items: Iterable[Coverage],
     fmt: Format,
     *,
     topic: str | None = None,
     bom: bool = False,
     now: datetime,
 ) -> str:
-    """items in the format fmt. Atom needs the topic its feed is for; now dates an empty feed."""
+    """items in the format fmt, as one string (see iter_render)."""
+    return "".join(iter_render(items, fmt, topic=topic, bom=bom, now=now))
+
+
+def iter_render(
+    items: Iterable[Coverage],
+    fmt: Format,
+    *,
+    topic: str | None = None,
+    bom: bool = False,
+    now: datetime,
+) -> Iterator[str]:
+    """items in the format fmt, piece by piece: CSV, JSON and NDJSON hold one article at a time.
+
+    Atom needs the topic its feed is for; now dates an empty feed. Arguments are checked before
+    the first piece, so a bad export writes nothing.
+    """
     if bom and fmt != "csv":
         raise ExportError("a byte-order mark is for CSV only (Excel); drop --bom")
+    if fmt == "atom" and topic is None:
+        raise ExportError("an Atom feed is one topic's feed: name it with --topic")
+    return _pieces(items, fmt, topic=topic, bom=bom, now=now)
+
+
+def _pieces(
+    items: Iterable[Coverage], fmt: Format, *, topic: str | None, bom: bool, now: datetime
+) -> Iterator[str]:
     if fmt == "csv":
-        return format_csv(items, bom=bom)
+        return iter_csv(items, bom=bom)
     if fmt == "json":
-        return format_json(items)
+        return iter_json(items)
     if fmt == "ndjson":
-        return format_ndjson(items)
+        return iter_ndjson(items)
+    # Atom and Markdown are bounded by one topic (and a period): each is built whole.
     if fmt == "atom":
-        if topic is None:
-            raise ExportError("an Atom feed is one topic's feed: name it with --topic")
-        return format_atom(items, topic=topic, now=now)
-    return format_markdown(items, topic=topic)
+        assert topic is not None
+        return iter([format_atom(list(items), topic=topic, now=now)])
+    return iter([format_markdown(list(items), topic=topic)])
 
 
 def format_for(filename: str | None) -> Format | None:
@@ -140,12 +165,27 @@ def sighting_record(sighting: Sighting) -> dict[str, Any]:
 
 
 def format_json(items: Iterable[Coverage]) -> str:
-    records = [article_record(item) for item in items]
-    return json.dumps(records, ensure_ascii=False, indent=2) + "\n"
+    return "".join(iter_json(items))
+
+
+def iter_json(items: Iterable[Coverage]) -> Iterator[str]:
+    """One JSON array, element by element: the text json.dumps(records, indent=2) gives."""
+    opening = "[\n"
+    for item in items:
+        record = json.dumps(article_record(item), ensure_ascii=False, indent=2)
+        # JSON strings hold no raw newline: indenting every line indents the element only.
+        yield opening + record.replace("\n", "\n  ").join(("  ", ""))
+        opening = ",\n"
+    yield "[]\n" if opening == "[\n" else "\n]\n"
 
 
 def format_ndjson(items: Iterable[Coverage]) -> str:
-    return "".join(json.dumps(article_record(i), ensure_ascii=False) + "\n" for i in items)
+    return "".join(iter_ndjson(items))
+
+
+def iter_ndjson(items: Iterable[Coverage]) -> Iterator[str]:
+    for item in items:
+        yield json.dumps(article_record(item), ensure_ascii=False) + "\n"
 
 
 # CSV ----------------------------------------------------------------------------------------
@@ -153,11 +193,22 @@ def format_ndjson(items: Iterable[Coverage]) -> str:
 
 def format_csv(items: Iterable[Coverage], *, bom: bool = False) -> str:
     """RFC 4180 CSV, one article a row, safe to open in a spreadsheet."""
+    return "".join(iter_csv(items, bom=bom))
+
+
+def iter_csv(items: Iterable[Coverage], *, bom: bool = False) -> Iterator[str]:
+    """format_csv row by row, a few hundred rows a piece."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+    buffer.write("\ufeff" if bom else "")
     writer.writerow(CSV_COLUMNS)
-    writer.writerows([safe_cell(cell) for cell in csv_row(item)] for item in items)
-    return ("\ufeff" if bom else "") + buffer.getvalue()
+    for number, item in enumerate(items, start=1):
+        writer.writerow([safe_cell(cell) for cell in csv_row(item)])
+        if number % CSV_PIECE_ROWS == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def csv_row(item: Coverage) -> list[str]:
