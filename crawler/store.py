@@ -25,7 +25,7 @@ from crawler.changes import Validators, content_hash
 from crawler.dates import from_iso, to_iso, utcnow
 from crawler.fingerprint import NEAR_DISTANCE, from_signed, hamming, split_bands, to_hex, to_signed
 from crawler.model import Article
-from crawler.search import enable_search_index
+from crawler.search import enable_bigram_index, enable_search_index, register_search_functions
 from crawler.sketch import SKETCH_CANDIDATES, SKETCH_DISTANCE, Sketch, is_contained_copy
 
 # How a duplicate was recognised (`duplicates.method`): simhash distance, normalised title, or the
@@ -141,6 +141,7 @@ def enable_wal(db: Database) -> None:
 def migrate(db: Database) -> None:
     """Apply pending migrations in one write transaction, taken at once: processes starting
     together on a new file wait for each other instead of creating the same tables twice."""
+    register_search_functions(db)  # the search index's triggers call it on every article write
     if not MIGRATIONS.pending(db):
         return
     db.execute("BEGIN IMMEDIATE")
@@ -414,6 +415,12 @@ SERVE_SCHEMA = (
 )
 
 
+@MIGRATIONS()
+def m010_search(db: Database) -> None:
+    """Two-character search: the bigram index (crawler.search), filled from the stored articles."""
+    enable_bigram_index(db)
+
+
 def select(db: Database, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
     """Rows of a read as dicts, straight from the cursor.
 
@@ -541,7 +548,7 @@ class Store:
     def memory(cls) -> Store:
         """A throw-away in-memory store (tests, benchmarks)."""
         db = Database(memory=True)
-        MIGRATIONS.apply(db)
+        migrate(db)
         return cls(db)
 
     def close(self) -> None:

@@ -5,11 +5,13 @@ It only changes HTML cells of the `followup` database; JSON keeps the stored val
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from datasette import hookimpl
 from markupsafe import Markup
 
+from crawler.search import BIGRAM_FUNCTION, bigram_text
 from crawler.web.cells import (
     LINKED_TITLE_COLUMNS,
     sightings_html,
@@ -19,6 +21,12 @@ from crawler.web.cells import (
 )
 
 DATABASE = "followup"
+
+
+@hookimpl
+def prepare_connection(conn: sqlite3.Connection) -> None:
+    """followup_bigrams(), for the search query (and the triggers SQLite compiles with a write)."""
+    conn.create_function(BIGRAM_FUNCTION, 1, bigram_text, deterministic=True)
 
 
 @hookimpl
