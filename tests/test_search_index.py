@@ -5,9 +5,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from click.testing import CliRunner
 from sqlite_utils import Database
 
 from bench.textgen import TextGenerator
+from crawler.cli import cli
 from crawler.coverage import open_readonly
 from crawler.model import Article
 from crawler.search import (
@@ -122,3 +124,21 @@ def test_a_writer_that_registers_the_function_keeps_its_articles_searchable(tmp_
     )
     db.conn.commit()
     assert [h.url for h in search_articles(db, "京东").hits] == ["https://a.example/1"]
+
+
+def readme_block(command: str) -> str:
+    """The indented output block that follows `$ command` in README.md."""
+    lines = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8").splitlines()
+    start = lines.index(f"    $ {command}") + 1
+    block = []
+    for line in lines[start:]:
+        if line and not line.startswith("    "):
+            break
+        block.append(line[4:])
+    return "\n".join(block).strip("\n")
+
+
+def test_the_readme_two_character_example_is_what_search_prints(crawled: Path) -> None:
+    result = CliRunner().invoke(cli, ["search", "阿里", "--limit", "2", "--db", str(crawled)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip("\n") == readme_block("followup search 阿里 --limit 2")

@@ -1,0 +1,171 @@
+"""Measurement 8: streaming readers and search at scale, each beside the code before it.
+
+The store is built by SQL (bench/serve.py's generator, `--serve-articles` articles). Export: the
+installed `followup export` against the same command of main's code before streaming (`git archive
+<BASELINE_REF>` unpacked into a scratch directory, put first on the child's path), each a child
+measured by the kernel (peak RSS, wall time). Search: `search_articles` in process, the median of
+RUNS; the baseline for two-character terms is the LIKE scan every version before m010_search
+used (`crawler.search._like`, still the fallback), longer terms use the same trigram index as
+before. Sizes: dbstat's bytes of each index per article.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from bench.context import Context, followup_command, python, run_child
+from bench.report import Row, markdown_table, ratio, seconds
+from bench.serve import build_store
+from crawler.coverage import open_readonly
+from crawler.search import _like, search_articles
+
+BASELINE_REF = "main"
+RUNS = 5
+TERMS = {2: "腾讯", 3: "互联网", 4: "互联互通"}
+TARGET_RSS = 150 * 2**20
+TARGET_ROWS_PER_S = 20_000
+TARGET_SEARCH_S = 0.5
+BASELINE_MAIN = """
+import sys
+sys.path.insert(0, sys.argv.pop(1))
+from crawler.cli import cli
+cli()
+"""
+
+
+def measure_readers(ctx: Context) -> list[Row]:
+    size = ctx.options.serve_articles
+    path = ctx.path("readers") / "followup.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    build_store(path, size, seed=ctx.options.seed)
+    print(
+        f"readers: built {size:,} articles in {time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+    )
+    baseline = _baseline_checkout(ctx.path("readers") / "baseline")
+    rows = [*_export_rows(path, size, baseline), *_search_rows(path, size), _size_row(path, size)]
+    ctx.sections.append(_details(size, rows))
+    return rows
+
+
+def _baseline_checkout(directory: Path) -> Path:
+    """main's code (the readers before streaming), unpacked from git into directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "archive", BASELINE_REF], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(directory)], input=archive.stdout, check=True)
+    return directory
+
+
+def _export_rows(path: Path, size: int, baseline: Path) -> list[Row]:
+    rows = []
+    for fmt in ("ndjson", "csv"):
+        args = [
+            "export",
+            "--db",
+            str(path),
+            "--format",
+            fmt,
+            "-o",
+            str(path.with_suffix(f".{fmt}")),
+        ]
+        ours = run_child([followup_command(), *args])
+        before = run_child([python(), "-c", BASELINE_MAIN, str(baseline), *args])
+        for child in (ours, before):
+            if child.returncode:
+                raise RuntimeError(f"export {fmt} failed: {child.stderr[-500:]}")
+        rows.append(
+            Row(
+                f"8 export {fmt} of {size:,} articles: peak RSS",
+                f"{ours.max_rss / 2**20:.0f} MB",
+                f"{before.max_rss / 2**20:.0f} MB (before streaming)",
+                ratio(ours.max_rss / before.max_rss),
+                ours.max_rss <= TARGET_RSS,
+            )
+        )
+        rows.append(
+            Row(
+                f"8 export {fmt} of {size:,} articles: rows/s",
+                f"{size / ours.wall:,.0f}",
+                f"{size / before.wall:,.0f} (before streaming)",
+                ratio(before.wall / ours.wall),
+                size / ours.wall >= TARGET_ROWS_PER_S,
+            )
+        )
+    return rows
+
+
+def _search_rows(path: Path, size: int) -> list[Row]:
+    rows = []
+    with open_readonly(path) as db:
+        for length, term in TERMS.items():
+            ours = _median(partial(search_articles, db, term))
+            scan = partial(_like, db, [term], topic=None, limit=20, mark=("[", "]"))
+            before = _median(scan) if length == 2 else ours
+            how = search_articles(db, term).method
+            rows.append(
+                Row(
+                    f"8 search {term} ({length} characters, {how}) at {size:,}",
+                    seconds(ours),
+                    seconds(before) + (" (LIKE scan)" if length == 2 else " (same index)"),
+                    ratio(ours / before),
+                    ours <= TARGET_SEARCH_S,
+                )
+            )
+    return rows
+
+
+def _median(call: Callable[[], object]) -> float:
+    times = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def index_bytes(path: Path) -> dict[str, int]:
+    """Bytes of each full-text index (its shadow tables) and of the whole file."""
+    with sqlite3.connect(path) as conn:
+        sizes = dict(
+            conn.execute(
+                """SELECT CASE WHEN name LIKE 'articles_fts%' THEN 'trigram'
+                               WHEN name LIKE 'articles_bigrams%' THEN 'bigrams' ELSE 'rest' END,
+                          sum(pgsize) FROM dbstat GROUP BY 1"""
+            ).fetchall()
+        )
+    conn.close()
+    return sizes
+
+
+def _size_row(path: Path, size: int) -> Row:
+    sizes = index_bytes(path)
+    total = sum(sizes.values())
+    today = total - sizes.get("bigrams", 0)
+    return Row(
+        f"8 store bytes per article at {size:,} (trigram {sizes.get('trigram', 0) / size:,.0f}, "
+        f"bigrams {sizes.get('bigrams', 0) / size:,.0f})",
+        f"{total / size:,.0f}",
+        f"{today / size:,.0f} (without the bigram index)",
+        ratio(total / today),
+        total <= today,
+    )
+
+
+def _details(size: int, rows: list[Row]) -> str:
+    table = markdown_table(
+        ["measurement", "followup", "before", "ratio"], [r.cells()[:4] for r in rows]
+    )
+    return (
+        "## 8. Streaming readers and search\n\n"
+        f"A store of {size:,} articles built by SQL (bench/serve.py's generator: texts of 100–200 "
+        "characters). Export: the installed command beside main's code before streaming, each a "
+        f"child measured by the kernel. Search: the median of {RUNS} runs in process.\n\n{table}\n"
+    )
