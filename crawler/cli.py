@@ -283,11 +283,12 @@ def export(
         check_known(source, get_sources(db), "source", db_path)
         try:
             pieces = iter_render(
-                iter_coverage(db, selection=selection), fmt, topic=topic, bom=bom, now=now
+                lambda: iter_coverage(db, selection=selection), fmt, topic=topic, bom=bom, now=now
             )
         except ExportError as exc:
             raise BadInput(str(exc)) from None
-        write_output(pieces, output)  # streamed: one article in memory at a time
+        with db.atomic():  # Atom and Markdown read twice or more: all from one snapshot
+            write_output(pieces, output)  # streamed: a batch of articles in memory at a time
     db.close()
 
 
