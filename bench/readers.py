@@ -92,7 +92,16 @@ def _export_rows(path: Path, size: int, baseline: Path) -> list[Row]:
         )
         rows.append(
             Row(
-                f"8 export {fmt} of {size:,} articles: rows/s",
+                f"8 export {fmt} of {size:,} articles: rows per CPU second (start-up included)",
+                f"{size / ours.cpu:,.0f}",
+                f"{size / before.cpu:,.0f} (before streaming)",
+                ratio(before.cpu / ours.cpu),
+                size / ours.cpu >= TARGET_ROWS_PER_S,
+            )
+        )
+        rows.append(
+            Row(
+                f"8 export {fmt} of {size:,} articles: rows/s (wall: depends on the load)",
                 f"{size / ours.wall:,.0f}",
                 f"{size / before.wall:,.0f} (before streaming)",
                 ratio(before.wall / ours.wall),

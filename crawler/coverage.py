@@ -163,22 +163,31 @@ def iter_coverage(db: Database, *, selection: Selection | None = None) -> Iterat
 def _coverage_of(db: Database, ids: list[int]) -> Iterator[Coverage]:
     """The articles with these ids, in this order."""
     where = f"a.id IN ({','.join('?' * len(ids))})"
-    rows = {row["id"]: row for row in db.query(f"SELECT * FROM articles a WHERE {where}", ids)}
+    rows = {
+        row[0]: row
+        for row in db.execute(
+            "SELECT id, url, source, title, author, published_at, fetched_at, text, baseline "
+            f"FROM articles a WHERE {where}",
+            ids,
+        )
+    }
     topics = _topics_by_article(db, where, ids)
     sightings = _sightings_by_article(db, where, ids)
-    for row in map(rows.__getitem__, ids):
+    for id_, url, source, title, author, published_at, fetched_at, text, baseline in map(
+        rows.__getitem__, ids
+    ):
         yield Coverage(
-            id=row["id"],
-            url=row["url"],
-            source=row["source"],
-            title=row["title"],
-            author=row["author"],
-            published_at=row["published_at"],
-            fetched_at=row["fetched_at"],
-            text=row["text"],
-            baseline=bool(row["baseline"]),
-            topics=topics.get(row["id"], {}),
-            sightings=sightings.get(row["id"], []),
+            id=id_,
+            url=url,
+            source=source,
+            title=title,
+            author=author,
+            published_at=published_at,
+            fetched_at=fetched_at,
+            text=text,
+            baseline=bool(baseline),
+            topics=topics.get(id_, {}),
+            sightings=sightings.get(id_, []),
         )
 
 
@@ -186,12 +195,12 @@ def _topics_by_article(
     db: Database, where: str, params: list[Any]
 ) -> dict[int, dict[str, list[str]]]:
     found: dict[int, dict[str, list[str]]] = {}
-    for row in db.query(
+    for article_id, topic, matched in db.execute(
         "SELECT article_id, topic, matched FROM article_topics "
         f"WHERE article_id IN (SELECT a.id FROM articles a WHERE {where}) ORDER BY topic",
         params,
     ):
-        found.setdefault(row["article_id"], {})[row["topic"]] = json.loads(row["matched"])
+        found.setdefault(article_id, {})[topic] = json.loads(matched)
     return found
 
 
