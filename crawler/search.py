@@ -214,10 +214,10 @@ def _title_hit(terms: list[str]) -> tuple[str, list[str]]:
     return f"({sql})", [like_pattern(t) for t in terms]
 
 
-def _topic_filter(topic: str | None) -> tuple[str, list[str]]:
+def _topic_filter(topic: str | None, *, column: str = "a.id") -> tuple[str, list[str]]:
     if topic is None:
         return "", []
-    return " AND a.id IN (SELECT article_id FROM article_topics WHERE topic = ?)", [topic]
+    return f" AND {column} IN (SELECT article_id FROM article_topics WHERE topic = ?)", [topic]
 
 
 def _match(
@@ -250,17 +250,33 @@ def _bigrams(
     db: Database, terms: list[str], *, topic: str | None, limit: int, mark: tuple[str, str]
 ) -> list[SearchHit]:
     """Title hits first, then by bm25, then newest; longer terms checked with LIKE."""
-    topic_sql, topic_params = _topic_filter(topic)
-    exact = all(len(term) == 2 for term in terms)  # one token each: the index is the answer
-    found, found_params = ("1", []) if exact else _found(terms)
-    in_title, title_params = (
-        (
-            f"a.id IN (SELECT rowid FROM {BIGRAM_TABLE} WHERE {BIGRAM_TABLE} MATCH ?)",
-            [bigram_query(terms, column="title")],
-        )
-        if exact
-        else _title_hit(terms)
+    if any(len(term) > 2 for term in terms):
+        return _checked_bigrams(db, terms, topic=topic, limit=limit, mark=mark)
+    # Two characters each: one token per term, the index is the whole answer. Ranked inside the
+    # index, so only the `limit` best articles are read (a common term is in a fifth of them).
+    topic_sql, topic_params = _topic_filter(topic, column="b.rowid")
+    rows = db.query(
+        f"""SELECT a.url, a.source, a.published_at, a.fetched_at, a.baseline, a.title, a.text,
+                   r.in_title
+            FROM (SELECT b.rowid AS id, bm25({BIGRAM_TABLE}, {TITLE_WEIGHT}, 1.0) AS score,
+                         b.rowid IN (SELECT rowid FROM {BIGRAM_TABLE} WHERE {BIGRAM_TABLE} MATCH ?)
+                           AS in_title
+                  FROM {BIGRAM_TABLE} b WHERE {BIGRAM_TABLE} MATCH ?{topic_sql}
+                  ORDER BY in_title DESC, score, b.rowid DESC LIMIT ?) r
+            JOIN articles a ON a.id = r.id
+            ORDER BY r.in_title DESC, r.score, a.id DESC""",
+        [bigram_query(terms, column="title"), bigram_query(terms), *topic_params, limit],
     )
+    return [_marked_hit(row, terms, mark) for row in rows]
+
+
+def _checked_bigrams(
+    db: Database, terms: list[str], *, topic: str | None, limit: int, mark: tuple[str, str]
+) -> list[SearchHit]:
+    """Candidates from the bigram index, each term then checked with LIKE."""
+    topic_sql, topic_params = _topic_filter(topic)
+    found, found_params = _found(terms)
+    in_title, title_params = _title_hit(terms)
     rows = db.query(
         f"""SELECT a.url, a.source, a.published_at, a.fetched_at, a.baseline, a.title, a.text,
                    {in_title} AS in_title
