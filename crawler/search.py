@@ -273,22 +273,8 @@ def _bigrams(
 def _checked_bigrams(
     db: Database, terms: list[str], *, topic: str | None, limit: int, mark: tuple[str, str]
 ) -> list[SearchHit]:
-    """Candidates from the bigram index, each term then checked with LIKE."""
-    topic_sql, topic_params = _topic_filter(topic)
-    found, found_params = _found(terms)
-    in_title, title_params = _title_hit(terms)
-    rows = db.query(
-        f"""SELECT a.url, a.source, a.published_at, a.fetched_at, a.baseline, a.title, a.text,
-                   {in_title} AS in_title
-            FROM (SELECT rowid, bm25({BIGRAM_TABLE}, {TITLE_WEIGHT}, 1.0) AS score
-                  FROM {BIGRAM_TABLE} WHERE {BIGRAM_TABLE} MATCH ?) b
-            JOIN articles a ON a.id = b.rowid
-            WHERE {found}{topic_sql}
-            ORDER BY in_title DESC, b.score, a.id DESC
-            LIMIT ?""",
-        [*title_params, bigram_query(terms), *found_params, *topic_params, limit],
-    )
-    return [_marked_hit(row, terms, mark) for row in rows]
+    """Candidates from the bigram index, ranked by bm25, each term then checked with LIKE."""
+    return _like(db, terms, topic=topic, limit=limit, mark=mark, candidates=bigram_query(terms))
 
 
 def _found(terms: list[str]) -> tuple[str, list[str]]:
@@ -305,19 +291,33 @@ def _marked_hit(row: dict[str, Any], terms: list[str], mark: tuple[str, str]) ->
 
 
 def _like(
-    db: Database, terms: list[str], *, topic: str | None, limit: int, mark: tuple[str, str]
+    db: Database,
+    terms: list[str],
+    *,
+    topic: str | None,
+    limit: int,
+    mark: tuple[str, str],
+    candidates: str | None = None,
 ) -> list[SearchHit]:
+    """Every term checked with LIKE: in all articles, newest first, or in the `candidates` a
+    bigram query finds, ranked by bm25."""
     in_title, title_params = _title_hit(terms)
     topic_sql, topic_params = _topic_filter(topic)
     found, found_params = _found(terms)
+    source, order = "articles a", "coalesce(a.published_at, a.fetched_at) DESC"
+    if candidates is not None:
+        source = f"""(SELECT rowid, bm25({BIGRAM_TABLE}, {TITLE_WEIGHT}, 1.0) AS score
+                      FROM {BIGRAM_TABLE} WHERE {BIGRAM_TABLE} MATCH ?) b
+                     JOIN articles a ON a.id = b.rowid"""
+        order = "b.score"
     rows = db.query(
         f"""SELECT a.url, a.source, a.published_at, a.fetched_at, a.baseline, a.title, a.text,
                    {in_title} AS in_title
-            FROM articles a
+            FROM {source}
             WHERE {found}{topic_sql}
-            ORDER BY in_title DESC, coalesce(a.published_at, a.fetched_at) DESC, a.id DESC
+            ORDER BY in_title DESC, {order}, a.id DESC
             LIMIT ?""",
-        [*title_params, *found_params, *topic_params, limit],
+        [*title_params, *([candidates] if candidates else []), *found_params, *topic_params, limit],
     )
     return [_marked_hit(row, terms, mark) for row in rows]
 
