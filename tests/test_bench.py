@@ -113,6 +113,7 @@ def test_quick_benchmark_reports_every_measurement(tmp_path: Path) -> None:
         "## 3. Near-duplicate",
         "## 5. Daemon RSS",
         "## 7. `followup serve` on a large store",
+        "## 8. Streaming readers and search",
     ):
         assert section in text
 
