@@ -223,18 +223,25 @@ def _topic_filter(topic: str | None, *, column: str = "a.id") -> tuple[str, list
 def _match(
     db: Database, terms: list[str], *, topic: str | None, limit: int, mark: tuple[str, str]
 ) -> list[SearchHit]:
-    in_title, title_params = _title_hit(terms)
-    topic_sql, topic_params = _topic_filter(topic)
+    # Ranked inside the index first (title hits by a column filter, then bm25): snippets and
+    # article rows only for the `limit` best, not for every match of a common term.
+    topic_sql, topic_params = _topic_filter(topic, column="f.rowid")
+    phrases = " ".join(map(fts_phrase, terms))
     rows = db.query(
-        f"""SELECT a.url, a.source, a.published_at, a.fetched_at, a.baseline,
+        f"""WITH best AS (
+                SELECT f.rowid AS id, bm25({FTS_TABLE}, {TITLE_WEIGHT}, 1.0) AS score,
+                       f.rowid IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)
+                         AS in_title
+                FROM {FTS_TABLE} f WHERE {FTS_TABLE} MATCH ?{topic_sql}
+                ORDER BY in_title DESC, score, f.rowid DESC LIMIT ?)
+            SELECT a.url, a.source, a.published_at, a.fetched_at, a.baseline, best.in_title,
                    highlight({FTS_TABLE}, 0, ?, ?) AS title,
-                   snippet({FTS_TABLE}, 1, ?, ?, '…', {SNIPPET_CHARS}) AS snippet,
-                   {in_title} AS in_title
-            FROM {FTS_TABLE} JOIN articles a ON a.id = {FTS_TABLE}.rowid
-            WHERE {FTS_TABLE} MATCH ?{topic_sql}
-            ORDER BY in_title DESC, bm25({FTS_TABLE}, {TITLE_WEIGHT}, 1.0), a.id DESC
-            LIMIT ?""",
-        [*mark, *mark, *title_params, " ".join(map(fts_phrase, terms)), *topic_params, limit],
+                   snippet({FTS_TABLE}, 1, ?, ?, '…', {SNIPPET_CHARS}) AS snippet
+            FROM {FTS_TABLE} JOIN best ON best.id = {FTS_TABLE}.rowid
+            JOIN articles a ON a.id = best.id
+            WHERE {FTS_TABLE} MATCH ? AND {FTS_TABLE}.rowid IN (SELECT id FROM best)
+            ORDER BY best.in_title DESC, best.score, a.id DESC""",
+        [f"title : ({phrases})", phrases, *topic_params, limit, *mark, *mark, phrases],
     )
     return [_hit(row, row["snippet"]) for row in rows]
 
