@@ -59,6 +59,13 @@ ROWS = (
             "articles table's search box",
         )
     ),
+    *(
+        f"8. Export {fmt}, 2,000 articles: {figure}"
+        for fmt in ("ndjson", "csv")
+        for figure in ("peak RSS", "rows per CPU second", "rows/s")
+    ),
+    *(f"8. Search, {length} characters" for length in (2, 3, 4)),
+    "8. Store bytes per article",
 )
 QUICK_LISTS = 1  # one source with one feed or list
 QUICK_CYCLES = 4
