@@ -12,9 +12,11 @@ re-crawl against the bare spider fetching everything again, (3) the near-duplica
 5,000-character article against simhash.Simhash, (5) the daemon's RSS after 200 crawls, (6)
 near-duplicates beyond simhash (bench/neardup.py: recall per repost kind, the lookup with the
 second tier, the cost per related article, each beside the decision before it), (7)
-`followup serve` on a store of 1M articles against plain datasette and sqlite3, (8) export and
-search on a store of the same size beside the code before streaming and the bigram index; and
-profiles the crawl. `--real DIR` adds real texts to (6), read from DIR at run time; `--only 7` runs the serve
+`followup serve` on a store of 1M articles against plain datasette and sqlite3, (8) the daemon's
+CPU per poll and memory with worker processes against a child process per poll, (9) export and
+search on a store of `--serve-articles` articles beside the code before streaming and the
+bigram index; and profiles the crawl. `--real DIR` adds real texts to (6), read from DIR at run
+time; `--only 7` runs the serve
 measurement alone.
 The table goes to stdout and, with the machine and the parameters, to docs/benchmarks.md.
 """
@@ -41,6 +43,7 @@ from bench.readers import measure_readers
 from bench.recrawl import measure_unchanged_recrawl
 from bench.report import Row, definition_list, load_average, machine, results_table
 from bench.serve import measure_serve
+from bench.workers import measure_daemon_workers
 from crawler.mirror import Mirror
 
 # The measurements, in the order of the table. Each takes the context and returns its rows.
@@ -52,7 +55,8 @@ MEASUREMENTS: tuple[Callable[[Context], list[Row]], ...] = (
     measure_daemon_rss,  # 5
     measure_neardup,  # 6
     measure_serve,  # 7
-    measure_readers,  # 8
+    measure_daemon_workers,  # 8
+    measure_readers,  # 9
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 QUICK = Options(
@@ -109,7 +113,7 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, Path | None, Pat
     )
     parser.add_argument(
         "--only",
-        help="run only these measurements, comma-separated numbers (default: all eight)",
+        help="run only these measurements, comma-separated numbers (default: all)",
     )
     parser.add_argument(
         "--real",

@@ -34,7 +34,7 @@ from typing import Any
 from bench.context import BenchError, Context, followup_command
 from bench.report import Row, markdown_table, median, seconds
 from bench.textgen import TextGenerator
-from crawler.search import BIGRAM_FUNCTION, bigram_text
+from crawler.web.plugin import register_functions
 
 REPEATS = 5
 TARGET = 1.0  # seconds: the ceiling for the landing page and each canned query
@@ -317,7 +317,7 @@ def sqlite_times(db: Path, page: Page, *, drop_index: str | None = None) -> Timi
     if page.sql is None:
         return None
     conn = sqlite3.connect(db)
-    conn.create_function(BIGRAM_FUNCTION, 1, bigram_text, deterministic=True)  # `search` calls it
+    register_functions(conn)  # as followup serve's plugin does: source_health calls one
     try:
         if drop_index:
             conn.execute("BEGIN")

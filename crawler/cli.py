@@ -407,13 +407,41 @@ def open_checked(db_path: str) -> Database:
 @duration_option(
     "--timeout",
     "20m",
-    "End a crawl running longer than this (SIGTERM, then SIGKILL after --grace).",
+    "End a crawl running longer than this (asked to stop, then SIGKILL after --grace).",
 )
-@duration_option("--grace", "45s", "How long a crawl may take to stop after its SIGTERM.")
+@duration_option(
+    "--grace", "45s", "How long a crawl may take to stop once asked to (Scrapy's graceful close)."
+)
 @duration_option(
     "--prune-after",
     "90d",
     "Forget URLs not stored (unrelated, blocked, failed) last seen this long ago.",
+)
+@click.option(
+    "--max-crawls",
+    type=click.IntRange(min=1),
+    help="Crawls running at once, at most [default: 2 per CPU core].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    help="Worker processes that run the crawls [default: 1 per CPU core]; "
+    "0 runs each crawl as a child process of its own.",
+)
+@click.option(
+    "--recycle-after",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Replace a worker after this many crawls.",
+)
+@click.option(
+    "--recycle-above",
+    type=click.IntRange(min=1),
+    default=300,
+    show_default=True,
+    metavar="MB",
+    help="Replace a worker whose memory (RSS) exceeds this after a crawl.",
 )
 @click.option(
     "-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Set a Scrapy setting."
@@ -426,25 +454,38 @@ def daemon(
     timeout: timedelta,
     grace: timedelta,
     prune_after: timedelta,
+    max_crawls: int | None,
+    workers: int | None,
+    recycle_after: int,
+    recycle_above: int,
     overrides: tuple[str, ...],
     verbose: bool,
 ) -> None:
     """Poll every source on its own schedule until stopped (SIGTERM or Ctrl-C).
 
-    Each source is crawled by a child `followup crawl --source ID` every `every` of
-    sources.toml, adapted between its min_every and max_every, backing off while it fails.
+    Each source is crawled every `every` of sources.toml, adapted between its min_every and
+    max_every, backing off while it fails. Crawls run in long-lived worker processes
+    (one Scrapy process runs many crawls), at most --max-crawls at once.
     Exit status 0 after a clean stop, 2 for a bad seeds file or argument, or when another
     daemon already polls the database.
     """
-    from crawler.daemon import DaemonError, DaemonOptions, configure_logging, run_daemon
+    from crawler.daemon import (
+        DaemonError,
+        DaemonOptions,
+        configure_logging,
+        default_max_crawls,
+        default_workers,
+        run_daemon,
+    )
 
     seeds = load_checked_seeds(seeds_dir)
     targets = load_checked_targets(seeds_dir, check_urls=True)
     parse_overrides(overrides)
     _check_database(db_path).close()
     crawl_args = [arg for pair in overrides for arg in ("-s", pair)] + (["-v"] if verbose else [])
-    # Each crawl stops itself at the daemon's timeout; the daemon's SIGTERM is the backstop.
-    crawl_args += ["--timeout", f"{int(timeout.total_seconds())}s"]
+    # Each crawl stops itself at the daemon's timeout (what `crawl --timeout` sets, and a worker
+    # takes it the same way); the daemon's stop request and SIGKILL are the backstop.
+    crawl_args += ["-s", f"CLOSESPIDER_TIMEOUT={timeout.total_seconds():g}"]
     options = DaemonOptions(
         seeds_dir=Path(seeds_dir).resolve(),
         db_path=Path(db_path).resolve(),
@@ -453,12 +494,28 @@ def daemon(
         prune_after=prune_after,
         crawl_args=tuple(crawl_args),
         notify=targets,
+        max_crawls=max_crawls or default_max_crawls(),
+        workers=default_workers() if workers is None else workers,
+        recycle_after=recycle_after,
+        recycle_above_mb=recycle_above,
     )
     configure_logging(log_file=log_file, verbose=verbose)
     try:
         run_daemon(seeds, options)
     except DaemonError as exc:
         raise BadInput(str(exc)) from None
+
+
+@cli.command(hidden=True)
+@seeds_option
+@db_option
+@scrapy_options
+def worker(seeds_dir: str, db_path: str, overrides: tuple[str, ...], verbose: bool) -> None:
+    """Crawl the sources `followup daemon` hands over on stdin (crawler/worker.py)."""
+    from crawler.worker import run_worker  # Scrapy is imported only when a crawl runs
+
+    seeds = load_checked_seeds(seeds_dir)
+    run_worker(seeds, Path(db_path), settings=scrapy_settings(overrides, verbose=verbose))
 
 
 @cli.command()

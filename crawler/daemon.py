@@ -1,36 +1,43 @@
-"""`followup daemon`: every source polled on its own schedule, each crawl a child process.
+"""`followup daemon`: every source polled on its own schedule, crawled by worker processes.
 
 A plain asyncio program. APScheduler's AsyncIOScheduler runs one `async def` job per source
-(max_instances=1, coalesce=True); the job starts `python -m crawler crawl --source ID --json`
-in a session of its own, waits for it with a timeout, and plans the source's next run from
-what the crawl reported (crawler/polling.py). A Twisted reactor cannot be restarted, so a
-crawl never runs in this process; a child also gives its memory back when it ends.
+(max_instances=1, coalesce=True); the job waits for one of --max-crawls slots, hands the
+source to a long-lived worker (`python -m crawler worker`, crawler/worker.py: one Scrapy
+process running many crawls, so a poll costs no process start), waits for the crawl's report
+with a timeout, and plans the source's next run from it (crawler/polling.py). A Twisted
+reactor cannot run in this process beside asyncio's loop, so crawls never run here. Workers
+are recycled after --recycle-after crawls or above --recycle-above MB, giving their memory
+back. `--workers 0` runs each crawl as a child `python -m crawler crawl --source ID --json`
+instead, as before.
 
-Stopping (SIGTERM, SIGINT): pause the scheduler, send each running crawl exactly one SIGTERM
-(Scrapy takes a second one as "forcing unclean shutdown"), wait for them, shut down.
+Stopping (SIGTERM, SIGINT): pause the scheduler, ask each running crawl to stop exactly once
+(a worker message, or a child's SIGTERM: Scrapy takes a second one as "forcing unclean
+shutdown"), wait for them, SIGKILL after --grace, shut down.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import logging.handlers
 import os
 import signal
 import sqlite3
 import sys
+from asyncio import FIRST_COMPLETED
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.config import Seeds, Source, format_duration
 from crawler.dates import utcnow
+from crawler.locks import Lock, source_lock_path
 from crawler.notify.targets import Target
 from crawler.polling import STOPPING, RunReport, after_run, first_run, read_run
 from crawler.state import (
@@ -40,6 +47,13 @@ from crawler.state import (
     save_source_state,
 )
 from crawler.store import Store, describe_store_error
+from crawler.worker_protocol import (
+    CrawlReport,
+    ProtocolError,
+    encode_crawl,
+    encode_stop,
+    parse_report,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +64,22 @@ PRUNE_EVERY = timedelta(days=1)
 # Notifications are sent after each crawl, and this often besides: digests fall due and
 # failed deliveries are retried at their time, crawl or no crawl.
 NOTIFY_EVERY = timedelta(minutes=1)
+T = TypeVar("T")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class DaemonError(RuntimeError):
     """A daemon that cannot start: another one already polls this database."""
+
+
+def default_max_crawls(cpus: int | None = None) -> int:
+    """Crawls at once: two per core (a crawl mostly waits on polite delays and the network)."""
+    return 2 * max(cpus or os.cpu_count() or 1, 1)
+
+
+def default_workers(cpus: int | None = None) -> int:
+    """Worker processes: one per core (a worker's crawls share one Python thread)."""
+    return max(cpus or os.cpu_count() or 1, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +89,15 @@ class DaemonOptions:
     seeds_dir: Path
     db_path: Path
     timeout: timedelta = timedelta(minutes=20)  # a crawl running longer is ended
-    grace: timedelta = timedelta(seconds=45)  # between its SIGTERM and SIGKILL
+    grace: timedelta = timedelta(seconds=45)  # between its stop request and SIGKILL
     prune_after: timedelta = timedelta(days=90)  # `seen` rows not stored are forgotten then
     crawl_args: tuple[str, ...] = ()  # more arguments for each crawl (-s NAME=VALUE, -v)
     notify: tuple[Target, ...] = ()  # notify.toml: the daemon is their one sender
     python: str = field(default_factory=lambda: sys.executable)
+    max_crawls: int = field(default_factory=default_max_crawls)  # at once, all workers
+    workers: int = field(default_factory=default_workers)  # 0: a child process per crawl
+    recycle_after: int = 200  # crawls a worker runs before it is replaced
+    recycle_above_mb: int = 300  # a worker this large after a crawl is replaced
 
     @property
     def lock_dir(self) -> Path:
@@ -76,93 +105,101 @@ class DaemonOptions:
 
     def crawl_command(self, source_id: str) -> list[str]:
         return [
-            self.python,
-            "-m",
-            "crawler",
-            "crawl",
-            "--source",
-            source_id,
-            "--seeds",
-            str(self.seeds_dir),
-            "--db",
-            str(self.db_path),
-            "--json",
+            *self._followup("crawl"),
+            *("--source", source_id, "--json"),
             # Crawls queue notifications; the daemon sends them (one sender, no races).
             "--no-notify",
             *self.crawl_args,
         ]
 
+    def worker_command(self) -> list[str]:
+        return [*self._followup("worker"), *self.crawl_args]
 
-class Lock:
-    """An exclusive flock on a file, held while open; None from `take` when another holds it.
-
-    A crawl child inherits its source's lock, so a crawl left running by a daemon killed
-    with -9 still holds it and the next daemon does not start a second crawl of that source.
-    """
-
-    def __init__(self, handle: IO[str]) -> None:
-        self.handle = handle
-
-    @classmethod
-    def take(cls, path: Path) -> Lock | None:
-        handle = path.open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            return None
-        return cls(handle)
-
-    def fileno(self) -> int:
-        return self.handle.fileno()
-
-    def write(self, text: str) -> None:
-        self.handle.truncate(0)
-        self.handle.write(text)
-        self.handle.flush()
-
-    def release(self) -> None:
-        self.handle.close()
+    def _followup(self, command: str) -> list[str]:
+        return [
+            *(self.python, "-m", "crawler", command),
+            *("--seeds", str(self.seeds_dir), "--db", str(self.db_path)),
+        ]
 
 
 class Crawl:
-    """One crawl child process; asked to stop with exactly one SIGTERM, whoever asks."""
+    """One running crawl; asked to stop exactly once, whoever asks, and killed if it won't."""
 
     def __init__(self, source_id: str) -> None:
         self.source_id = source_id
-        self.process: asyncio.subprocess.Process | None = None
         self.stop_reason: str | None = None
         self.stop_requested = asyncio.Event()
         self.done = asyncio.Event()
+        self._started = False
         self._signalled = False
 
-    def attach(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        if self.stop_requested.is_set():
-            self._terminate()
-
     def request_stop(self, reason: str) -> None:
-        """End the crawl gracefully (its SIGTERM is sent once, however often this is called)."""
+        """End the crawl gracefully (asked once, however often this is called)."""
         if self.stop_reason is None:
             self.stop_reason = reason
         self.stop_requested.set()
-        self._terminate()
+        if self._started and not self._signalled:
+            self._signalled = True
+            self._ask_stop()
 
-    def _terminate(self) -> None:
+    def _begin(self) -> None:
+        self._started = True
+        if self.stop_requested.is_set():
+            self._signalled = True
+            self._ask_stop()
+
+    def _ask_stop(self) -> None:
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        raise NotImplementedError
+
+    async def settle(
+        self, outcome: asyncio.Future[T], *, timeout: timedelta, grace: timedelta
+    ) -> T:
+        """The crawl's outcome once it ends: by itself, at a stop request, at the timeout, or
+        killed --grace after it was asked to stop."""
+        stop = asyncio.ensure_future(self.stop_requested.wait())
+        either: set[asyncio.Future[Any]] = {outcome, stop}
+        try:
+            await asyncio.wait(either, timeout=timeout.total_seconds(), return_when=FIRST_COMPLETED)
+            if not outcome.done():
+                self.request_stop(f"timed out after {format_duration(timeout)}")
+                await asyncio.wait({outcome}, timeout=grace.total_seconds())
+            if not outcome.done():
+                logger.error(
+                    "%s: crawl still running %s after it was asked to stop; killing it",
+                    self.source_id,
+                    format_duration(grace),
+                )
+                self.kill()
+            return await outcome
+        finally:
+            stop.cancel()
+
+
+class ChildCrawl(Crawl):
+    """A crawl run as a child `python -m crawler crawl --source ID --json` (--workers 0)."""
+
+    process: asyncio.subprocess.Process | None = None
+
+    def attach(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self._begin()
+
+    def _ask_stop(self) -> None:
         process = self.process
-        if process is None or self._signalled or process.returncode is not None:
-            return
-        self._signalled = True
-        with suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
-            # Logged after the signal is queued: tests wait for this line before they let a
-            # held page answer, so the crawl is certain to see its SIGTERM first.
-            logger.info(
-                "%s: SIGTERM sent to its crawl (pid %d): %s",
-                self.source_id,
-                process.pid,
-                self.stop_reason,
-            )
+        if process is not None and process.returncode is None:
+            with suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+                # Logged after the signal is queued: tests wait for this line before they let a
+                # held page answer, so the crawl is certain to see its SIGTERM first.
+                logger.info(
+                    "%s: SIGTERM sent to its crawl (pid %d): %s",
+                    self.source_id,
+                    process.pid,
+                    self.stop_reason,
+                )
 
     def kill(self) -> None:
         """SIGKILL to the crawl's whole session (it leads one of its own)."""
@@ -170,29 +207,181 @@ class Crawl:
             with suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
 
-    async def wait(self, *, timeout: timedelta, grace: timedelta) -> tuple[bytes, bytes]:
-        """Its output once it ends: by itself, at a stop request, at the timeout, or killed."""
-        assert self.process is not None
-        output = asyncio.ensure_future(self.process.communicate())
-        stop = asyncio.ensure_future(self.stop_requested.wait())
-        try:
-            await asyncio.wait(
-                {output, stop}, timeout=timeout.total_seconds(), return_when=asyncio.FIRST_COMPLETED
+
+class WorkerCrawl(Crawl):
+    """A crawl run by a worker process; its report arrives as one line of the worker's output."""
+
+    worker: Worker | None = None
+
+    def __init__(self, source_id: str) -> None:
+        super().__init__(source_id)
+        self.report: asyncio.Future[CrawlReport] = asyncio.get_running_loop().create_future()
+
+    def attach(self, worker: Worker) -> None:
+        self.worker = worker
+        self._begin()
+
+    def finish(self, report: CrawlReport) -> None:
+        if not self.report.done():
+            self.report.set_result(report)
+
+    def _ask_stop(self) -> None:
+        if self.worker is not None:
+            self.worker.send(encode_stop(self.source_id, self.stop_reason or STOPPING))
+
+    def kill(self) -> None:
+        """SIGKILL to the worker: its other crawls are lost too (and rescheduled soon)."""
+        if self.worker is not None:
+            self.worker.kill()
+
+
+class Worker:
+    """One `python -m crawler worker` process and the crawls it runs now."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.crawls: dict[str, WorkerCrawl] = {}
+        self.started = 0  # crawls handed to it, ever
+        self.retiring = False  # takes no more crawls; its input is closed once it is idle
+        self.ended = asyncio.Event()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def start(self, crawl: WorkerCrawl) -> None:
+        self.crawls[crawl.source_id] = crawl
+        self.started += 1
+        self.send(encode_crawl(crawl.source_id))
+        crawl.attach(self)
+
+    def send(self, line: bytes) -> None:
+        stdin = self.process.stdin
+        if stdin is not None and not stdin.is_closing() and self.process.returncode is None:
+            stdin.write(line)
+
+    def retire(self) -> None:
+        """No more crawls; the worker ends by itself once the running ones are done."""
+        self.retiring = True
+        if not self.crawls and self.process.stdin is not None:
+            self.process.stdin.close()
+
+    def kill(self) -> None:
+        if self.process.returncode is None:
+            with suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+    async def read_reports(self, *, on_report: Callable[[Worker, CrawlReport], None]) -> None:
+        """Hand each report to its crawl until the worker's output ends; then its crawls still
+        running are lost (the worker died: killed, out of memory)."""
+        assert self.process.stdout is not None
+        while line := await self.process.stdout.readline():
+            try:
+                report = parse_report(line)
+            except ProtocolError as exc:
+                logger.warning("worker %d: %s", self.pid, exc)
+                continue
+            if crawl := self.crawls.pop(report.source, None):
+                crawl.finish(report)
+                on_report(self, report)
+        returncode = await self.process.wait()
+        for crawl in self.crawls.values():
+            crawl.finish(lost_report(crawl.source_id, self.pid, returncode))
+        self.crawls.clear()
+        self.ended.set()
+
+    async def log_stderr(self) -> None:
+        assert self.process.stderr is not None
+        while line := await self.process.stderr.readline():
+            logger.debug("worker %d | %s", self.pid, line.decode("utf-8", "replace").rstrip())
+
+
+def lost_report(source_id: str, pid: int, returncode: int) -> CrawlReport:
+    """What a crawl whose worker died under it reports: nothing but how the worker ended."""
+    ended = f"killed by signal {-returncode}" if returncode < 0 else f"exit status {returncode}"
+    error = f"its worker (pid {pid}) ended mid-crawl: {ended}"
+    return CrawlReport(source_id, returncode=returncode or 1, errors=(error,), lost=True)
+
+
+class WorkerPool:
+    """Up to --workers worker processes, started as crawls need them, recycled as they age."""
+
+    def __init__(self, options: DaemonOptions) -> None:
+        self.options = options
+        self.workers: list[Worker] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.choosing = asyncio.Lock()
+
+    async def start(self, crawl: WorkerCrawl) -> None:
+        """Hand the crawl to the least busy worker with room, starting one if none has."""
+        worker = await self._worker_with_room()
+        logger.debug("handing %s to worker %d", crawl.source_id, worker.pid)
+        worker.start(crawl)
+        if worker.started >= self.options.recycle_after:
+            worker.retire()
+
+    async def _worker_with_room(self) -> Worker:
+        async with self.choosing:  # one at a time: two due sources must not start two workers
+            return await self._choose_worker()
+
+    async def _choose_worker(self) -> Worker:
+        live = [w for w in self.workers if not w.retiring and w.process.returncode is None]
+        per_worker = -(-self.options.max_crawls // max(self.options.workers, 1))
+        roomy = [w for w in live if len(w.crawls) < per_worker]
+        if roomy:
+            return min(roomy, key=lambda w: len(w.crawls))
+        if live and len(live) >= self.options.workers:
+            return min(live, key=lambda w: len(w.crawls))
+        return await self._spawn()
+
+    async def _spawn(self) -> Worker:
+        process = await asyncio.create_subprocess_exec(
+            *self.options.worker_command(),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        worker = Worker(process)
+        self.workers.append(worker)
+        logger.info("worker %d started", worker.pid)
+        for coroutine in (worker.read_reports(on_report=self._reported), worker.log_stderr()):
+            task = asyncio.ensure_future(coroutine)
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        task = asyncio.ensure_future(self._forget(worker))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return worker
+
+    async def _forget(self, worker: Worker) -> None:
+        await worker.ended.wait()
+        self.workers.remove(worker)
+        logger.info("worker %d ended (exit status %s)", worker.pid, worker.process.returncode)
+
+    def _reported(self, worker: Worker, report: CrawlReport) -> None:
+        if report.rss_mb > self.options.recycle_above_mb and not worker.retiring:
+            logger.info(
+                "worker %d: %.0f MB after %d crawl(s); recycling it",
+                worker.pid,
+                report.rss_mb,
+                worker.started,
             )
-            if not output.done():
-                self.request_stop(f"timed out after {format_duration(timeout)}")
-                await asyncio.wait({output}, timeout=grace.total_seconds())
-            if not output.done():
-                logger.error(
-                    "%s: crawl (pid %d) still running %s after SIGTERM; killing it",
-                    self.source_id,
-                    self.process.pid,
-                    format_duration(grace),
-                )
-                self.kill()
-            return await output
-        finally:
-            stop.cancel()
+            worker.retire()
+        elif worker.retiring:
+            worker.retire()  # closes its input once its last crawl has reported
+
+    async def close(self, *, grace: timedelta) -> None:
+        """End every worker: input closed (they end once idle), SIGKILL after grace."""
+        for worker in list(self.workers):
+            worker.retire()
+        ended = [asyncio.ensure_future(w.ended.wait()) for w in self.workers]
+        if ended:
+            await asyncio.wait(ended, timeout=grace.total_seconds())
+        for worker in list(self.workers):
+            worker.kill()
+        if self.tasks:
+            await asyncio.wait(set(self.tasks))
 
 
 class Daemon:
@@ -215,6 +404,9 @@ class Daemon:
             },
         )
         self.store: Store | None = None
+        # Crawls at once, whichever way they run; workers when there are any.
+        self.slots = asyncio.Semaphore(options.max_crawls)
+        self.pool = WorkerPool(options) if options.workers > 0 else None
         self.notifying = False
         self.notify_again = False
 
@@ -262,6 +454,8 @@ class Daemon:
             for crawl in list(self.crawls.values()):
                 crawl.request_stop(STOPPING)
             await asyncio.wait([asyncio.ensure_future(c.done.wait()) for c in self.crawls.values()])
+        if self.pool is not None:
+            await self.pool.close(grace=self.options.grace)
         self.scheduler.shutdown(wait=False)
         await asyncio.sleep(0)  # AsyncIOScheduler.shutdown runs in a loop callback
         logger.info("followup daemon stopped")
@@ -300,13 +494,14 @@ class Daemon:
         """The job of one source: one crawl, then the source's next run planned."""
         if self.stopping.is_set() or source_id in self.crawls:
             return
-        crawl = Crawl(source_id)
+        crawl: Crawl = WorkerCrawl(source_id) if self.pool else ChildCrawl(source_id)
         self.crawls[source_id] = crawl
         # Paused while it runs: the trigger never fires into a running crawl.
         self.scheduler.pause_job(source_id)
         state = self.states[source_id]
         try:
-            state = await self._crawl(crawl, self.sources[source_id], state)
+            async with self.slots:  # --max-crawls: a due source waits here for its turn
+                state = await self._crawl(crawl, self.sources[source_id], state)
         except Exception:
             logger.exception("%s: the daemon failed to run its crawl", source_id)
             state = replace(state, next_run_at=utcnow() + state.interval)
@@ -319,8 +514,14 @@ class Daemon:
             await self.notify()
 
     async def _crawl(self, crawl: Crawl, source: Source, state: SourceState) -> SourceState:
-        lock = Lock.take(self.options.lock_dir / f"source-{source.id}.lock")
-        if lock is None:
+        if crawl.stop_requested.is_set():  # the daemon began stopping while it waited
+            return replace(state, next_run_at=utcnow())
+        if isinstance(crawl, WorkerCrawl):
+            outcome = await self._run_in_worker(crawl)
+        else:
+            assert isinstance(crawl, ChildCrawl)
+            outcome = await self._run_child(crawl, source)
+        if outcome.busy:
             retry = min(BUSY_RETRY, state.interval)
             logger.warning(
                 "%s: an earlier crawl still runs (a daemon was killed?); trying again in %s",
@@ -328,9 +529,31 @@ class Daemon:
                 format_duration(retry),
             )
             return replace(state, next_run_at=utcnow() + retry)
-        if crawl.stop_requested.is_set():  # the daemon began stopping meanwhile
-            lock.release()
-            return replace(state, next_run_at=utcnow())
+        if outcome.lost and crawl.stop_reason is None:
+            report = RunReport(error=outcome.stderr, lost=True)
+        else:
+            report = read_run(
+                source.id,
+                outcome.returncode,
+                outcome.stdout,
+                outcome.stderr,
+                stop_reason=crawl.stop_reason,
+            )
+        new_state = after_run(state, report, source, now=utcnow())
+        _log_run(source.id, report, new_state, outcome.stderr)
+        return new_state
+
+    async def _run_in_worker(self, crawl: WorkerCrawl) -> CrawlReport:
+        assert self.pool is not None
+        await self.pool.start(crawl)
+        return await crawl.settle(
+            crawl.report, timeout=self.options.timeout, grace=self.options.grace
+        )
+
+    async def _run_child(self, crawl: ChildCrawl, source: Source) -> CrawlReport:
+        lock = Lock.take(source_lock_path(self.options.lock_dir, source.id))
+        if lock is None:
+            return CrawlReport(source.id, busy=True)
         try:
             process = await asyncio.create_subprocess_exec(
                 *self.options.crawl_command(source.id),
@@ -341,22 +564,19 @@ class Daemon:
                 pass_fds=(lock.fileno(),),
             )
             crawl.attach(process)
-            stdout, stderr = await crawl.wait(
-                timeout=self.options.timeout, grace=self.options.grace
+            output = asyncio.ensure_future(process.communicate())
+            stdout, stderr = await crawl.settle(
+                output, timeout=self.options.timeout, grace=self.options.grace
             )
         finally:
             lock.release()
         assert process.returncode is not None
-        report = read_run(
+        return CrawlReport(
             source.id,
-            process.returncode,
-            stdout.decode("utf-8", "replace"),
-            stderr.decode("utf-8", "replace"),
-            stop_reason=crawl.stop_reason,
+            returncode=process.returncode,
+            output=stdout.decode("utf-8", "replace"),
+            log=stderr.decode("utf-8", "replace"),
         )
-        new_state = after_run(state, report, source, now=utcnow())
-        _log_run(source.id, report, new_state, stderr.decode("utf-8", "replace"))
-        return new_state
 
     def _save(self, state: SourceState) -> None:
         """Keep a source's state; one that cannot be written (a full disk) is kept in memory,

@@ -28,6 +28,9 @@ SHORTEN_BY = 0.5
 MOSTLY_NEW_BELOW = 1 / 3
 # A failing source waits interval × 2^failures, at most its max_every.
 BACKOFF_BASE = 2
+# A crawl lost with its worker is tried again this soon (or at its interval, if shorter) the
+# first time; lost again, it backs off like any failure (it may be what kills its worker).
+LOST_RETRY = timedelta(seconds=30)
 # Each wait is lengthened by up to 10% (at most a minute), so sources polled at the same pace
 # drift apart instead of hitting sites and the database in lockstep. Never shortened: a wait
 # is a promise to the site.
@@ -51,6 +54,7 @@ class RunReport:
     run_id: int | None = None
     error: str | None = None  # None: the crawl succeeded
     interrupted: bool = False  # stopped by the daemon's own shutdown: neither success nor failure
+    lost: bool = False  # its worker died under it (killed, out of memory): a failure, retried soon
 
     @property
     def ok(self) -> bool:
@@ -160,6 +164,8 @@ def after_run(
         )
     failures = state.consecutive_failures + 1
     delay = backoff_delay(state.interval, failures, source)
+    if report.lost and failures == 1:
+        delay = min(LOST_RETRY, state.interval)
     return replace(
         state,
         consecutive_failures=failures,

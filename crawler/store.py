@@ -369,8 +369,12 @@ NOTIFY_SCHEMA = (
 )
 
 
-# The Beijing day an article counts for: of its publication, else of its fetching.
-ARTICLE_DAY = "date(coalesce({row}.published_at, {row}.fetched_at), '+8 hours')"
+# The Beijing day an article counts for: of its publication, else of its fetching. A stored
+# time SQLite cannot read (older versions let year 9999 or free text in) counts as its
+# fetching day, never NULL: the trigger must not refuse the article write it rides on.
+ARTICLE_DAY = (
+    "coalesce(date({row}.published_at, '+8 hours'), date({row}.fetched_at, '+8 hours'), '')"
+)
 
 
 def _count_day(row: str, change: int) -> str:

@@ -59,13 +59,16 @@ ROWS = (
             "articles table's search box",
         )
     ),
+    "8. CPU per daemon poll",
+    "8. 100 sources every 15 min",
+    "8. Daemon + workers peak RSS",
     *(
-        f"8. Export {fmt}, 2,000 articles: {figure}"
+        f"9. Export {fmt}, 2,000 articles: {figure}"
         for fmt in ("ndjson", "csv")
         for figure in ("peak RSS", "rows per CPU second", "rows/s")
     ),
-    *(f"8. Search, {length} characters" for length in (2, 3, 4)),
-    "8. Store bytes per article",
+    *(f"9. Search, {length} characters" for length in (2, 3, 4)),
+    "9. Store bytes per article",
 )
 QUICK_LISTS = 1  # one source with one feed or list
 QUICK_CYCLES = 4
@@ -110,6 +113,7 @@ def test_quick_benchmark_reports_every_measurement(tmp_path: Path) -> None:
         assert met in ("yes", "**no**", "—")
     assert_recrawl_figures(rows)
     assert_daemon_figures(rows)
+    assert_worker_figures(rows)
     text = report.read_text(encoding="utf-8")
     assert "| measurement | followup | baseline | ratio / target | met? |" in text
     for section in (
@@ -120,7 +124,8 @@ def test_quick_benchmark_reports_every_measurement(tmp_path: Path) -> None:
         "## 3. Near-duplicate",
         "## 5. Daemon RSS",
         "## 7. `followup serve` on a large store",
-        "## 8. Streaming readers and search",
+        "## 8. Daemon polls",
+        "## 9. Streaming readers and search",
     ):
         assert section in text
 
@@ -160,3 +165,14 @@ def assert_daemon_figures(rows: dict[str, list[str]]) -> None:
     followup, _, _, _ = row(rows, "5. Each crawl of the daemon")
     cpu, median, largest = numbers(followup)
     assert cpu > 0 and 10 < median <= largest
+
+
+def assert_worker_figures(rows: dict[str, list[str]]) -> None:
+    """Workers beside a child per poll: CPU per poll, share of a core, summed RSS, all sane."""
+    followup, baseline, _, _ = row(rows, "6. CPU per daemon poll")
+    assert "(workers)" in followup and "(child per poll)" in baseline
+    assert DURATION_RE.match(followup) and DURATION_RE.match(baseline)
+    followup, baseline, _, _ = row(rows, "6. 100 sources every 15 min")
+    assert 0 < numbers(followup)[0] < 100 and 0 < numbers(baseline)[0] < 100  # percent
+    followup, baseline, _, _ = row(rows, "6. Daemon + workers peak RSS")
+    assert 30 < numbers(followup)[0] < 5000 and 30 < numbers(baseline)[0] < 5000  # MB

@@ -84,6 +84,8 @@ def start_daemon(seeds: Path, db: Path, log: Path, *args: str) -> subprocess.Pop
         [
             *(str(command), "daemon", "--seeds", str(seeds), "--db", str(db)),
             *("--log-file", str(log), *setting_args(), *args),
+            # These tests follow crawls as child processes (the daemon before workers).
+            *("--workers", "0"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -10,6 +10,7 @@ from scrapy.crawler import Crawler
 
 from crawler.ingest import Outcome
 from crawler.pipelines import StorePipeline
+from crawler.report import stats_key
 from crawler.store import Original
 from tests.readme_demo import readme_diff, run_demo
 
@@ -50,9 +51,9 @@ def test_figures_are_the_same_whichever_copy_comes_first() -> None:
         ("origin", Outcome("stored", 7)),
         ("repost", Outcome("duplicate", 7, original)),
     ]
-    expected = {"followup/origin/new": 1, "followup/repost/duplicates": 1}
+    expected = {stats_key("origin", "new"): 1, stats_key("repost", "duplicates"): 1}
     assert figures(repost_first) == figures(origin_first) == expected
     # A copy stored by an earlier crawl stays that crawl's: this one met a duplicate.
     assert figures([("origin", Outcome("earlier", 7, original))]) == {
-        "followup/origin/duplicates": 1
+        stats_key("origin", "duplicates"): 1
     }

@@ -200,6 +200,8 @@ def test_article_days_follow_every_write_to_articles(store_path: Path) -> None:
         assert list(store.db.query(counted)) == list(store.db.query(computed))
         store.db.execute("UPDATE articles SET published_at = '2020-01-01T20:00:00Z' WHERE id = 1")
         store.db.execute("UPDATE articles SET source = 'moved' WHERE id = 2")
+        # Older versions let impossible times in: such a row counts on its fetching day.
+        store.db.execute("UPDATE articles SET published_at = '9999-12-31T23:59:59Z' WHERE id = 2")
         store.db.execute("DELETE FROM article_topics WHERE article_id = 3")
         store.db.execute("DELETE FROM articles WHERE id = 3")
         assert list(store.db.query(counted)) == list(store.db.query(computed))
@@ -247,6 +249,8 @@ def status_store(path: Path) -> Path:
     for hours, source, new in [(1, "news", 2), (23, "news", 1), (25, "news", 9), (2, "listed", 4)]:
         run_id = store.start_run([source])
         figures = {"new": new, "duplicates": 1, "irrelevant": 3}
+        if hours == 1:  # the latest run's pages were read by the generic fallback
+            figures |= {"site_extracted": 1, "fallback_extracted": 2}
         store.finish_run(run_id, {"reason": "finished", "sources": {source: figures}})
         started = to_iso(now - timedelta(hours=hours))
         store.db.execute("UPDATE crawl_runs SET started_at = ? WHERE id = ?", [started, run_id])
@@ -263,13 +267,15 @@ def test_source_health_shows_what_status_shows(tmp_path: Path) -> None:
     for status in statuses:
         expected = {k: v for k, v in asdict(status).items() if k != "problem"}
         row = {k: v for k, v in health[status.source].items() if k != "problem"}
-        assert row == expected
+        assert {**row, "health": json.loads(row["health"])} == expected
         assert (health[status.source]["problem"] is None) == (status.problem is None)
     assert health["broken"]["problem"] == (
         "failing for more than 6h (4 runs in a row): source broken: HTTP 500"
     )
     assert health["late"]["problem"] == "its run was due more than 6h ago; is the daemon running?"
     assert health["news"]["new_24h"] == 3  # the run 25 h ago is outside the window
+    assert [h["code"] for h in json.loads(health["news"]["health"])] == ["fallback"]
+    assert [h["code"] for h in json.loads(health["broken"]["health"])] == ["failing"]
     # A source only `followup crawl` ran has figures but no schedule.
     assert health["listed"]["runs_24h"] == 1 and health["listed"]["interval_seconds"] is None
 
