@@ -169,10 +169,10 @@ def assert_daemon_figures(rows: dict[str, list[str]]) -> None:
 
 def assert_worker_figures(rows: dict[str, list[str]]) -> None:
     """Workers beside a child per poll: CPU per poll, share of a core, summed RSS, all sane."""
-    followup, baseline, _, _ = row(rows, "6. CPU per daemon poll")
+    followup, baseline, _, _ = row(rows, "8. CPU per daemon poll")
     assert "(workers)" in followup and "(child per poll)" in baseline
     assert DURATION_RE.match(followup) and DURATION_RE.match(baseline)
-    followup, baseline, _, _ = row(rows, "6. 100 sources every 15 min")
+    followup, baseline, _, _ = row(rows, "8. 100 sources every 15 min")
     assert 0 < numbers(followup)[0] < 100 and 0 < numbers(baseline)[0] < 100  # percent
-    followup, baseline, _, _ = row(rows, "6. Daemon + workers peak RSS")
+    followup, baseline, _, _ = row(rows, "8. Daemon + workers peak RSS")
     assert 30 < numbers(followup)[0] < 5000 and 30 < numbers(baseline)[0] < 5000  # MB
