@@ -3,7 +3,7 @@
 followup's index is the SQLite band index of crawler/store.py, measured through its real code
 path: `Store.find_original` (four indexed 16-bit bands, then the recent window of the 5,000 newest
 fingerprints of the last 30 days, topped up from SQLite before each lookup) and
-`Store._save_fingerprint` inside its own `Store.transaction()`, as a crawl commits each article.
+`NearDuplicateIndex.save_fingerprint` inside its own `Store.transaction()`, as a crawl commits each article.
 The stores are built with the newest 5,000 rows inside the 30-day window, so every lookup pays for
 a full recent window. Baselines: `simhash.SimhashIndex(k=3)` in memory, and linear scans — a
 Python loop over ints with `int.bit_count`, and numpy's `bitwise_count` over a uint64 array.
@@ -137,7 +137,7 @@ def run_followup(work: Workload, directory: Path) -> dict[str, Any]:
 
     def insert(article_id: int, value: int) -> None:
         with store.transaction():
-            store._save_fingerprint(article_id, value)
+            store.neardup.save_fingerprint(article_id, value)
 
     insert_times, _ = timed(insert, zip(ids.tolist(), work.inserts.tolist(), strict=True))
     first, _ = timed(store.find_original, [(int(work.queries[0]), "")])  # loads the window
@@ -155,7 +155,7 @@ def run_followup(work: Workload, directory: Path) -> dict[str, Any]:
         "rss": after - before,
         "file": file_size,
         "window_load_s": first[0],
-        "recent_window": len(store.recent.values),
+        "recent_window": len(store.neardup.recent.values),
     }
 
 

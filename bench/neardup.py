@@ -31,12 +31,19 @@ from bench.report import Row, markdown_table, median, percentile, seconds
 from bench.textgen import TextGenerator
 from crawler.config import Topic
 from crawler.dates import to_iso, utcnow
-from crawler.fingerprint import MIN_FINGERPRINT_CHARS, fingerprint_compact, split_bands, title_key
+from crawler.fingerprint import (
+    MIN_FINGERPRINT_CHARS,
+    fingerprint_compact,
+    split_bands,
+    title_key,
+    to_signed,
+)
 from crawler.ingest import Features, ingest_article, match_topics
 from crawler.model import Article
+from crawler.neardup import RECENT_LIMIT
 from crawler.query import parse_query
 from crawler.sketch import SKETCH_DISTANCE, Sketch
-from crawler.store import RECENT_LIMIT, Store, to_signed
+from crawler.store import Store
 from tests.neardup.corpus import load_articles
 from tests.neardup.tiers import (
     DISTINCT,

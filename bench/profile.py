@@ -140,7 +140,9 @@ STEPS: tuple[tuple[str, str, str], ...] = (
     ("spider: read a list", "crawler/spiders/followup.py", "parse_list"),
     ("spider: read an article page", "crawler/spiders/followup.py", "parse_page"),
     ("  decode the page", "crawler/extract.py", "decode_body"),
-    ("  extract the article", "crawler/extract.py", "extract_article"),
+    # extract_page: what the spider calls since the health counters (extract_article wraps it).
+    ("  extract the article", "crawler/extract.py", "extract_page"),
+    ("    by the site module", "crawler/extract.py", "_site_article"),
     ("    blocked check", "crawler/extract.py", "blocked_reason"),
     ("spider: follow a list's entries", "crawler/spiders/followup.py", "_follow"),
     ("  known URLs (store.get_known)", "crawler/store.py", "get_known"),

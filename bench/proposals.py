@@ -238,13 +238,13 @@ def cnbeta_compiled_css(plan: MirrorPlan, pages: list[Document]) -> Proposal:
 def kr36_state_first(plan: MirrorPlan, pages: list[Document]) -> Proposal:
     """crawler/sites/kr36.py: the whole page is parsed into a DOM before the state is even read."""
     site = get_site("36kr")
-    readable = [p for p in pages if kr36._state_article(p, None) is not None]  # type: ignore[arg-type]
-    assert [kr36._state_article(p, None) for p in readable] == [site.extract(p) for p in readable]  # type: ignore[arg-type]
+    readable = [p for p in pages if kr36._state_article(p) is not None]
+    assert [kr36._state_article(p) for p in readable] == [site.extract(p) for p in readable]
     return Proposal(
         "36kr: read `window.initialState` first and parse the DOM only when it fails (or lacks the title)",
         "crawler/sites/kr36.py Kr36Site.extract",
         best_time(site.extract, readable),
-        best_time(lambda p: kr36._state_article(p, None), readable),  # type: ignore[arg-type]
+        best_time(lambda p: kr36._state_article(p), readable),
         len(readable) / plan.articles,
     )
 

@@ -104,7 +104,7 @@ def _export_rows(path: Path, size: int, baseline: Path | None) -> list[Row]:
                 raise RuntimeError(f"export {fmt} failed: {child.stderr[-500:]}")
         rows.append(
             Row(
-                f"9. Export {fmt}, {size:,} articles: peak RSS",
+                f"10. Export {fmt}, {size:,} articles: peak RSS",
                 f"{ours.max_rss / 2**20:.0f} MB",
                 f"{before.max_rss / 2**20:.0f} MB (before streaming)",
                 ratio(ours.max_rss / before.max_rss),
@@ -113,7 +113,7 @@ def _export_rows(path: Path, size: int, baseline: Path | None) -> list[Row]:
         )
         rows.append(
             Row(
-                f"9. Export {fmt}, {size:,} articles: rows per CPU second (start-up included)",
+                f"10. Export {fmt}, {size:,} articles: rows per CPU second (start-up included)",
                 f"{size / ours.cpu:,.0f}",
                 f"{size / before.cpu:,.0f} (before streaming)",
                 ratio(before.cpu / ours.cpu),
@@ -122,7 +122,7 @@ def _export_rows(path: Path, size: int, baseline: Path | None) -> list[Row]:
         )
         rows.append(
             Row(
-                f"9. Export {fmt}, {size:,} articles: rows/s (wall: depends on the load)",
+                f"10. Export {fmt}, {size:,} articles: rows/s (wall: depends on the load)",
                 f"{size / ours.wall:,.0f}",
                 f"{size / before.wall:,.0f} (before streaming)",
                 ratio(before.wall / ours.wall),
@@ -144,7 +144,7 @@ def _search_rows(path: Path, size: int) -> list[Row]:
             before = _median(scan) if length == 2 else None
             rows.append(
                 Row(
-                    f"9. Search, {length} characters ({term}, {how}), {size:,} articles",
+                    f"10. Search, {length} characters ({term}, {how}), {size:,} articles",
                     seconds(ours),
                     f"{seconds(before)} (LIKE scan)" if before is not None else "—",
                     ratio(ours / before) if before is not None else "—",
@@ -182,7 +182,7 @@ def _size_row(path: Path, size: int) -> Row:
     total = sum(sizes.values())
     today = total - sizes.get("bigrams", 0)
     return Row(
-        f"9. Store bytes per article, {size:,} articles (trigram {sizes.get('trigram', 0) / size:,.0f}, "
+        f"10. Store bytes per article, {size:,} articles (trigram {sizes.get('trigram', 0) / size:,.0f}, "
         f"bigrams {sizes.get('bigrams', 0) / size:,.0f})",
         f"{total / size:,.0f}",
         f"{today / size:,.0f} (without the bigram index)",
@@ -196,7 +196,7 @@ def _details(size: int, rows: list[Row]) -> str:
         ["measurement", "followup", "before", "ratio"], [r.cells()[:4] for r in rows]
     )
     return (
-        "## 9. Streaming readers and search\n\n"
+        "## 10. Streaming readers and search\n\n"
         f"A store of {size:,} articles built by SQL (bench/serve.py's generator: texts of 100–200 "
         "characters). Export: the installed command beside main's code before streaming, each a "
         f"child measured by the kernel. Search: the median of {RUNS} runs in process.\n\n{table}\n"

@@ -13,7 +13,8 @@ re-crawl against the bare spider fetching everything again, (3) the near-duplica
 near-duplicates beyond simhash (bench/neardup.py: recall per repost kind, the lookup with the
 second tier, the cost per related article, each beside the decision before it), (7)
 `followup serve` on a store of 1M articles against plain datasette and sqlite3, (8) the daemon's
-CPU per poll and memory with worker processes against a child process per poll, (9) export and
+CPU per poll and memory with worker processes against a child process per poll, (9) page
+extraction per site against the whole-document extractors of an earlier commit, (10) export and
 search on a store of `--serve-articles` articles beside the code before streaming and the
 bigram index; and profiles the crawl. `--real DIR` adds real texts to (6), read from DIR at run
 time; `--only 7` runs the serve
@@ -34,6 +35,7 @@ from pathlib import Path
 
 from bench.context import REPO, Context, Options
 from bench.daemon import measure_daemon_rss
+from bench.extraction import measure_extraction
 from bench.fingerprints import measure_fingerprint
 from bench.index import measure_index
 from bench.mirrorgen import MirrorSpec, generate_mirror
@@ -56,7 +58,8 @@ MEASUREMENTS: tuple[Callable[[Context], list[Row]], ...] = (
     measure_neardup,  # 6
     measure_serve,  # 7
     measure_daemon_workers,  # 8
-    measure_readers,  # 9
+    measure_extraction,  # 9
+    measure_readers,  # 10
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 QUICK = Options(

@@ -16,17 +16,15 @@ import click
 from sqlite_utils import Database
 
 from crawler import __version__
-from crawler.config import ConfigError, Seeds, load_seeds, parse_duration
+from crawler.config import ConfigError, Seeds, load_seeds
 from crawler.coverage import (
     Selection,
     format_coverage,
     get_sources,
     get_topics,
     iter_coverage,
-    open_readonly,
-    parse_when,
 )
-from crawler.dates import utcnow
+from crawler.dates import parse_duration, parse_when, utcnow
 from crawler.export import FORMATS, SUFFIXES, ExportError, Format, format_for, iter_render
 from crawler.health import CODES as HEALTH_CODES
 from crawler.notify.targets import NOTIFY_FILE, Target, load_targets
@@ -40,6 +38,7 @@ from crawler.store import (
     StoreError,
     check_followup_database,
     describe_store_error,
+    open_readonly,
 )
 
 if TYPE_CHECKING:
@@ -585,6 +584,36 @@ def status(db_path: str, as_json: bool, max_failing: timedelta, ignore: tuple[st
     for line in [*problems, *health]:
         click.echo(line, err=True)
     if problems or health:
+        raise SystemExit(1)
+
+
+@cli.command()
+@seeds_option
+@click.option("--json", "as_json", is_flag=True, help="Print the nodes and their jobs as JSON.")
+def nodes(seeds_dir: str, as_json: bool) -> None:
+    """List the crawl nodes of nodes.toml (Scrapyd servers) and their jobs.
+
+    Exit status 1 when a node is down or refuses (its line says why), 2 for a bad nodes.toml.
+    """
+    from crawler.config import NODES_FILE, load_nodes
+    from crawler.nodes import format_node_status, get_node_status, node_status_json
+
+    try:
+        known = load_nodes(seeds_dir)
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from None
+    if not known:
+        click.echo(
+            f"{Path(seeds_dir) / NODES_FILE}: no crawl nodes; every source is crawled here",
+            err=True,
+        )
+    statuses = [get_node_status(node) for node in known]
+    if as_json:
+        click.echo(json.dumps([node_status_json(s) for s in statuses], ensure_ascii=False))
+    else:
+        for node_status in statuses:
+            click.echo("\n".join(format_node_status(node_status)))
+    if not all(s.up for s in statuses):
         raise SystemExit(1)
 
 

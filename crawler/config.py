@@ -1,4 +1,5 @@
-"""The seeds directory: sources.toml (what to poll) and topics.toml (what to keep)."""
+"""The seeds directory: sources.toml (what to poll), topics.toml (what to keep) and, optionally,
+nodes.toml (the Scrapyd crawl nodes some sources are polled from)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from crawler.dates import format_duration, parse_duration
 from crawler.query import Query, QuerySyntaxError, lowercase_operators, parse_query
 from crawler.sites import SITES, Site, get_site, site_for_url
 from crawler.urls import is_http_url
@@ -19,11 +21,9 @@ logger = logging.getLogger(__name__)
 
 SOURCES_FILE = "sources.toml"
 TOPICS_FILE = "topics.toml"
+NODES_FILE = "nodes.toml"
 ID_RE = re.compile(r"^[a-z0-9_]+$")
-DURATION_RE = re.compile(r"(\d+)\s*([smhdw])")
-DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-# Longer is a typo, and would overflow dates (now - 10^20 days): --since 100000d is fine.
-LONGEST_DURATION = timedelta(days=1000 * 365)
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # The longest a source may wait between polls (its backoff and max_every included), so that
 # every planned time stays a date.
 LONGEST_INTERVAL = timedelta(days=100 * 365)
@@ -63,6 +63,8 @@ class Source:
     max_every: timedelta | None = None
     # Re-fetch stored articles published this recently on every poll to catch edits; None: off.
     recheck: timedelta | None = None
+    # The crawl node (nodes.toml) that polls this source; None: the daemon's own machine.
+    node: str | None = None
 
     @property
     def module(self) -> Site:
@@ -97,12 +99,26 @@ class Topic:
 
 
 @dataclass(frozen=True, slots=True)
+class Node:
+    """A Scrapyd server that crawls sources for the daemon (a machine in the right place)."""
+
+    id: str
+    url: str
+    project: str = "followup"
+    # The environment variable holding "user:password" for Scrapyd's basic auth; None: none.
+    auth_env: str | None = None
+    # The seeds directory on the node; None: the daemon's own path.
+    seeds: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Seeds:
     """Everything the seeds directory defines."""
 
     directory: Path
     sources: tuple[Source, ...]
     topics: tuple[Topic, ...] = field(default=())
+    nodes: tuple[Node, ...] = field(default=())
 
     def select(self, *, sources: Sequence[str] = (), topics: Sequence[str] = ()) -> Seeds:
         """Only the named sources and topics (all when none are named)."""
@@ -110,7 +126,12 @@ class Seeds:
             self.directory,
             _pick(self.sources, sources, self.directory / SOURCES_FILE, "source"),
             _pick(self.topics, topics, self.directory / TOPICS_FILE, "topic"),
+            self.nodes,
         )
+
+    def node(self, node_id: str) -> Node:
+        """The node of that id (load_seeds checked every source's node exists)."""
+        return next(node for node in self.nodes if node.id == node_id)
 
 
 def _pick(items: tuple[IdT, ...], ids: Sequence[str], path: Path, kind: str) -> tuple[IdT, ...]:
@@ -126,37 +147,33 @@ def _pick(items: tuple[IdT, ...], ids: Sequence[str], path: Path, kind: str) -> 
     return tuple(known[i] for i in dict.fromkeys(ids))
 
 
-def parse_duration(value: str) -> timedelta:
-    """'90s', '15m', '2h', '1d', '1h30m' as a timedelta (ValueError otherwise)."""
-    text = value.strip().lower()
-    parts = DURATION_RE.findall(text)
-    if not parts or DURATION_RE.sub("", text).strip():
-        raise ValueError(f"{value!r} is not a duration; write e.g. '90s', '15m', '2h', '1d'")
-    seconds = sum(int(n) * DURATION_UNITS[unit] for n, unit in parts)
-    if seconds <= 0:
-        raise ValueError(f"{value!r} is not a positive duration")
-    if seconds > LONGEST_DURATION.total_seconds():
-        raise ValueError(f"{value!r} is longer than 1000 years")
-    return timedelta(seconds=seconds)
-
-
-def format_duration(value: timedelta) -> str:
-    """A duration as parse_duration reads it: '15m', '1h30m', '2d'."""
-    seconds = round(value.total_seconds())
-    parts = []
-    for unit in "dhms":
-        count, seconds = divmod(seconds, DURATION_UNITS[unit])
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts) or "0s"
-
-
 def load_seeds(directory: str | Path) -> Seeds:
     """Read and check sources.toml and topics.toml in a seeds directory."""
     directory = Path(directory)
     sources = tuple(_parse_entries(directory / SOURCES_FILE, "source", _parse_source))
     topics = tuple(_parse_entries(directory / TOPICS_FILE, "topic", _parse_topic))
-    return Seeds(directory, sources, topics)
+    nodes = load_nodes(directory)
+    _check_source_nodes(directory / SOURCES_FILE, sources, nodes)
+    return Seeds(directory, sources, topics, nodes)
+
+
+def load_nodes(directory: str | Path) -> tuple[Node, ...]:
+    """The crawl nodes of nodes.toml; none when the file does not exist (all crawls are local)."""
+    path = Path(directory) / NODES_FILE
+    if not path.exists():
+        return ()
+    return tuple(_parse_entries(path, "node", _parse_node))
+
+
+def _check_source_nodes(path: Path, sources: Sequence[Source], nodes: Sequence[Node]) -> None:
+    known = {node.id for node in nodes}
+    for index, source in enumerate(sources, start=1):
+        if source.node is not None and source.node not in known:
+            where = f"{path}: [[source]] #{index} (id {source.id!r}): key 'node'"
+            raise ConfigError(
+                f"{where}: no node {source.node!r} in {path.parent / NODES_FILE}; "
+                f"known: {', '.join(sorted(known)) or 'none'} (add a [[node]] there or remove the key)"
+            )
 
 
 class _EntryReader:
@@ -239,7 +256,18 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _parse_source(entry: _EntryReader) -> Source:
     entry.check_keys(
-        {"id", "name", "site", "feeds", "lists", "every", "min_every", "max_every", "recheck"}
+        {
+            "id",
+            "name",
+            "site",
+            "feeds",
+            "lists",
+            "every",
+            "min_every",
+            "max_every",
+            "recheck",
+            "node",
+        }
     )
     source_id = entry.identifier()
     if source_id == SEEDS_SOURCE:
@@ -260,6 +288,7 @@ def _parse_source(entry: _EntryReader) -> Source:
         min_every=entry.optional_duration("min_every"),
         max_every=entry.optional_duration("max_every"),
         recheck=entry.optional_duration("recheck"),
+        node=entry.identifier("node") if "node" in entry.data else None,
     )
     shortest, longest = source.polling_bounds
     if source.every > LONGEST_INTERVAL:
@@ -273,6 +302,27 @@ def _parse_source(entry: _EntryReader) -> Source:
             "max_every", f"must not be shorter than every ({format_duration(source.every)})"
         )
     return source
+
+
+def _parse_node(entry: _EntryReader) -> Node:
+    entry.check_keys({"id", "url", "project", "auth_env", "seeds"})
+    url = entry.string("url")
+    if not is_http_url(url):
+        raise entry.error("url", f"{url!r} is not an http(s) URL of a Scrapyd server")
+    auth_env = entry.string("auth_env") if "auth_env" in entry.data else None
+    if auth_env is not None and not ENV_NAME_RE.match(auth_env):
+        raise entry.error(
+            "auth_env",
+            f"{auth_env!r} is not an environment variable name; name the variable that holds "
+            "user:password (e.g. SCRAPYD_CN_AUTH), never the password itself",
+        )
+    return Node(
+        id=entry.identifier(),
+        url=url.rstrip("/"),
+        project=entry.string("project", "followup"),
+        auth_env=auth_env,
+        seeds=entry.string("seeds") if "seeds" in entry.data else None,
+    )
 
 
 def _parse_topic(entry: _EntryReader) -> Topic:

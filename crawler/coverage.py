@@ -8,29 +8,17 @@ the -wal file may grow for as long as an export runs; it is checkpointed at the 
 from __future__ import annotations
 
 import json
-import logging
-import os
-import re
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 
-from crawler.config import parse_duration
-from crawler.dates import parse_datetime, to_iso
-from crawler.store import BUSY_TIMEOUT_MS, StoreError, write_problem
+from crawler.dates import to_iso
 
-logger = logging.getLogger(__name__)
 # Articles read per query while streaming: few queries, a bounded amount held at once.
 BATCH = 500
-DURATION_ONLY_RE = re.compile(r"\s*(?:\d+\s*[smhdw]\s*)+", re.IGNORECASE)
-
-# A date without a time: --until takes the whole day.
-DATE_ONLY_RE = re.compile(r"\s*\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?\s*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,50 +84,6 @@ class Selection:
             clauses.append("coalesce(a.published_at, a.fetched_at) < ?")
             params.append(to_iso(self.until))
         return " AND ".join(clauses) or "1", params
-
-
-def open_readonly(path: str | Path) -> Database:
-    """An existing database opened read-only (the file is never written), waiting on locks.
-
-    In a directory nobody may write (a read-only mount), WAL's -shm file cannot be made, so
-    the file is read as immutable: what it holds, without a -wal that was never checkpointed.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise StoreError(
-            f"no database at {path}: run `followup crawl --db {path}` first, or pass --db"
-        )
-    wal = Path(f"{path}-wal")
-    pending = wal.exists() and wal.stat().st_size > 0
-    # A file no one can write changes under nobody: read as immutable, SQLite makes no -shm.
-    immutable = not pending and write_problem(path) is not None
-    try:
-        return _connect_readonly(path, immutable=immutable)
-    except sqlite3.OperationalError as exc:
-        if immutable or os.access(path.parent, os.W_OK):
-            raise StoreError(f"cannot read {path} as a followup database: {exc}") from exc
-    if pending:
-        logger.warning(
-            "%s is read-only and its -wal file cannot be applied: the latest changes it holds "
-            "are not shown; copy both files somewhere writable to read them",
-            path,
-        )
-    return _connect_readonly(path, immutable=True)
-
-
-def _connect_readonly(path: Path, *, immutable: bool = False) -> Database:
-    mode = "immutable=1" if immutable else "mode=ro"
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA query_only = ON")
-        db = Database(conn)
-        db.table_names()  # reads the schema: fails here on a file that is not SQLite
-    except sqlite3.OperationalError:
-        raise
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"cannot read {path} as a followup database: {exc}") from exc
-    return db
 
 
 def iter_coverage(db: Database, *, selection: Selection | None = None) -> Iterator[Coverage]:
@@ -247,25 +191,3 @@ def get_topics(db: Database) -> list[str]:
 def get_sources(db: Database) -> list[str]:
     """The source ids of stored articles ('seeds' for topic seeds)."""
     return [r["source"] for r in db.query("SELECT DISTINCT source FROM articles ORDER BY 1")]
-
-
-def parse_when(value: str, *, now: datetime, end_of_day: bool = False) -> datetime:
-    """--since / --until: a duration back from now ('7d', '12h'), a date or a date and time.
-
-    A time without an offset is Beijing time, as everywhere in followup (the sources print
-    it); write Z or +00:00 for UTC. With end_of_day, a bare date means the end of that day.
-    """
-    try:
-        return now - parse_duration(value)
-    except ValueError:
-        if DURATION_ONLY_RE.fullmatch(value):
-            raise  # a duration, but not one that can be used: say why
-    parsed = parse_datetime(value)
-    if parsed is None:
-        raise ValueError(
-            f"{value!r} is not a date, a time or a duration; write e.g. 2026-11-20, "
-            "'2026-11-20 08:00' (Beijing time), 2026-11-20T00:00Z (UTC) or 7d"
-        )
-    if end_of_day and DATE_ONLY_RE.fullmatch(value):
-        return parsed + timedelta(days=1)
-    return parsed

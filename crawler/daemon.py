@@ -35,8 +35,8 @@ from typing import Any, TypeVar
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crawler.config import Seeds, Source, format_duration
-from crawler.dates import utcnow
+from crawler.config import Seeds, Source
+from crawler.dates import format_duration, utcnow
 from crawler.locks import Lock, source_lock_path
 from crawler.notify.targets import Target
 from crawler.polling import STOPPING, RunReport, after_run, first_run, read_run

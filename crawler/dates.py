@@ -141,3 +141,60 @@ def beijing_time(value: str) -> datetime | None:
 def utcnow() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)
+
+
+# Durations ('90s', '15m', '1h30m'): poll intervals, --since 7d, --max-failing 6h.
+DURATION_RE = re.compile(r"(\d+)\s*([smhdw])")
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# Longer is a typo, and would overflow dates (now - 10^20 days): --since 100000d is fine.
+LONGEST_DURATION = timedelta(days=1000 * 365)
+DURATION_ONLY_RE = re.compile(r"\s*(?:\d+\s*[smhdw]\s*)+", re.IGNORECASE)
+# A date without a time: --until takes the whole day.
+DATE_ONLY_RE = re.compile(r"\s*\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?\s*")
+
+
+def parse_duration(value: str) -> timedelta:
+    """'90s', '15m', '2h', '1d', '1h30m' as a timedelta (ValueError otherwise)."""
+    text = value.strip().lower()
+    parts = DURATION_RE.findall(text)
+    if not parts or DURATION_RE.sub("", text).strip():
+        raise ValueError(f"{value!r} is not a duration; write e.g. '90s', '15m', '2h', '1d'")
+    seconds = sum(int(n) * DURATION_UNITS[unit] for n, unit in parts)
+    if seconds <= 0:
+        raise ValueError(f"{value!r} is not a positive duration")
+    if seconds > LONGEST_DURATION.total_seconds():
+        raise ValueError(f"{value!r} is longer than 1000 years")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """A duration as parse_duration reads it: '15m', '1h30m', '2d'."""
+    seconds = round(value.total_seconds())
+    parts = []
+    for unit in "dhms":
+        count, seconds = divmod(seconds, DURATION_UNITS[unit])
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+def parse_when(value: str, *, now: datetime, end_of_day: bool = False) -> datetime:
+    """--since / --until: a duration back from now ('7d', '12h'), a date or a date and time.
+
+    A time without an offset is Beijing time, as everywhere in followup (the sources print
+    it); write Z or +00:00 for UTC. With end_of_day, a bare date means the end of that day.
+    """
+    try:
+        return now - parse_duration(value)
+    except ValueError:
+        if DURATION_ONLY_RE.fullmatch(value):
+            raise  # a duration, but not one that can be used: say why
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise ValueError(
+            f"{value!r} is not a date, a time or a duration; write e.g. 2026-11-20, "
+            "'2026-11-20 08:00' (Beijing time), 2026-11-20T00:00Z (UTC) or 7d"
+        )
+    if end_of_day and DATE_ONLY_RE.fullmatch(value):
+        return parsed + timedelta(days=1)
+    return parsed

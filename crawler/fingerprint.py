@@ -13,6 +13,7 @@ pairs. `python -m tests.neardup.measure` prints the tables the figures come from
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -76,11 +77,12 @@ _TITLE_SEPARATORS = r"\-_|–—丨·"
 _TITLE_SUFFIX_RE = re.compile(
     rf"^(?P<head>.*\S)\s*[{_TITLE_SEPARATORS}]+\s*(?P<tail>[^{_TITLE_SEPARATORS}]+)$"
 )
-_SITE_NAMES = (
-    "36氪 36kr 虎嗅 虎嗅网 huxiu cnBeta cnBeta.COM 财经 财经网 鸟哥笔记 钛媒体 IT之家 爱范儿 品玩 "
-    "极客公园 亿欧 少数派 快科技 驱动之家 中关村在线 界面新闻 澎湃新闻 第一财经 新浪科技 腾讯新闻"
+# Sites followup does not poll whose names end reposted titles. The sources' own names come
+# from their site modules (id, name and aliases), so a new site module needs no entry here.
+_OTHER_SITE_NAMES = (
+    "钛媒体 IT之家 爱范儿 品玩 极客公园 亿欧 少数派 快科技 驱动之家 中关村在线 界面新闻 澎湃新闻 "
+    "第一财经 新浪科技 腾讯新闻"
 )
-_KNOWN_SITE_NAMES = frozenset(normalize(name) for name in _SITE_NAMES.split())
 _SITE_LIKE_RE = re.compile(r"(?:网|新闻|科技|财经|日报|频道|\.com|\.cn|\.net|\.org)$")
 _SITE_LIKE_MAX = 12
 
@@ -204,9 +206,23 @@ def _splitmix64(value: int) -> int:
 
 
 def _is_site_name(part: str) -> bool:
-    return part in _KNOWN_SITE_NAMES or (
+    return part in known_site_names() or (
         len(part) <= _SITE_LIKE_MAX and _SITE_LIKE_RE.search(part) is not None
     )
+
+
+@functools.cache
+def known_site_names() -> frozenset[str]:
+    """Normalised names that end a title as its site's signature: every source site's, and others."""
+    from crawler.sites import SITES  # here, not at the top: fingerprinting needs no site module
+
+    sources = [
+        name
+        for site in SITES.values()
+        if site.id != "generic"
+        for name in (site.id, site.name, *site.aliases)
+    ]
+    return frozenset(normalize(name) for name in [*sources, *_OTHER_SITE_NAMES.split()])
 
 
 def _check_range(value: int) -> None:

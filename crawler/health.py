@@ -17,8 +17,8 @@ from itertools import pairwise
 
 from sqlite_utils import Database
 
-from crawler.config import SEEDS_SOURCE, format_duration
-from crawler.dates import from_iso, to_iso
+from crawler.config import SEEDS_SOURCE
+from crawler.dates import format_duration, from_iso, to_iso
 from crawler.state import SourceState, get_source_states
 
 # How far back runs are read: enough for `silent` to learn a weekly source's rhythm.

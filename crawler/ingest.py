@@ -12,10 +12,12 @@ from crawler.config import Topic
 from crawler.dates import plausible, utcnow
 from crawler.fingerprint import MIN_FINGERPRINT_CHARS, title_key
 from crawler.model import Article
+from crawler.neardup import Original, decide
 from crawler.notify.outbox import save_article_rows
 from crawler.notify.targets import Target
+from crawler.seen import FINAL_STATUSES
 from crawler.sketch import Sketch, fingerprint_with_sketch
-from crawler.store import FINAL_STATUSES, Original, Store
+from crawler.store import Store
 from crawler.text import compact, normalize, one_line, split_original_title, strip_controls
 
 # What a decoder puts where bytes were invalid: text holding it may have lost the very words a
@@ -160,6 +162,7 @@ def _record(
     value, sketch = signature.fingerprint, signature.sketch
     key, original_key = signature.title_key, signature.original_title_key
     original = store.find_original(value, key, sketch=sketch, original_title_key=original_key)
+    decision = decide(original, article)
     if original is None:
         article_id = store.save_article(
             article,
@@ -174,7 +177,7 @@ def _record(
         if not baseline:
             save_article_rows(store.db, article_id, list(matches), notify, now=utcnow())
         return Outcome("baseline" if baseline else "stored", article_id, topics=tuple(matches))
-    if not original.baseline and original.published_after(article):
+    if decision == "earlier":
         store.save_earlier_original(
             article,
             source=source,
@@ -228,3 +231,20 @@ def revise_article(
             sketch=sketch,
         )
     return "revised"
+
+
+def recheck_article(
+    store: Store,
+    article: Article,
+    *,
+    source: str,
+    topics: Sequence[Topic],
+    validators: Validators,
+) -> Literal["revised", "unchanged", "unknown"]:
+    """A re-checked page of a stored article: a revision when its extraction differs from
+    what its last fetch gave; else (or with nothing to compare) only its validators are kept."""
+    known = store.get_validators([article.url]).get(article.url)
+    if known is None or known.content_hash in (None, validators.content_hash):
+        store.save_validators(article.url, validators)
+        return "unchanged"
+    return revise_article(store, article, source=source, topics=topics, validators=validators)

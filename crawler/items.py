@@ -1,4 +1,4 @@
-"""Items the spider hands to the store pipeline."""
+"""Items the spider hands to the store pipeline: everything a crawl writes travels as one."""
 
 from __future__ import annotations
 
@@ -37,7 +37,30 @@ class RevisionItem:
 
     source: str
     article: Article
-    validators: Validators | None = None  # a re-checked page's, saved with the revision
+    # A re-checked page's: compared with its last fetch; saved with the revision, or alone.
+    validators: Validators | None = None
 
     def __repr__(self) -> str:
         return f"<RevisionItem {self.source} {self.article.url} {self.article.title!r}>"
+
+
+@dataclass(slots=True)
+class ValidatorsItem:
+    """How a fetched page's current version is identified (ETag, Last-Modified, content hash),
+    sent with its next request."""
+
+    url: str
+    validators: Validators
+
+
+@dataclass(slots=True, repr=False)
+class ListItem:
+    """A feed or list read this crawl: its validators are kept when the crawl ends only if
+    every entry it named is settled by then (else its next request is unconditional)."""
+
+    url: str
+    validators: Validators
+    entry_urls: list[str]
+
+    def __repr__(self) -> str:
+        return f"<ListItem {self.url} ({len(self.entry_urls)} entries)>"

@@ -20,8 +20,10 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.faults import extend_deadline
+from crawler.pipelines import StorePipeline
 from crawler.redirects import SiteScope, refused_redirect
 from crawler.report import stats_key
+from crawler.store import RobotsTxtCache
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +163,8 @@ class StoredRobotsTxtMiddleware:
     Every crawl is a new process, so without it a poll of an unchanged source would fetch
     robots.txt beside each feed: two requests where one is enough. It sits after Scrapy's
     RobotsTxtMiddleware and answers that middleware's own robots.txt requests from the store.
-    A spider without a store (not followup's) gets Scrapy's behaviour unchanged.
+    It reads and writes through the store's owner, StorePipeline; a crawl without it
+    (check-sites) gets Scrapy's behaviour unchanged.
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -209,8 +212,10 @@ class StoredRobotsTxtMiddleware:
             )
             raise RobotsTxtUnavailable(str(exception)) from exception
 
-    def _store(self) -> Any:
-        return getattr(self.crawler.spider, "store", None)
+    def _store(self) -> RobotsTxtCache | None:
+        """The store owner's robots.txt cache; None without one (a spider that stores nothing)."""
+        owner = self.crawler.get_item_pipeline(StorePipeline)
+        return owner.robots_txt if owner is not None else None
 
 
 def is_robots_request(request: Request) -> bool:

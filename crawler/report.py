@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from crawler.health import run_problems
+from crawler.tables import format_table
 
 # Per-source stats keys are followup/sources/<source id>/<event>: a source id can never
 # collide with a component's own keys (followup/robotstxt/stored), whatever it is named.
@@ -79,15 +80,7 @@ def format_summary(summary: Mapping[str, Mapping[str, int]]) -> str:
         [source, *(str(figures[e]) for e in COLUMNS), _status(figures)]
         for source, figures in summary.items()
     ]
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-    lines = [
-        "  ".join(
-            cell.ljust(w) if i in (0, len(headers) - 1) else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in [headers, *rows]
-    ]
-    return "\n".join(line.rstrip() for line in lines)
+    return format_table(headers, rows, right=range(1, len(headers) - 1))
 
 
 def _status(figures: Mapping[str, int]) -> str:

@@ -13,6 +13,7 @@ from scrapy.settings import BaseSettings, Settings
 from crawler.checks import SourceCheck
 from crawler.config import Seeds
 from crawler.faults import reached_crawl_deadline
+from crawler.pipelines import StorePipeline
 from crawler.spiders.check import CheckSitesSpider
 from crawler.spiders.followup import FollowupSpider
 
@@ -52,17 +53,26 @@ def spider_arguments(
 
 
 def crawl_result(crawler: Crawler) -> CrawlResult:
-    """What a finished crawl did, or CrawlError when its spider never started."""
+    """What a finished crawl did, as the store's owner recorded it, or CrawlError when its
+    spider never started."""
     spider: Any = crawler.spider
+    owner = _store_owner(crawler)
     error = (
         getattr(spider, "setup_error", None)
         or getattr(spider, "store_failure", None)
         or _deadline_error(crawler.stats, crawler.settings)
     )
-    if spider is None or not (hasattr(spider, "run_id") or error):
+    if spider is None or owner is None or not (owner.run_id is not None or error):
         raise CrawlError("the crawl did not start; the log above says why")
     store_failed = bool(getattr(spider, "store_failure", None))
-    return CrawlResult(getattr(spider, "run_id", 0), spider.summary, error, store_failed)
+    return CrawlResult(owner.run_id or 0, owner.summary, error, store_failed)
+
+
+def _store_owner(crawler: Crawler) -> StorePipeline | None:
+    try:
+        return crawler.get_item_pipeline(StorePipeline)
+    except RuntimeError:  # no engine: the crawl stopped before Scrapy built one
+        return None
 
 
 def _deadline_error(stats: Any, settings: BaseSettings) -> str | None:

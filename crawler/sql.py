@@ -17,16 +17,16 @@ import signal
 import sqlite3
 import textwrap
 import time
-import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from crawler.coverage import open_readonly
 from crawler.export import safe_cell
+from crawler.store import open_readonly
+from crawler.tables import CELL_WIDTH, clip, column_widths, format_row, format_table
 
 ALLOWED_ACTIONS = frozenset(
     {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
@@ -95,7 +95,6 @@ ACTION_NAMES = {
     )
 }
 SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_temp_master", "sqlite_schema"})
-CELL_WIDTH = 60  # display columns a table cell is cut to
 TABLE_SAMPLE = 200  # rows that size a table's columns; later rows are cut to fit
 FETCH_ROWS = 500  # rows read from SQLite at a time: memory stays bounded however many come
 PROGRESS_STEPS = 10_000  # SQLite VM steps between checks of the time limit and Ctrl-C
@@ -291,47 +290,11 @@ def _json_pieces(result: QueryResult) -> Iterator[str]:
 def _table_lines(result: QueryResult) -> Iterator[str]:
     """A table sized by its first TABLE_SAMPLE rows; later rows are cut to those widths."""
     sample = [[_text(v) for v in row] for row in itertools.islice(result.rows, TABLE_SAMPLE)]
-    yield format_table(result.columns, sample)
-    widths = _widths(result.columns, sample)
+    yield format_table(result.columns, sample, rule=True, clip_width=CELL_WIDTH) + "\n"
+    widths = column_widths([[clip(c) for c in row] for row in [list(result.columns), *sample]])
     for row in result.rows:
-        yield _table_line([clip(_text(v), w) for v, w in zip(row, widths, strict=True)], widths)
-
-
-def _widths(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
-    cells = [[clip(c) for c in row] for row in [list(columns), *rows]]
-    return [max(display_width(row[i]) for row in cells) for i in range(len(columns))]
-
-
-def _table_line(cells: Sequence[str], widths: Sequence[int]) -> str:
-    padded = (cell + " " * (w - display_width(cell)) for cell, w in zip(cells, widths, strict=True))
-    return "  ".join(padded).rstrip() + "\n"
-
-
-def format_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """An aligned plain-text table; Chinese characters count two columns, long cells are cut."""
-    widths = _widths(columns, rows)
-    lines = [_table_line([clip(c) for c in row], widths) for row in [list(columns), *rows]]
-    lines.insert(1, _table_line(["-" * w for w in widths], widths))
-    return "".join(lines)
-
-
-def display_width(text: str) -> int:
-    """Terminal columns text takes: wide (CJK) characters count two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def clip(text: str, width: int = CELL_WIDTH) -> str:
-    """text on one line, cut with … to at most width display columns."""
-    flat = " ".join(text.split())
-    if display_width(flat) <= width:
-        return flat
-    out, used = [], 1
-    for char in flat:
-        used += display_width(char)
-        if used > width:
-            break
-        out.append(char)
-    return "".join(out) + "…"
+        cells = [clip(_text(v), w) for v, w in zip(row, widths, strict=True)]
+        yield format_row(cells, widths) + "\n"
 
 
 def _text(value: Any) -> str:

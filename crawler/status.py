@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
-from crawler.config import format_duration
-from crawler.dates import from_iso, to_iso
+from crawler.dates import format_duration, from_iso, to_iso
 from crawler.health import Health, get_health
 from crawler.state import SourceState, get_source_states
+from crawler.tables import clip, format_table
 
 WINDOW = timedelta(hours=24)
 # Figures of crawl_runs summed over WINDOW.
@@ -129,16 +129,11 @@ def format_status(statuses: Iterable[SourceStatus], *, now: datetime) -> str:
             str(s.duplicates_24h),
             str(s.irrelevant_24h),
             ",".join(h.code for h in s.health),
-            _shorten(s.last_error or "", ERROR_COLUMN_CHARS),
+            clip(s.last_error or "", ERROR_COLUMN_CHARS),
         ]
         for s in statuses
     ]
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-        for row in [headers, *rows]
-    ]
-    return "\n".join(line.rstrip() for line in lines)
+    return format_table(headers, rows)
 
 
 def format_health(statuses: Iterable[SourceStatus], *, ignore: Iterable[str] = ()) -> list[str]:
@@ -155,10 +150,6 @@ def format_health(statuses: Iterable[SourceStatus], *, ignore: Iterable[str] = (
 def status_json(statuses: Iterable[SourceStatus]) -> str:
     """The statuses as a JSON list (figures of the last 24 h end in _24h)."""
     return json.dumps([asdict(s) for s in statuses], ensure_ascii=False, indent=2)
-
-
-def _shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _ago(value: str | None, now: datetime) -> str:

@@ -10,15 +10,21 @@ CrawlerProcess that owns a process's reactor and signals.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crawler.config import load_seeds
 
 if TYPE_CHECKING:  # Scrapy is imported by the first crawl, not by every test session
+    from scrapy.crawler import Crawler
+    from scrapy.settings import Settings
+
+    from crawler.checks import SourceCheck
     from crawler.runner import CrawlResult
 
 # A crawl of the tests' web takes well under a second; this only stops a hung test.
@@ -54,21 +60,27 @@ class ReactorThread:
         topics: Sequence[str] = (),
     ) -> CrawlResult:
         """One crawl of the seeds into db_path, as `followup crawl` runs it; blocks until done."""
-        from scrapy.crawler import CrawlerRunner
-
         from crawler.runner import crawl_result, crawl_settings, spider_arguments
         from crawler.spiders.followup import FollowupSpider
 
         seeds = load_seeds(seeds_dir)
-        runner = CrawlerRunner(crawl_settings(db_path, settings))
-        crawler = runner.create_crawler(FollowupSpider)
+        crawler = self.run(
+            FollowupSpider,
+            crawl_settings(db_path, settings),
+            spider_arguments(seeds, sources=sources, topics=topics),
+        )
+        return crawl_result(crawler)
+
+    def run(self, spidercls: type, settings: Settings, arguments: Mapping[str, Any]) -> Crawler:
+        """Run one spider with these settings and arguments; its Crawler once it has ended."""
+        from scrapy.crawler import CrawlerRunner
+
+        runner = CrawlerRunner(settings)
+        crawler = runner.create_crawler(spidercls)
         outcome: queue.Queue[object] = queue.Queue(maxsize=1)
 
         def start() -> None:
-            deferred = runner.crawl(
-                crawler, **spider_arguments(seeds, sources=sources, topics=topics)
-            )
-            deferred.addBoth(outcome.put)
+            runner.crawl(crawler, **arguments).addBoth(outcome.put)
 
         self.reactor.callFromThread(start)
         try:
@@ -78,7 +90,7 @@ class ReactorThread:
             raise AssertionError(f"the crawl had not ended after {CRAWL_CEILING:.0f} s") from None
         if hasattr(ended, "raiseException"):  # a twisted Failure
             ended.raiseException()
-        return crawl_result(crawler)
+        return crawler
 
     def stop(self) -> None:
         if self.reactor.running:
@@ -116,3 +128,61 @@ def crawl_in_process(
         seeds_dir, db_path, settings=settings, sources=sources, topics=topics
     )
     return {"run_id": result.run_id, "sources": result.summary}
+
+
+def check_sites_in_process(
+    seeds_dir: Path, *, settings: Mapping[str, Any], sources: Sequence[str] = ()
+) -> list[SourceCheck]:
+    """What `followup check-sites` checks (crawler.runner.run_checks), in this process."""
+    from crawler.runner import project_settings
+    from crawler.spiders.check import CheckSitesSpider
+
+    seeds = load_seeds(seeds_dir).select(sources=sources)
+    crawler = reactor_thread().run(CheckSitesSpider, project_settings(settings), {"seeds": seeds})
+    spider: Any = crawler.spider
+    return list(spider.checks.values())
+
+
+def crawl_logged(
+    seeds_dir: Path,
+    db_path: Path,
+    *,
+    settings: Mapping[str, Any],
+    sources: Sequence[str] = (),
+    topics: Sequence[str] = (),
+) -> tuple[CrawlResult, str]:
+    """One crawl in this process, and its warnings and errors as `followup crawl` writes them
+    to stderr (Scrapy's log format), for the tests that read the log or hand it to the
+    daemon's reading of a finished crawl (crawler.polling.read_run)."""
+    with logged_lines() as lines:
+        result = reactor_thread().crawl(
+            seeds_dir, db_path, settings=settings, sources=sources, topics=topics
+        )
+    return result, "\n".join(lines)
+
+
+@contextmanager
+def logged_lines(level: int = logging.WARNING) -> Iterator[list[str]]:
+    """The log records of the block at `level` and above, formatted as Scrapy formats them.
+
+    Only one crawl runs at a time in a test process (its test waits for it), so every record
+    of the block is that crawl's."""
+    from scrapy.settings.default_settings import LOG_DATEFORMAT, LOG_FORMAT
+
+    lines: list[str] = []
+    handler = _ListHandler(lines, level)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATEFORMAT))
+    logging.root.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        logging.root.removeHandler(handler)
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, lines: list[str], level: int) -> None:
+        super().__init__(level)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))

@@ -7,26 +7,13 @@ import json
 import re
 import socket
 import threading
-import time
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 
-# Generous: the machine may be loaded; a condition is waited for, never a fixed time.
-WAIT_SECONDS = 120
 ID_RE = re.compile(r"#(\d+)")
-
-
-def wait_until(check: Callable[[], object], what: str, timeout: float = WAIT_SECONDS) -> None:
-    """Poll `check` until it is true; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def row_ids(message: str) -> list[int]:

@@ -1,14 +1,17 @@
-"""One `followup crawl --json` of some sources against a mirror, for the site-health tests."""
+"""One crawl of some sources against a mirror (in this process), for the site-health tests."""
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from crawler.config import load_seeds
 from crawler.mirror import Mirror
-from tests.helpers import QUERY, run_followup, setting_args, write_seeds
+from crawler.report import all_failed
+from tests.helpers import FAST_SETTINGS, QUERY, write_seeds
+from tests.inprocess import crawl_logged
 
 # The default topic without its seed articles (they live on the tests' generic web).
 TOPIC = f"""
@@ -20,24 +23,16 @@ query = '{QUERY}'
 
 
 def crawl(
-    mirror: Mirror, directory: Path, sources: str, *args: str, expect: int = 0
+    mirror: Mirror, directory: Path, sources: str, *, settings: Mapping[str, Any] = FAST_SETTINGS
 ) -> dict[str, dict[str, int]]:
-    """Crawl `sources` ({https://…} placeholders point at the mirror) into directory/followup.db;
-    returns the per-source figures of the run."""
+    """Crawl `sources` ({https://…} placeholders point at the mirror) into directory/followup.db
+    in this process; returns the per-source figures of the run, which must have succeeded as
+    `followup crawl` exits 0: no crawl error, not every source failed."""
     seeds = write_seeds(directory / "seeds", mirror, sources, topics=TOPIC)
-    result = run_followup(
-        "crawl",
-        "--seeds",
-        str(seeds),
-        "--db",
-        str(directory / "followup.db"),
-        "--json",
-        *setting_args(),
-        *args,
-    )
-    assert result.returncode == expect, result.stderr
-    summary: dict[str, Any] = json.loads(result.stdout)
-    return summary["sources"]
+    result, log = crawl_logged(seeds, directory / "followup.db", settings=settings)
+    assert result.error is None, result.error
+    assert not all_failed(result.summary, [s.id for s in load_seeds(seeds).sources]), log
+    return result.summary
 
 
 def relayout_cnbeta(body: bytes) -> bytes:

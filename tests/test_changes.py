@@ -13,7 +13,8 @@ from crawler.dates import utcnow
 from crawler.ingest import ingest_article, revise_article
 from crawler.model import Article
 from crawler.query import parse_query
-from crawler.store import MAX_ATTEMPTS, Store
+from crawler.seen import MAX_ATTEMPTS
+from crawler.store import Store
 
 TOPICS = (Topic("interop", "互联互通", parse_query("淘宝 微信")),)
 TEXT = "淘宝接入微信支付的消息传出后，多家券商发布点评报告，认为增量可达数百亿元。" * 12
@@ -90,7 +91,7 @@ def test_a_revision_is_one_transaction(tmp_path: Path, monkeypatch: pytest.Monke
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("killed between the writes")
 
-    monkeypatch.setattr(store, "_save_fingerprint", crash)
+    monkeypatch.setattr(store.neardup, "save_fingerprint", crash)
     edited = Article(URL, "淘宝接入微信支付", TEXT.replace("数百亿元", "上千亿元"))
     with pytest.raises(RuntimeError):
         revise_article(store, edited, source="news", topics=TOPICS, validators=Validators("x"))

@@ -16,10 +16,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from crawler.cli import cli
-from crawler.coverage import Selection, iter_coverage, open_readonly, parse_when
+from crawler.coverage import Selection, iter_coverage
+from crawler.dates import parse_when
 from crawler.export import article_record, excerpt, safe_cell
 from crawler.model import Article
-from crawler.store import Original, Store
+from crawler.neardup import Original
+from crawler.store import Store, open_readonly
 from tests.helpers import WAIT_CEILING, reaped, run_followup, wait_until
 
 PAY = "https://news.example.com/2026/11/20/pay.html"  # 10:30 Beijing, 20 Nov
@@ -315,7 +317,8 @@ WRITER = """
 import sys, time
 from pathlib import Path
 from crawler.model import Article
-from crawler.store import Original, Store
+from crawler.neardup import Original
+from crawler.store import Store
 store, stop = Store.open(sys.argv[1]), Path(sys.argv[2])
 previous = None
 for n in range(100_000):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,6 @@ from click.testing import CliRunner
 
 from crawler.cli import cli
 from crawler.config import load_seeds
-from crawler.coverage import open_readonly
 from crawler.dates import to_iso, utcnow
 from crawler.demo import SITES_DIR
 from crawler.health import Health, Run, find_health, get_health
@@ -24,8 +22,9 @@ from crawler.mirror import Mirror, Page
 from crawler.polling import after_run, first_run, read_run
 from crawler.report import EVENTS, format_summary
 from crawler.state import SourceState, get_source_states, save_source_state
-from crawler.store import Store
-from tests.helpers import run_followup, setting_args, write_seeds
+from crawler.store import Store, open_readonly
+from tests.helpers import FAST_SETTINGS, wait_until, write_seeds
+from tests.inprocess import crawl_logged
 from tests.sitecrawl import TOPIC, readme_example, real_urls, relayout_cnbeta
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -230,16 +229,16 @@ feeds = ["{{{HOST}/gone.xml}}"]
 
 
 def daemon_step(seeds: Path, db: Path) -> None:
-    """One crawl of every source, its outcome saved per source as the daemon saves it."""
-    result = run_followup(
-        "crawl", "--seeds", str(seeds), "--db", str(db), "--json", *setting_args()
-    )
-    assert result.returncode == 0, result.stderr
+    """One crawl of every source (in this process), its outcome saved per source as the daemon
+    saves it from a finished `followup crawl --json` child: its summary and its log."""
+    result, log = crawl_logged(seeds, db, settings=FAST_SETTINGS)
+    assert result.error is None, result.error
+    stdout = json.dumps({"run_id": result.run_id, "sources": result.summary})
     store = Store.open(db)
     try:
         states = get_source_states(store.db)
         for source in load_seeds(seeds).sources:
-            report = read_run(source.id, result.returncode, result.stdout, result.stderr)
+            report = read_run(source.id, 0, stdout, log)
             state = first_run(states.get(source.id), source, now=utcnow())
             save_source_state(store.db, after_run(state, report, source, now=utcnow()))
     finally:
@@ -294,9 +293,7 @@ def _wait_failing_longer_than_a_second(db: Path) -> None:
         since: Any = get_source_states(store.db)["down"].failing_since
     finally:
         store.close()
-    deadline = time.monotonic() + 60
-    while utcnow() - since <= timedelta(seconds=1.5) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: utcnow() - since > timedelta(seconds=1.5), "'down' failing for 1.5 s")
 
 
 def test_the_crawl_summary_names_this_runs_problems() -> None:

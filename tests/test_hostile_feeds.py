@@ -3,7 +3,6 @@ stored, a page's own UTC offset is kept (issue 9, points 1, 2 and 4)."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,8 +15,9 @@ from crawler.ingest import clean_article, ingest_article
 from crawler.mirror import Mirror
 from crawler.model import Article, Document
 from crawler.store import Store
-from tests.helpers import run_followup, setting_args, write_seeds
+from tests.helpers import FAST_SETTINGS, write_seeds
 from tests.hostile import RECENT, add_article, add_feed, feed_sources, page_html, rss, story
+from tests.inprocess import crawl_logged
 
 FAR_FUTURE = "Fri, 31 Dec 9999 23:59:59 -1200"
 FAR_PAST = "0001-01-01T00:00:00+14:00"
@@ -177,12 +177,10 @@ def test_hostile_feeds_cost_only_their_bad_items(web: Mirror, tmp_path: Path) ->
     serve_hostile_feeds(web)
     seeds = write_seeds(tmp_path / "seeds", web, HOSTILE_SOURCES)
     db_path = tmp_path / "f.db"
-    result = run_followup(
-        "crawl", "--seeds", str(seeds), "--db", str(db_path), "--json", *setting_args()
-    )
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    summary = json.loads(result.stdout)["sources"]
+    result, log = crawl_logged(seeds, db_path, settings=FAST_SETTINGS)
+    assert result.error is None, result.error
+    assert "Traceback" not in log
+    summary = result.summary
     db = Database(db_path)
     rows = {
         web.real_url(r["url"]): r

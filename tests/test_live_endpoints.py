@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from crawler.config import load_seeds
 from crawler.demo import SEEDS_DIR, SITES_DIR
 from crawler.mirror import Mirror, Page
+from tests.helpers import FAST_SETTINGS
 from tests.sitecrawl import crawl
 
 OLD_ROLL = "https://roll.caijing.com.cn/ajax_lists.php?modelid=0"
@@ -59,7 +60,9 @@ id = "niaogebiji"
 site = "niaogebiji"
 lists = ["{{{NIAOGEBIJI_LIST}}}"]
 """
-    report = crawl(sites, tmp_path, sources, "-s", "FOLLOWUP_RETRY_AFTER_MAX=30")
+    report = crawl(
+        sites, tmp_path, sources, settings={**FAST_SETTINGS, "FOLLOWUP_RETRY_AFTER_MAX": "30"}
+    )
 
     # caijing: the dead roll's 403 is counted and does not stop the live roll and the listing.
     caijing = report["caijing"]

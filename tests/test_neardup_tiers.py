@@ -22,7 +22,9 @@ from sqlite_utils import Database
 
 from crawler.fingerprint import NEAR_DISTANCE, hamming
 from crawler.mirror import Mirror, Page
-from tests.helpers import run_followup, setting_args, write_seeds
+from crawler.report import source_failed
+from tests.helpers import FAST_SETTINGS, write_seeds
+from tests.inprocess import crawl_logged
 from tests.neardup.corpus import Article, load_articles
 from tests.neardup.tiers import (
     RELATED,
@@ -197,10 +199,8 @@ def crawl_in_order(
     db = directory / "followup.db"
     after_first: list[dict[str, Any]] = []
     for source in order:
-        result = run_followup(
-            "crawl", "--seeds", str(seeds), "--db", str(db), "--source", source, *setting_args()
-        )
-        assert result.returncode == 0, result.stderr
+        result, log = crawl_logged(seeds, db, settings=FAST_SETTINGS, sources=[source])
+        assert result.error is None and not source_failed(result.summary[source]), log
         if not after_first:
             after_first = list(Database(db).query("SELECT url, text FROM articles"))
     return db, after_first

@@ -23,10 +23,17 @@ import pytest
 
 from crawler.mirror import Mirror
 from crawler.notify.sender import sender_lock
-from tests.helpers import HEALTHY_SOURCES, run_followup, setting_args, write_seeds
-from tests.notify_receivers import WAIT_SECONDS, Webhook, readme_blocks, row_ids, wait_until
+from tests.helpers import (
+    HEALTHY_SOURCES,
+    WAIT_CEILING,
+    run_followup,
+    setting_args,
+    wait_until,
+    write_seeds,
+)
+from tests.notify_receivers import Webhook, readme_blocks, row_ids
 
-WAIT_SECONDS_DELTA = timedelta(seconds=WAIT_SECONDS)
+WAIT_CEILING_DELTA = timedelta(seconds=WAIT_CEILING)
 
 NEW_ARTICLES = {
     "https://news.example.com/2026/11/20/pay.html",
@@ -73,7 +80,12 @@ def reap(process: subprocess.Popen[str], signum: signal.Signals = signal.SIGKILL
     """End a process (its whole session) if it still runs, and collect its stderr."""
     if process.poll() is None:
         os.killpg(process.pid, signum)
-    _, stderr = process.communicate(timeout=WAIT_SECONDS)
+    try:
+        _, stderr = process.communicate(timeout=WAIT_CEILING)
+    except subprocess.TimeoutExpired:  # never left running, nor unreaped
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
     return stderr
 
 
@@ -88,7 +100,7 @@ def test_a_crawl_killed_between_store_and_send_loses_nothing_and_sends_nothing_t
     crawl = ["crawl", "--seeds", str(seeds), "--db", str(db), *setting_args()]
 
     # Another sender holds the lock: the crawl stores, then waits to send; it is killed there.
-    with sender_lock(db, wait=WAIT_SECONDS_DELTA):
+    with sender_lock(db, wait=WAIT_CEILING_DELTA):
         process = start(*crawl)
         try:
             wait_until(lambda: crawl_finished(db), "the crawl to store its articles")

@@ -19,7 +19,7 @@ from crawler.cli import cli
 ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
 
 
-FLAGS = ("--timeout", "3s", "--format", "csv", "--db")
+FLAGS = ("--timeout", "1s", "--format", "csv", "--db")
 LONG = ("--timeout", "30m", "--db")  # far beyond any wait for CPU time on a loaded machine
 
 
@@ -35,27 +35,41 @@ def test_an_endless_query_stops_at_its_timeout(crawled: Path) -> None:
     assert "stopped after 1 s (--timeout)" in result.output
 
 
+def test_an_endless_result_stops_at_its_timeout_while_streaming(crawled: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["query", ENDLESS + "SELECT x, 'row ' || x FROM c", *FLAGS, str(crawled)]
+    )
+    assert result.exit_code == 1
+    assert result.stdout.startswith("x,'row ' || x\n1,row 1\n")  # CliRunner's newlines
+    assert "stopped after 1 s (--timeout)" in result.stderr
+
+
 def test_an_endless_result_streams_in_bounded_memory(crawled: Path) -> None:
+    """Rows arrive while the query runs; once a megabyte has come through (however long a
+    loaded machine takes), Ctrl-C stops it, and the child's memory stayed small."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    command = [followup_command(), "query", ENDLESS + "SELECT x, 'row ' || x FROM c"]
     with subprocess.Popen(
-        [
-            followup_command(),
-            "query",
-            ENDLESS + "SELECT x, 'row ' || x FROM c",
-            *FLAGS,
-            str(crawled),
-        ],
+        [*command, "--format", "csv", *LONG, str(crawled)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     ) as process:
-        assert process.stdout is not None and process.stderr is not None
-        head = process.stdout.readline()  # rows arrive while the query still runs
-        size = len(head) + sum(
-            len(chunk) for chunk in iter(lambda: process.stdout.read(1 << 16), b"")
-        )
-        stderr = process.stderr.read().decode()
+        try:
+            assert process.stdout is not None and process.stderr is not None
+            head = process.stdout.readline()  # rows arrive while the query still runs
+            size = len(head)
+            while size <= 1_000_000:
+                chunk = process.stdout.read1(1 << 16)
+                assert chunk, "the query ended by itself"
+                size += len(chunk)
+            process.send_signal(signal.SIGINT)
+            size += sum(len(chunk) for chunk in iter(lambda: process.stdout.read(1 << 16), b""))
+            stderr = process.stderr.read().decode()
+        finally:
+            if process.poll() is None:
+                process.kill()
     assert head == b"x,'row ' || x\r\n"
-    assert process.returncode == 1 and "stopped after 3 s" in stderr
+    assert process.returncode == 1 and "stopped by Ctrl-C" in stderr
     assert size > 1_000_000  # far more than one row came through
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if peak_kib > before:  # this child set a new peak: it is the child's own

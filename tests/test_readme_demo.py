@@ -9,9 +9,9 @@ from typing import cast
 from scrapy.crawler import Crawler
 
 from crawler.ingest import Outcome
+from crawler.neardup import Original
 from crawler.pipelines import StorePipeline
 from crawler.report import stats_key
-from crawler.store import Original
 from tests.readme_demo import readme_diff, run_demo
 
 

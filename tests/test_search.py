@@ -11,10 +11,10 @@ from sqlite_utils import Database
 
 import crawler.search
 from crawler.cli import cli
-from crawler.coverage import open_readonly
 from crawler.model import Article
+from crawler.schema import MIGRATIONS
 from crawler.search import SearchResult, mark_terms, search_articles, snippet_around
-from crawler.store import MIGRATIONS, Store
+from crawler.store import Store, open_readonly
 from tests.helpers import run_followup
 
 PAY = "https://news.example.com/2026/11/20/pay.html"

@@ -27,10 +27,12 @@ from sqlite_utils import Database
 from crawler.cli import cli
 from crawler.dates import from_iso, to_iso, utcnow
 from crawler.model import Article
+from crawler.neardup import Original
+from crawler.schema import ARTICLE_DAY
 from crawler.search import register_search_functions
 from crawler.state import SourceState, save_source_state
 from crawler.status import get_status
-from crawler.store import ARTICLE_DAY, Original, Store
+from crawler.store import Store
 from crawler.web.app import build_datasette, load_metadata
 from crawler.web.cells import beijing_time, sightings_html, time_html, title_html
 

@@ -12,13 +12,8 @@ import pytest
 from crawler.extract import Blocked, extract_article
 from crawler.model import Document, Entry
 from crawler.sites import get_site, site_for_url
-from crawler.sites.huxiu import (
-    NuxtDataError,
-    NuxtPayload,
-    body_text,
-    drop_repeated_lead,
-    parse_body,
-)
+from crawler.sites.huxiu import body_text, drop_repeated_lead, parse_body
+from crawler.sites.parsing import NuxtDataError, NuxtPayload
 
 SITE = get_site("huxiu")
 PAGES = Path(__file__).parents[1] / "crawler" / "demo" / "sites" / "huxiu" / "www.huxiu.com"

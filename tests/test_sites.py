@@ -1,7 +1,7 @@
 """Per-site extraction, fundus style: each registered site's recorded pages in, expected JSON out.
 
-Recorded copies live in crawler/demo/sites/<site id>/ (served by `followup demo` too); the
-expected output in tests/sites/<site id>/expected.json. After a deliberate change, rewrite
+A site's recorded copy and its expected output live in one folder, crawler/demo/sites/<site id>/
+(mirror.toml, the pages, expected.json; `followup demo` serves the same copies). After a deliberate change, rewrite
 the expected file with `python -m tests.test_sites <site id>` and review the diff by hand.
 """
 
@@ -22,7 +22,7 @@ from crawler.model import Document
 from crawler.sites import SITES, get_site
 
 DEMO = Path(__file__).parents[1] / "crawler" / "demo" / "sites"
-EXPECTED = Path(__file__).parent / "sites"
+EXPECTED = DEMO  # expected.json sits beside the recorded pages it describes
 SITE_IDS = sorted(s for s in SITES if s != "generic")  # generic: tests/web and test_crawl
 KINDS = ("feeds", "lists", "pages")
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from crawler.cli import cli
-from crawler.sql import clip, display_width, format_table
+from crawler.tables import clip, display_width, format_table
 from tests.helpers import run_followup
 
 COUNT_BY_SOURCE = "SELECT source, count(*) AS n FROM articles GROUP BY source ORDER BY source"
@@ -132,7 +132,7 @@ def test_bad_sql_and_a_missing_database_are_clear_errors(crawled: Path, tmp_path
 
 
 def test_tables_align_chinese_by_display_width() -> None:
-    table = format_table(["title", "n"], [["微信支付", "1"], ["ab", "22"]])
+    table = format_table(["title", "n"], [["微信支付", "1"], ["ab", "22"]], rule=True)
     header, rule, first, second = table.splitlines()
     assert header.startswith("title     n") and rule == "--------  --"
     # The second column starts at the same display column on every line.

@@ -13,7 +13,9 @@ from sqlite_utils import Database
 from crawler.dates import utcnow
 from crawler.fingerprint import BAND_DISTANCE, NEAR_DISTANCE, from_hex
 from crawler.model import Article
-from crawler.store import MAX_ATTEMPTS, MIGRATIONS, RETRY_AFTER, Store, StoreError
+from crawler.schema import MIGRATIONS
+from crawler.seen import MAX_ATTEMPTS, RETRY_AFTER
+from crawler.store import Store, StoreError
 from tests.helpers import WAIT_CEILING
 
 HIGH = 0xF0E1D2C3B4A59687  # ≥ 2**63: does not fit SQLite's signed INTEGER as it is

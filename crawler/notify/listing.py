@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from crawler.status import ERROR_COLUMN_CHARS, _ago, _shorten
+from crawler.status import ERROR_COLUMN_CHARS, _ago
+from crawler.tables import clip, format_table
 
 
 def format_targets(targets: Sequence[dict[str, Any]], *, now: datetime) -> str:
@@ -21,11 +22,11 @@ def format_targets(targets: Sequence[dict[str, Any]], *, now: datetime) -> str:
             _ago(t["last_failure_at"], now),
             str(t["pending"]),
             str(t["failed"]),
-            _shorten(t["last_error"] or "", ERROR_COLUMN_CHARS),
+            clip(t["last_error"] or "", ERROR_COLUMN_CHARS),
         ]
         for t in targets
     ]
-    return _table(headers, rows)
+    return format_table(headers, rows)
 
 
 def format_undelivered(rows: Sequence[dict[str, Any]]) -> str:
@@ -38,12 +39,12 @@ def format_undelivered(rows: Sequence[dict[str, Any]]) -> str:
             r["kind"],
             str(r["attempts"]),
             r["next_attempt_at"] if r["status"] == "pending" else "-",
-            _shorten(_about(r), 40),
-            _shorten(r["last_error"] or "", ERROR_COLUMN_CHARS),
+            clip(_about(r), 40),
+            clip(r["last_error"] or "", ERROR_COLUMN_CHARS),
         ]
         for r in rows
     ]
-    return _table(headers, table)
+    return format_table(headers, table)
 
 
 def _about(row: dict[str, Any]) -> str:
@@ -52,11 +53,3 @@ def _about(row: dict[str, Any]) -> str:
         event = json.loads(row["event"])
         return f"{event['source']}: {event['code']} ({event['state']})"
     return str(row["title"] or (f"digest until {row['period_end']}" if row["period_end"] else ""))
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in [headers, *rows]
-    ]
-    return "\n".join(line.rstrip() for line in lines)

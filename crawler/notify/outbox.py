@@ -19,7 +19,7 @@ from sqlite_utils import Database
 from crawler.dates import from_iso, to_iso
 from crawler.notify.messages import HealthEvent, digest_period
 from crawler.notify.targets import Target
-from crawler.store import select
+from crawler.rows import select
 
 ERROR_CHARS = 500
 

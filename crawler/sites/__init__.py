@@ -1,8 +1,8 @@
 """Site modules, one per source, registered by id (the `site` key of seeds/sources.toml).
 
 Every module in this package is imported here, so a new site is a new module with a
-`@register`-ed `Site` subclass, a recorded copy of its pages under crawler/demo/sites/<id>/,
-and the expected output under tests/sites/<id>/expected.json.
+`@register`-ed `Site` subclass, plus its fixture folder crawler/demo/sites/<id>/ (recorded
+pages, mirror.toml, expected.json) and its entry in seeds/sources.toml.
 """
 
 from __future__ import annotations

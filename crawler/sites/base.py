@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, TypeVar
 
+import lxml.etree
 import lxml.html
-from lxml.cssselect import CSSSelector
 
 from crawler.dates import parse_datetime
 from crawler.feeds import FeedItem
@@ -17,24 +18,102 @@ from crawler.model import Article, Document, Entry
 from crawler.text import html_to_text, strip_boilerplate
 from crawler.urls import canonicalize_url
 
+# Comments, scripts and styles may hold markup-like text: skipped whole when counting tags.
+_OPAQUE = r"<!--.*?-->|<(?P<raw>script|style)\b.*?</(?P=raw)\s*>"
+_HEAD_RE = re.compile(r"<head\b.*?</head\s*>", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningTag:
+    """The opening tag of an element with a class token or id, to be found in raw HTML."""
+
+    pattern: re.Pattern[str]  # a whole opening tag, matched at its '<'
+    needle: str  # the class or id, which every such tag contains
+
+    def search(self, html: str) -> re.Match[str] | None:
+        """The first such tag in html.
+
+        The needle is looked for first (str.find is far cheaper than trying a pattern at every
+        tag); the pattern then checks the tag around each occurrence.
+        """
+        position = 0
+        while (found := html.find(self.needle, position)) >= 0:
+            start = html.rfind("<", 0, found)
+            match = self.pattern.match(html, start) if start >= 0 else None
+            if match is not None and match.end() > found:
+                return match
+            position = found + len(self.needle)
+        return None
+
+
+def opening_tag(tag: str = r"[a-z][a-z0-9]*", *, css_class: str = "", id: str = "") -> OpeningTag:
+    """The opening tag of an element with this class token (or this id), as in raw HTML."""
+    if css_class:
+        needle = css_class
+        attribute = rf"""class\s*=\s*["'](?:[^"']*\s)?{re.escape(css_class)}(?:\s[^"']*)?["']"""
+    else:
+        needle = id
+        attribute = rf"""id\s*=\s*["']{re.escape(id)}["']"""
+    pattern = re.compile(rf"<(?P<tag>{tag})\b[^>]*?\s{attribute}[^>]*>", re.IGNORECASE)
+    return OpeningTag(pattern, needle)
+
 
 @functools.cache
-def _compiled_css(selector: str) -> CSSSelector:
-    return CSSSelector(selector, translator="html")
+def _tags_of(tag: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"{_OPAQUE}|<(?P<close>/?){re.escape(tag)}(?=[\s/>])[^>]*>", re.IGNORECASE | re.DOTALL
+    )
 
 
-def css(root: lxml.html.HtmlElement, selector: str) -> list[lxml.html.HtmlElement]:
-    """root.cssselect(selector) with the selector compiled once per process, not per call."""
-    return _compiled_css(selector)(root)
+def outer_html(html: str, opening: OpeningTag) -> str | None:
+    """The markup of the first element whose opening tag matches, found without parsing.
 
-
-def has_class(name: str) -> str:
-    """An XPath predicate for elements with the CSS class `name` among others.
-
-    The cheap substring test runs first, so the exact token test (which builds a string per
-    element) only runs on the few elements that might match.
+    Its end is the closing tag that balances the element's own tag name (comments, scripts and
+    styles skipped); None when there is no such element or its tags do not balance.
     """
-    return f"contains(@class, '{name}') and contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+    start = opening.search(html)
+    if start is None:
+        return None
+    depth = 0
+    for match in _tags_of(start["tag"].lower()).finditer(html, start.start()):
+        if match["raw"] is not None or match.group(0).startswith("<!--"):
+            continue
+        if match["close"]:
+            depth -= 1
+        elif not match.group(0).endswith("/>"):
+            depth += 1
+        if depth == 0:
+            return html[start.start() : match.end()]
+    return None
+
+
+def parse_fragment(html: str | None) -> lxml.html.HtmlElement | None:
+    """One element's markup (from outer_html) parsed alone; None for None."""
+    if html is None:
+        return None
+    try:
+        return lxml.html.fragment_fromstring(html)
+    except lxml.etree.ParserError:  # markup that does not parse to one element
+        return None
+
+
+def parse_head(html: str) -> lxml.html.HtmlElement | None:
+    """The page's <head> parsed alone (title, meta), or None when the page has none."""
+    match = _HEAD_RE.search(html)
+    return lxml.html.document_fromstring(match.group(0)) if match else None
+
+
+def parse_region(html: str, opening: OpeningTag) -> lxml.html.HtmlElement | None:
+    """The page's <head> and the first element matching opening, parsed as one small document.
+
+    None when the element is not found: the caller then reads the whole page.
+    """
+    element = outer_html(html, opening)
+    if element is None:
+        return None
+    head = _HEAD_RE.search(html)
+    region = f"<html>{head.group(0) if head else ''}<body>{element}</body></html>"
+    return lxml.html.document_fromstring(region)
 
 
 class Site:
@@ -42,6 +121,8 @@ class Site:
 
     id: ClassVar[str] = "generic"
     name: ClassVar[str] = "any site"
+    # Other names the site signs titles with ("… - 虎嗅网"); id and name count already.
+    aliases: ClassVar[tuple[str, ...]] = ()
     # Regular expressions matched against a URL to pick the module for a topic seed.
     url_patterns: ClassVar[tuple[str, ...]] = ()
     # The site's own domains (subdomains included): a redirect anywhere else is not followed.

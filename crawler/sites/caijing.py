@@ -17,7 +17,15 @@ from parsel import Selector
 from crawler.dates import BEIJING, date_from_path, parse_datetime, utcnow
 from crawler.listing import dedupe_entries, resolve_link
 from crawler.model import Article, Document, Entry
-from crawler.sites.base import Site, has_class, register
+from crawler.sites.base import (
+    Site,
+    opening_tag,
+    outer_html,
+    parse_fragment,
+    parse_head,
+    register,
+)
+from crawler.sites.parsing import has_class
 from crawler.text import clean_lines, html_to_text, strip_boilerplate
 
 # Every channel has a host of its own (tech., finance., economy., industry., …); the path
@@ -37,6 +45,8 @@ ROLL_TIME_RE = re.compile(r"(?P<mo>\d{1,2})-(?P<d>\d{1,2})\s+(?P<h>\d{1,2}):(?P<
 PAGE_TIME_RE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?")
 TITLE_SUFFIX_RE = re.compile(r"\s*[-_|]\s*财经网.*$")
 
+# The article (title, time and body), found in the raw page without parsing it.
+ARTICLE_TAG = opening_tag("div", css_class="article")
 # Body containers, newest layout first.
 BODY_XPATHS = (
     f"//div[{has_class('article-content')}]",
@@ -65,6 +75,7 @@ class CaijingSite(Site):
 
     id: ClassVar[str] = "caijing"
     name: ClassVar[str] = "财经网"
+    aliases: ClassVar[tuple[str, ...]] = ("财经",)
     domains: ClassVar[tuple[str, ...]] = ("caijing.com.cn",)
     url_patterns: ClassVar[tuple[str, ...]] = (ARTICLE_URL_RE.pattern,)
 
@@ -124,19 +135,32 @@ class CaijingSite(Site):
                     break
 
     def extract(self, document: Document) -> Article | None:
-        """Title, time, byline and body of either page layout; None when neither is found."""
-        page = Selector(text=document.text)
-        body = _body_element(page)
-        if body is None:
-            return None
-        author, lines = split_byline(clean_lines(html_to_text(body)))
-        return Article(
-            url=document.url,
-            title=_page_title(page),
-            text=strip_boilerplate("\n".join(lines)),
-            author=author,
-            published=_page_time(page),
-        )
+        """Title, time, byline and body of either page layout; None when neither is found.
+
+        Only `div.article` (title, time, body) is parsed; a page without it is read whole.
+        """
+        container = parse_fragment(outer_html(document.text, ARTICLE_TAG))
+        if container is not None and (article := _article_in(document, Selector(root=container))):
+            return article
+        return _article_in(document, Selector(text=document.text))
+
+
+def _article_in(document: Document, page: Selector) -> Article | None:
+    """The article in page: the whole document, or its `div.article` parsed alone."""
+    body = _body_element(page)
+    if body is None:
+        return None
+    author, lines = split_byline(clean_lines(html_to_text(body)))
+    title = _page_title(page)
+    if not title and (head := parse_head(document.text)) is not None:
+        title = _head_title(Selector(root=head))
+    return Article(
+        url=document.url,
+        title=title,
+        text=strip_boilerplate("\n".join(lines)),
+        author=author,
+        published=_page_time(page),
+    )
 
 
 def parse_list_time(value: str, url: str, *, now: datetime | None = None) -> datetime | None:
@@ -219,10 +243,13 @@ def _cut_at_keywords(body: lxml.html.HtmlElement) -> None:
 
 
 def _page_title(page: Selector) -> str:
-    title = " ".join("".join(page.css("div.article h1 ::text").getall()).split())
-    if title:
-        return title
-    return TITLE_SUFFIX_RE.sub("", " ".join(page.css("title::text").get("").split()))
+    """div.article's h1 (the container itself when it was parsed alone)."""
+    return " ".join("".join(page.css("div.article h1 ::text").getall()).split())
+
+
+def _head_title(head: Selector) -> str:
+    """The <title> without its '-财经网' suffix."""
+    return TITLE_SUFFIX_RE.sub("", " ".join(head.css("title::text").get("").split()))
 
 
 def _page_time(page: Selector) -> datetime | None:

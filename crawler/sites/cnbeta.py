@@ -16,7 +16,8 @@ from crawler.dates import parse_datetime
 from crawler.feeds import FeedItem
 from crawler.listing import dedupe_entries
 from crawler.model import Article, Document, Entry
-from crawler.sites.base import Site, css, register
+from crawler.sites.base import Site, opening_tag, parse_region, register
+from crawler.sites.parsing import css
 from crawler.text import clean_lines, html_to_text, strip_boilerplate
 from crawler.urls import URLError, canonicalize_url
 
@@ -51,6 +52,9 @@ _MOBILE_TITLE_SUFFIX_RE = re.compile(
     r"\s*(?:_移动版_cnBeta\.COM|-\s*cnBeta\.COM\s*移动版)\s*$", re.I
 )
 _DESKTOP_TITLE_SUFFIX_RE = re.compile(r"\s+-\s+cnBeta\.COM\s*$", re.I)
+# The desktop and mobile layouts' article elements, found in the raw page without parsing it.
+DESKTOP_TAG = opening_tag("div", css_class="cnbeta-article")
+MOBILE_TAG = opening_tag("article", css_class="article-holder")
 _XML_DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
@@ -60,6 +64,7 @@ class CnbetaSite(Site):
 
     id = "cnbeta"
     name = "cnBeta"
+    aliases: ClassVar[tuple[str, ...]] = ("cnBeta.COM",)
     domains: ClassVar[tuple[str, ...]] = ("cnbeta.com.tw", "cnbeta.com")
     url_patterns = (
         r"^https?://(?:www\.)?cnbeta\.com(?:\.tw)?/articles/",
@@ -86,6 +91,14 @@ class CnbetaSite(Site):
 
     def extract(self, document: Document) -> Article | None:
         """The current desktop layout, else the mobile layout; None hands over to generic."""
+        # Each layout's article element is parsed alone (with <head>) when the raw page has it.
+        for opening, extract_layout in (
+            (DESKTOP_TAG, extract_desktop),
+            (MOBILE_TAG, extract_mobile),
+        ):
+            region = parse_region(document.text, opening)
+            if region is not None and (article := extract_layout(region, document.url)):
+                return article
         root = parse_html(document.text)
         if root is None:
             return None

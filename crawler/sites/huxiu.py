@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -15,7 +14,14 @@ from parsel import Selector
 
 from crawler.dates import from_timestamp, parse_datetime
 from crawler.model import Article, Document, Entry
-from crawler.sites.base import Site, has_class, register
+from crawler.sites.base import Site, register
+from crawler.sites.parsing import (
+    NuxtDataError,
+    NuxtPayload,
+    has_class,
+    joined_text,
+    squash,
+)
 from crawler.text import compact, html_to_text, is_boilerplate, strip_boilerplate
 
 logger = logging.getLogger(__name__)
@@ -46,13 +52,13 @@ CREDIT_AUTHOR_RE = re.compile(r"(?:^|[，,；;\s])作者\s*[｜|:：]\s*(?P<name
 LEAD_ELLIPSIS_RE = re.compile(r"(?:\.{3,}|…+)$")
 MIN_LEAD_CHARS = 20
 
-NUXT_DATA_XPATH = "//script[@id='__NUXT_DATA__']/text()"
+# A script's text is raw in HTML (no entities, ends at the first </script>): a pattern finds it.
+NUXT_DATA_RE = re.compile(
+    r"""<script\b[^>]*?\sid\s*=\s*["']__NUXT_DATA__["'][^>]*>(?P<payload>.*?)</script\s*>""",
+    re.IGNORECASE | re.DOTALL,
+)
 NUXT_DETAIL_PREFIX = "articleDetail-"
 INITIAL_STATE_RE = re.compile(r"window\.__INITIAL_STATE__\s*=\s*")
-
-
-class NuxtDataError(ValueError):
-    """A __NUXT_DATA__ payload that is not a well-formed devalue array."""
 
 
 @register
@@ -61,6 +67,7 @@ class HuxiuSite(Site):
 
     id: ClassVar[str] = "huxiu"
     name: ClassVar[str] = "虎嗅"
+    aliases: ClassVar[tuple[str, ...]] = ("虎嗅网",)
     domains: ClassVar[tuple[str, ...]] = ("huxiu.com",)
     url_patterns: ClassVar[tuple[str, ...]] = (
         r"^https?://(?:www\.|m\.)?huxiu\.com/article/\d+\.html",
@@ -86,11 +93,11 @@ class HuxiuSite(Site):
 
     def extract(self, document: Document) -> Article | None:
         """Nuxt 3 payload, then the Nuxt 2 state, then the older DOM; None for anything else."""
-        selector = Selector(text=document.text)
+        # The payloads are read from the raw page: the DOM is parsed only for older pages.
         return (
-            article_from_nuxt_data(document.url, selector)
+            article_from_nuxt_data(document.url, document.text)
             or article_from_initial_state(document.url, document.text)
-            or article_from_dom(document.url, selector)
+            or article_from_dom(document.url, Selector(text=document.text))
         )
 
 
@@ -152,161 +159,10 @@ def drop_repeated_lead(lines: list[str]) -> list[str]:
     return lines
 
 
-# Nuxt 3 payload (devalue) --------------------------------------------------------------------
-
-# devalue's negative references: undefined, an array hole, NaN, ±Infinity, -0.
-SPECIAL_REFERENCES: dict[int, Any] = {
-    -1: None,
-    -2: None,
-    -3: math.nan,
-    -4: math.inf,
-    -5: -math.inf,
-    -6: -0.0,
-}
-# Nuxt's revivers that only wrap a value (reactivity does not matter to a reader).
-NUXT_WRAPPERS = frozenset({"ShallowReactive", "Reactive", "ShallowRef", "Ref", "NuxtError"})
-# Empty refs carry their value as a JSON text; "_" is undefined and "0n" a zero BigInt.
-NUXT_EMPTY_REFS = frozenset({"EmptyRef", "EmptyShallowRef"})
-
-
-class NuxtPayload:
-    """A Nuxt 3 __NUXT_DATA__ array, resolved on demand with memoisation and cycle protection.
-
-    Inside objects and arrays every number is an index into the top-level array; a list whose
-    first item is a string is a typed value (Date, Set, Map…) or a Nuxt wrapper.
-    """
-
-    def __init__(self, values: list[Any]) -> None:
-        self._values = values
-        self._resolved: dict[int, Any] = {}
-        self._pending: set[int] = set()
-
-    @classmethod
-    def from_json(cls, text: str) -> NuxtPayload:
-        """Parse the script's JSON text."""
-        try:
-            values = json.loads(text)
-        except ValueError as exc:
-            raise NuxtDataError(f"__NUXT_DATA__ is not JSON: {exc}") from None
-        if not isinstance(values, list) or not values:
-            raise NuxtDataError("__NUXT_DATA__ is not a non-empty JSON array")
-        return cls(values)
-
-    def root(self) -> Any:
-        """The whole payload."""
-        return self.resolve(0)
-
-    def find_key(self, prefix: str) -> Iterator[tuple[str, Any]]:
-        """Resolved values of every object key starting with prefix, without resolving the rest."""
-        for value in self._values:
-            if isinstance(value, dict):
-                for key, reference in value.items():
-                    if key.startswith(prefix):
-                        yield key, self.resolve(reference)
-
-    def resolve(self, reference: Any) -> Any:
-        """The value a reference (an index into the array) stands for."""
-        if isinstance(reference, bool) or not isinstance(reference, int):
-            raise NuxtDataError(f"reference {reference!r} is not an index")
-        if reference < 0:
-            if reference not in SPECIAL_REFERENCES:
-                raise NuxtDataError(f"unknown special reference {reference}")
-            return SPECIAL_REFERENCES[reference]
-        if reference in self._resolved:
-            return self._resolved[reference]
-        if reference >= len(self._values):
-            raise NuxtDataError(f"reference {reference} beyond the {len(self._values)} values")
-        if reference in self._pending:
-            # Only a wrapper can come back to itself before it is resolved: objects and arrays
-            # are memoised before their members, so real cycles between them resolve.
-            raise NuxtDataError(f"reference cycle through wrapper at index {reference}")
-        self._pending.add(reference)
-        try:
-            return self._hydrate(reference, self._values[reference])
-        finally:
-            self._pending.discard(reference)
-
-    def _hydrate(self, index: int, value: Any) -> Any:
-        if isinstance(value, dict):
-            hydrated: dict[str, Any] = {}
-            self._resolved[index] = hydrated  # before the members: a member may point back
-            for key, reference in value.items():
-                hydrated[key] = self.resolve(reference)
-            return hydrated
-        if isinstance(value, list):
-            if value and isinstance(value[0], str):
-                result = self._typed(index, value[0], value[1:])
-            else:
-                items: list[Any] = []
-                self._resolved[index] = items
-                items.extend(self.resolve(reference) for reference in value)
-                return items
-        else:
-            result = value  # a string, number, boolean or null stands for itself
-        self._resolved[index] = result
-        return result
-
-    def _typed(self, index: int, kind: str, args: list[Any]) -> Any:
-        if kind in NUXT_WRAPPERS:
-            return self.resolve(args[0]) if args else None
-        if kind in NUXT_EMPTY_REFS:
-            return _empty_ref_value(self.resolve(args[0])) if args else None
-        if kind == "Date":
-            return _parse_date(args[0]) if args else None
-        if kind == "Set":
-            members: list[Any] = []
-            self._resolved[index] = members
-            members.extend(self.resolve(reference) for reference in args)
-            return members
-        if kind in ("Map", "null"):
-            return self._mapping(index, kind, args)
-        if kind == "BigInt":
-            try:
-                return int(args[0])
-            except (IndexError, TypeError, ValueError):
-                raise NuxtDataError(f"malformed BigInt at index {index}: {args!r}") from None
-        if kind in ("RegExp", "Object"):
-            return args[0] if args else None
-        # Another reviver (an island, a custom type): read it as a wrapper of its first value.
-        if args and isinstance(args[0], int) and not isinstance(args[0], bool):
-            return self.resolve(args[0])
-        return args[0] if args else None
-
-    def _mapping(self, index: int, kind: str, args: list[Any]) -> dict[Any, Any]:
-        mapping: dict[Any, Any] = {}
-        self._resolved[index] = mapping
-        for position in range(0, len(args) - 1, 2):
-            # A null-prototype object keeps literal keys; a Map's keys are references too.
-            key = args[position] if kind == "null" else self.resolve(args[position])
-            value = self.resolve(args[position + 1])
-            try:
-                mapping[key] = value
-            except TypeError:  # an unhashable Map key (an object): keep its text
-                mapping[repr(key)] = value
-        return mapping
-
-
-def _empty_ref_value(text: Any) -> Any:
-    if not isinstance(text, str) or text == "_":
-        return None
-    if text == "0n":
-        return 0
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _parse_date(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def article_from_nuxt_data(url: str, selector: Selector) -> Article | None:
+def article_from_nuxt_data(url: str, html: str) -> Article | None:
     """The article in a Nuxt 3 page's __NUXT_DATA__ payload, if it has one."""
-    text = selector.xpath(NUXT_DATA_XPATH).get()
+    match = NUXT_DATA_RE.search(html)
+    text = match["payload"] if match else ""
     if not text:
         return None
     try:
@@ -361,7 +217,7 @@ def _dig(value: Any, *keys: str) -> Any:
 
 
 def _text(value: Any) -> str:
-    return " ".join(value.split()) if isinstance(value, str) else ""
+    return squash(value) if isinstance(value, str) else ""
 
 
 # Older DOM -------------------------------------------------------------------------------------
@@ -385,7 +241,7 @@ def article_from_dom(url: str, selector: Selector) -> Article | None:
 
 def page_title(selector: Selector) -> str:
     """The <title> without its '-虎嗅网' suffix."""
-    title = _joined(selector.css("title::text").getall())
+    title = joined_text(selector.css("title::text").getall(), sep=" ")
     return TITLE_SUFFIX_RE.sub("", title)
 
 
@@ -396,8 +252,4 @@ def _page_time(selector: Selector) -> datetime | None:
 def _first_text(selector: Selector, css: str) -> str:
     """The text of the first element matching css (related-article cards reuse the classes)."""
     found = selector.css(css)
-    return _joined(found[0].css("::text").getall()) if found else ""
-
-
-def _joined(parts: list[str]) -> str:
-    return " ".join(" ".join(parts).split())
+    return joined_text(found[0].css("::text").getall(), sep=" ") if found else ""

@@ -27,7 +27,8 @@ from parsel import Selector, SelectorList
 from crawler.dates import from_timestamp, parse_datetime
 from crawler.feeds import FeedItem
 from crawler.model import Article, Document, Entry
-from crawler.sites.base import Site, has_class, register
+from crawler.sites.base import Site, opening_tag, parse_region, register
+from crawler.sites.parsing import has_class, joined_text, stripped
 from crawler.text import BOILERPLATE_MAX_LINE, html_to_text, is_boilerplate
 from crawler.urls import canonicalize_url
 
@@ -44,6 +45,8 @@ STATE_RE = re.compile(r"window\.initialState\s*=\s*")
 PROPS_RE = re.compile(r"\bvar\s+props\s*=\s*")
 TITLE_SUFFIX_RE = re.compile(r"\s*[-_|｜]\s*36氪\s*$")
 # Image captions (<p class="img-desc">) are not article text.
+# The article's title, byline and body, found in the raw page without parsing it.
+ARTICLE_TAG = opening_tag("div", css_class="article-wrapper")
 CAPTION_XPATH = f".//p[{has_class('img-desc')}]"
 # 36kr's own credit lines that the shared boilerplate patterns do not know.
 CREDIT_RE = re.compile(
@@ -101,12 +104,14 @@ class Kr36Site(Site):
 
     def extract(self, document: Document) -> Article | None:
         """The page's state, else its DOM, else the pre-2019 props; None for anything else."""
-        page = Selector(text=document.text)
-        return (
-            _state_article(document, page)
-            or _dom_article(document.url, page)
-            or _props_article(document)
-        )
+        # The state is read from the raw page: the DOM is parsed only when it is needed, and
+        # then only <head> and div.article-wrapper unless the page lacks them.
+        if article := _state_article(document):
+            return article
+        region = parse_region(document.text, ARTICLE_TAG)
+        if region is not None and (article := _dom_article(document.url, Selector(root=region))):
+            return article
+        return _dom_article(document.url, Selector(text=document.text)) or _props_article(document)
 
 
 # Page state --------------------------------------------------------------------------------
@@ -148,7 +153,7 @@ def article_data(state: dict[str, Any]) -> dict[str, Any] | None:
     data: Any = state
     for key in ("articleDetail", "articleDetailData", "data"):
         data = data.get(key) if isinstance(data, dict) else None
-    if isinstance(data, dict) and _string(data.get("widgetContent")):
+    if isinstance(data, dict) and stripped(data.get("widgetContent")):
         return data
     return None
 
@@ -162,7 +167,7 @@ def _json_after(html: str, prefix: re.Pattern[str]) -> Any:
     return value
 
 
-def _state_article(document: Document, page: Selector) -> Article | None:
+def _state_article(document: Document) -> Article | None:
     try:
         state = read_initial_state(document.text)
     except StateError as exc:
@@ -173,9 +178,9 @@ def _state_article(document: Document, page: Selector) -> Article | None:
         return None
     return Article(
         url=document.url,
-        title=_string(data.get("widgetTitle")) or _dom_title(page),
+        title=stripped(data.get("widgetTitle")) or _dom_title(_title_part(document)),
         text=body_text(data["widgetContent"]),
-        author=_string(data.get("author")),
+        author=stripped(data.get("author")),
         published=from_timestamp(data["publishTime"]) if data.get("publishTime") else None,
     )
 
@@ -202,21 +207,27 @@ def _props_article(document: Document) -> Article | None:
     except ValueError:
         return None
     post = props.get("detailArticle|post") if isinstance(props, dict) else None
-    if not isinstance(post, dict) or not _string(post.get("content")):
+    if not isinstance(post, dict) or not stripped(post.get("content")):
         return None
     user = post.get("user")
     return Article(
         url=document.url,
-        title=_string(post.get("title")),
+        title=stripped(post.get("title")),
         text=body_text(post["content"]),
-        author=_string(user.get("name")) if isinstance(user, dict) else "",
-        published=parse_datetime(_string(post.get("published_at"))),
+        author=stripped(user.get("name")) if isinstance(user, dict) else "",
+        published=parse_datetime(stripped(post.get("published_at"))),
     )
 
 
 def parse_dom_time(value: str) -> datetime | None:
     """The page's '·2026年11月13日 09:12'; None for relative times ('3小时前', '昨天')."""
     return parse_datetime(value.lstrip(DOM_TIME_PREFIX))
+
+
+def _title_part(document: Document) -> Selector:
+    """<head> and div.article-wrapper when the page has them, else the whole page."""
+    region = parse_region(document.text, ARTICLE_TAG)
+    return Selector(root=region) if region is not None else Selector(text=document.text)
 
 
 def _dom_title(page: Selector) -> str:
@@ -227,13 +238,7 @@ def _dom_title(page: Selector) -> str:
 
 
 def _text_of(selection: SelectorList[Selector]) -> str:
-    if not selection:
-        return ""
-    return " ".join("".join(selection[0].css("::text").getall()).split())
-
-
-def _string(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
+    return joined_text(selection[0].css("::text").getall()) if selection else ""
 
 
 # Body text ---------------------------------------------------------------------------------

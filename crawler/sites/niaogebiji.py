@@ -11,12 +11,21 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+import lxml.html
 from parsel import Selector
 
 from crawler.dates import from_timestamp, parse_datetime
 from crawler.listing import dedupe_entries, resolve_link
 from crawler.model import Article, Document, Entry
-from crawler.sites.base import Site, has_class, register
+from crawler.sites.base import (
+    Site,
+    opening_tag,
+    outer_html,
+    parse_fragment,
+    parse_head,
+    register,
+)
+from crawler.sites.parsing import has_class, joined_text, stripped
 from crawler.text import html_to_text, strip_boilerplate
 from crawler.urls import canonicalize_url
 
@@ -45,6 +54,9 @@ TITLE_XPATH = f"//h1[not(ancestor::*[{has_class('pc_content')}])]"
 BODY_XPATH = f"//*[{has_class('pc_content')}]"
 # The editor's caption style (图片描述): captions, image credits and the -END- marker.
 CAPTION_XPATH = ".//*[@label='图片描述']"
+# The article's own header (h1, author, time) and body, found in the raw page without parsing it.
+HEADER_TAG = opening_tag("div", css_class="articleHeader")
+BODY_TAG = opening_tag(css_class="pc_content")
 
 
 class ArticleListError(ValueError):
@@ -86,14 +98,14 @@ class NiaogebijiSite(Site):
 
     def _record_entries(self, records: list[dict[str, Any]], base_url: str) -> Iterator[Entry]:
         for record in records:
-            url = resolve_link(base_url, _text(record.get("link")), self.canonical_url)
+            url = resolve_link(base_url, stripped(record.get("link")), self.canonical_url)
             if url is None:
                 logger.warning("%s: skipping %r: no usable link", base_url, record.get("title"))
                 continue
             yield Entry(
                 url=url,
-                title=_text(record.get("title")),
-                author=_text(record.get("author")),
+                title=stripped(record.get("title")),
+                author=stripped(record.get("author")),
                 published=parse_unix_time(record.get("published_at")),
             )
 
@@ -109,7 +121,7 @@ class NiaogebijiSite(Site):
             )
             if url is None:
                 continue
-            title = _joined(card.css(".articleTitle ::text").getall())
+            title = joined_text(card.css(".articleTitle ::text").getall())
             yield Entry(
                 url=url,
                 title=title or card.css("a[title]::attr(title)").get("").strip(),
@@ -118,21 +130,48 @@ class NiaogebijiSite(Site):
             )
 
     def extract(self, document: Document) -> Article | None:
-        """Title `h1`, body `.pc_content`, author `.author`, time `.writeTime3` (may be missing)."""
+        """Title `h1`, body `.pc_content`, author `.author`, time `.writeTime3` (may be missing).
+
+        Only the article header and body are parsed; a page without that header is read whole.
+        """
         if not document.text.strip():
             return None
-        page = Selector(text=document.text)
-        body = page.xpath(BODY_XPATH)
-        if not body:
-            return None  # not this site's article layout: generic extraction takes over
-        return Article(
-            url=document.url,
-            title=_page_title(page),
-            text=parse_body_text(body[0]),
-            author=_page_author(page),
-            # Missing on some pages: extract_article then keeps the list's published_at.
-            published=_page_time(page),
-        )
+        return _container_article(document) or _page_article(document)
+
+
+def _container_article(document: Document) -> Article | None:
+    """The article from `.articleHeader` and `.pc_content` alone, each parsed by itself."""
+    header = parse_fragment(outer_html(document.text, HEADER_TAG))
+    body = parse_fragment(outer_html(document.text, BODY_TAG))
+    if header is None or body is None:
+        return None
+    title = _header_title(header)
+    if not title:
+        head = parse_head(document.text)
+        title = _page_title(Selector(root=head)) if head is not None else ""
+    return Article(
+        url=document.url,
+        title=title,
+        text=parse_body_text(Selector(root=body)),
+        author=_author_text(Selector(root=header).css(".author")),
+        published=_page_time(Selector(root=header)),
+    )
+
+
+def _page_article(document: Document) -> Article | None:
+    """The article read from the whole page (older layouts without `.articleHeader`)."""
+    page = Selector(text=document.text)
+    body = page.xpath(BODY_XPATH)
+    if not body:
+        return None  # not this site's article layout: generic extraction takes over
+    return Article(
+        url=document.url,
+        title=_page_title(page),
+        text=parse_body_text(body[0]),
+        author=_page_author(page),
+        # Missing on some pages: extract_article then keeps the list's published_at.
+        published=_page_time(page),
+    )
 
 
 def parse_article_list(text: str, *, url: str) -> list[dict[str, Any]]:
@@ -147,7 +186,7 @@ def parse_article_list(text: str, *, url: str) -> list[dict[str, Any]]:
         )
     code = str(data.get("return_code", "")).strip()
     if code != LIST_OK:
-        message = _text(data.get("return_msg")) or "no return_msg"
+        message = stripped(data.get("return_msg")) or "no return_msg"
         raise ArticleListError(f"{url}: the article list answered return_code {code!r}: {message}")
     records = data.get("return_data")
     if not isinstance(records, list):
@@ -182,13 +221,20 @@ def parse_body_text(body: Selector) -> str:
     return strip_boilerplate(html_to_text(root))
 
 
+def _header_title(header: lxml.html.HtmlElement) -> str:
+    for heading in header.iter("h1"):
+        if title := joined_text(heading.itertext()):
+            return title
+    return ""
+
+
 def _page_title(page: Selector) -> str:
     for heading in page.xpath(TITLE_XPATH):
-        if title := _joined(heading.xpath(".//text()").getall()):
+        if title := joined_text(heading.xpath(".//text()").getall()):
             return title
     title = page.css('meta[property="og:title"]::attr(content)').get("").strip()
     if not title:
-        title = TITLE_SUFFIX_RE.sub("", _joined(page.css("title::text").getall()))
+        title = TITLE_SUFFIX_RE.sub("", joined_text(page.css("title::text").getall()))
     return title
 
 
@@ -199,7 +245,7 @@ def _page_author(page: Selector) -> str:
 def _author_text(nodes: Iterable[Selector]) -> str:
     """The first non-empty author name among nodes, without a 作者： label."""
     for node in nodes:
-        if author := AUTHOR_PREFIX_RE.sub("", _joined(node.xpath(".//text()").getall())):
+        if author := AUTHOR_PREFIX_RE.sub("", joined_text(node.xpath(".//text()").getall())):
             return author
     return ""
 
@@ -207,7 +253,7 @@ def _author_text(nodes: Iterable[Selector]) -> str:
 def _page_time(page: Selector) -> datetime | None:
     for selector in TIME_SELECTORS:
         for node in page.css(selector):
-            if published := parse_printed_time(_joined(node.xpath(".//text()").getall())):
+            if published := parse_printed_time(joined_text(node.xpath(".//text()").getall())):
                 return published
     return None
 
@@ -216,11 +262,3 @@ def _card_time(card: Selector) -> datetime | None:
     """A card's data-timepoint (unix seconds: the key the site pages its lists by)."""
     stamp = card.xpath("descendant-or-self::*[@data-timepoint][1]/@data-timepoint").get()
     return parse_unix_time(stamp) if stamp else None
-
-
-def _joined(parts: Iterable[str]) -> str:
-    return " ".join("".join(parts).split())
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""

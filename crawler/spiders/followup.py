@@ -22,14 +22,15 @@ from crawler.dates import from_iso, utcnow
 from crawler.extract import Blocked, decode_body, extract_article, extract_page
 from crawler.faults import cut_by_crawl_deadline, record_store_failure
 from crawler.feeds import FeedError, FeedItem, parse_feed
-from crawler.items import ArticleItem, RejectedItem, RevisionItem
+from crawler.items import ArticleItem, ListItem, RejectedItem, RevisionItem, ValidatorsItem
 from crawler.middlewares import SCOPE_META, SOURCE_META, OffsiteRedirect
 from crawler.model import Article, Document, Entry
 from crawler.notify.targets import Target, load_targets
+from crawler.pipelines import StorePipeline
 from crawler.redirects import SiteScope
-from crawler.report import all_failed, format_summary, stats_key, summarize
+from crawler.report import stats_key
 from crawler.sites import Site, get_site
-from crawler.store import Store, StoreError
+from crawler.store import CrawlReads
 
 logger = logging.getLogger(__name__)
 
@@ -41,14 +42,18 @@ SCRAPY_CRAWL_HINT = (
 CONDITIONAL_META = {"handle_httpstatus_list": [304]}
 
 
+class StorePipelineMissing(RuntimeError):
+    """The followup spider run without the pipeline that owns its store."""
+
+
 class FollowupSpider(scrapy.Spider):
     """Polls every selected source once and yields the articles it has not seen."""
 
     name = "followup"
     seeds: Seeds
-    store: Store
+    # The store as this spider may use it: reads. Everything it writes is an item.
+    store: CrawlReads
     notify_targets: tuple[Target, ...]
-    run_id: int
     _sources: dict[str, Source]
 
     def __init__(
@@ -64,10 +69,7 @@ class FollowupSpider(scrapy.Spider):
         # `scrapy crawl followup -a source=a,b` passes strings; the runner passes lists.
         self.only_sources = _names(source)
         self.only_topics = _names(topic)
-        self.summary: dict[str, dict[str, int]] = {}
         self.validators: dict[str, Validators] = {}
-        # List URL → (its validators, the entry URLs it named), for lists parsed in this crawl.
-        self.parsed_lists: dict[str, tuple[Validators, list[str]]] = {}
         # Set (one line) when the database failed: the crawl ends, and as a failure.
         self.store_failure: str | None = None
         self.setup_error: str | None = None  # bad seeds or database: nothing was crawled
@@ -80,21 +82,26 @@ class FollowupSpider(scrapy.Spider):
             spider.seeds = seeds.select(sources=spider.only_sources, topics=spider.only_topics)
             # Outbox rows are written with the articles; sending is the crawl command's, after.
             spider.notify_targets = load_targets(seeds.directory, topics=seeds.topics)
-            spider.store = Store.open(crawler.settings["FOLLOWUP_DB"])
-        except (ConfigError, StoreError) as exc:
-            # `scrapy crawl followup` reaches here unchecked (the followup CLI checks first):
-            # one line and an empty crawl, not a traceback.
-            logger.error("%s; %s", exc, SCRAPY_CRAWL_HINT)
-            spider.setup_error = str(exc)
-            spider.seeds = Seeds(Path(crawler.settings["FOLLOWUP_SEEDS"]), ())
-            spider.notify_targets = ()
-            spider.store = Store.memory()
+        except ConfigError as exc:
+            spider.fail_setup(str(exc))
         spider._sources = {source.id: source for source in spider.seeds.sources}
         return spider
 
+    def fail_setup(self, problem: str) -> None:
+        """Seeds or database unusable: one line, and a crawl of nothing, not a traceback.
+
+        `scrapy crawl followup` gets here unchecked (the followup CLI checks first); the store
+        pipeline calls it for a database it cannot open.
+        """
+        logger.error("%s; %s", problem, SCRAPY_CRAWL_HINT)
+        self.setup_error = problem
+        self.seeds = Seeds(Path(self.crawler.settings["FOLLOWUP_SEEDS"]), ())
+        self.notify_targets = ()
+        self._sources = {}
+
     async def start(self) -> AsyncIterator[Any]:
         try:
-            self.run_id = self.store.start_run(s.id for s in self.seeds.sources)
+            self.store = self._store_reads()
             self.validators = self.store.get_validators(
                 [url for source in self.seeds.sources for url in (*source.feeds, *source.lists)]
             )
@@ -115,6 +122,16 @@ class FollowupSpider(scrapy.Spider):
                 yield request
         for request in self._topic_seed_requests():
             yield request
+
+    def _store_reads(self) -> CrawlReads:
+        """The read side of the store StorePipeline opened for this crawl."""
+        owner = self.crawler.get_item_pipeline(StorePipeline)
+        if owner is None:
+            raise StorePipelineMissing(
+                "the followup spider stores through crawler.pipelines.StorePipeline: "
+                "keep it in ITEM_PIPELINES"
+            )
+        return owner.reads
 
     def _list_request(self, url: str, source: Source, callback: Any) -> scrapy.Request:
         known = self.validators.get(url, Validators())
@@ -147,7 +164,7 @@ class FollowupSpider(scrapy.Spider):
                 callback=self.parse_recheck,
                 errback=self.recheck_failed,
                 headers={**source.module.request_headers(entry.url), **known.request_headers()},
-                cb_kwargs={"source": source, "entry": entry, "known_hash": known.content_hash},
+                cb_kwargs={"source": source, "entry": entry},
                 meta={**CONDITIONAL_META, **source_meta(source)},
                 dont_filter=True,
             )
@@ -206,7 +223,7 @@ class FollowupSpider(scrapy.Spider):
                 len(feed.items),
             )
         entries = list(self._feed_entries(source, response.url, feed.items))
-        self._list_parsed(source, list_url, response, entries)
+        yield self._list_parsed(source, list_url, response, entries)
         yield from self._follow(source, entries)
 
     def _feed_entries(self, source: Source, url: str, items: list[FeedItem]) -> Iterator[Entry]:
@@ -232,7 +249,7 @@ class FollowupSpider(scrapy.Spider):
                 source, response.url, "no article links found; has the page layout changed?"
             )
             return
-        self._list_parsed(source, list_url, response, entries)
+        yield self._list_parsed(source, list_url, response, entries)
         yield from self._follow(source, entries)
 
     def _not_modified(self, response: Response, source: Source) -> bool:
@@ -245,7 +262,7 @@ class FollowupSpider(scrapy.Spider):
 
     def _list_parsed(
         self, source: Source, list_url: str, response: Response, entries: list[Entry]
-    ) -> None:
+    ) -> ListItem:
         self._count(source.id, "lists_read")
         logger.info("source %s: %d entries in %s", source.id, len(entries), list_url)
         # An empty answer is suspect (health's no_entries): its validators are dropped, so the
@@ -253,7 +270,7 @@ class FollowupSpider(scrapy.Spider):
         validators = (
             parse_validators(lambda name: _header(response, name)) if entries else Validators()
         )
-        self.parsed_lists[list_url] = (validators, [e.url for e in entries])
+        return ListItem(list_url, validators, [e.url for e in entries])
 
     def _follow(self, source: Source, entries: list[Entry]) -> Iterator[Any]:
         self._count(source.id, "entries", len(entries))
@@ -319,7 +336,7 @@ class FollowupSpider(scrapy.Spider):
         source = self._sources.get(source_id)
         if source is not None and source.recheck is not None:
             # What later re-checks compare the page with: the same extraction of the same page.
-            self.store.save_validators(entry.url, _page_validators(response, article))
+            yield ValidatorsItem(entry.url, _page_validators(response, article))
         yield ArticleItem(source_id, article, baseline_topic=baseline)
 
     def page_failed(self, failure: Failure) -> Iterator[Any]:
@@ -335,9 +352,7 @@ class FollowupSpider(scrapy.Spider):
             kwargs["source_id"], kwargs["entry"].url, "failed", describe_failure(failure)
         )
 
-    def parse_recheck(
-        self, response: Response, source: Source, entry: Entry, known_hash: str | None
-    ) -> Iterator[Any]:
+    def parse_recheck(self, response: Response, source: Source, entry: Entry) -> Iterator[Any]:
         self._count(source.id, "rechecked")
         if response.status == 304:
             return
@@ -348,12 +363,9 @@ class FollowupSpider(scrapy.Spider):
                 "source %s: re-check of %s gave no article: %s", source.id, entry.url, result.reason
             )
             return
+        # The pipeline compares it with the last fetch (the validators' content hash).
         article = replace(result, url=entry.url)
-        validators = _page_validators(response, article)
-        if known_hash is None or known_hash == validators.content_hash:
-            self.store.save_validators(entry.url, validators)
-            return
-        yield RevisionItem(source.id, article, validators)
+        yield RevisionItem(source.id, article, _page_validators(response, article))
 
     def recheck_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
@@ -375,35 +387,6 @@ class FollowupSpider(scrapy.Spider):
         self._count(source_id, event)
         if article.published is None:
             self._count(source_id, "undated")
-
-    def closed(self, reason: str) -> None:
-        sources = [s.id for s in self.seeds.sources]
-        if any(t.seeds for t in self.seeds.topics):
-            sources.append(SEEDS_SOURCE)
-        self.summary = summarize(self.crawler.stats.get_stats(), sources)
-        logger.info("per-source figures:\n%s", format_summary(self.summary))
-        if all_failed(self.summary, sources):
-            logger.warning("every source failed: nothing was read (see the errors above)")
-        try:
-            if hasattr(self, "run_id") and not self.store_failure:
-                self._save_list_validators()
-                self.store.finish_run(self.run_id, {"reason": reason, "sources": self.summary})
-            self.store.close()
-        except sqlite3.DatabaseError as exc:
-            record_store_failure(self.crawler, exc)
-
-    def _save_list_validators(self) -> None:
-        """Validators of the lists parsed, kept only when every entry they named is settled.
-
-        A 304 next time means "nothing to do", so it may only come back when nothing is left
-        to do: an entry still unprocessed (a crawl stopped or killed), or failed and waiting
-        for its retry, makes the next request of its list unconditional.
-        """
-        for url, (validators, entry_urls) in self.parsed_lists.items():
-            if validators.conditional and self.store.all_settled(entry_urls):
-                self.store.save_validators(url, validators)
-            else:
-                self.store.delete_validators([url])
 
 
 def describe_failure(failure: Failure) -> str:

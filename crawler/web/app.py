@@ -21,8 +21,8 @@ from datasette.database import Database as DatasetteDatabase
 from datasette.database import QueryInterrupted
 from datasette.plugins import pm
 
-from crawler.coverage import open_readonly
-from crawler.store import MIGRATIONS, StoreError
+from crawler.schema import MIGRATIONS
+from crawler.store import StoreError, open_readonly
 from crawler.web import plugin
 
 DATABASE = plugin.DATABASE

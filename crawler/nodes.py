@@ -1,0 +1,328 @@
+"""Crawl nodes: a small client of Scrapyd's JSON API (schedule, cancel, list jobs, status).
+
+Scrapyd runs the followup spider of the project installed on the node (see README, "Crawl
+nodes"). It reports no exit status: what a job did is read from the store's crawl_runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from crawler.config import Node
+
+# Scrapyd answers in milliseconds; a node that takes this long is as good as down.
+REQUEST_TIMEOUT = 30.0
+JOB_STATES = ("pending", "running", "finished")
+# How often a job is looked at while it runs; how long a cancelled job may take to close and
+# record its run (Scrapyd sends it SIGINT, Scrapy's graceful stop) before it is killed — the
+# daemon's --grace default; and how long a killed job may take to leave the running list.
+WATCH_INTERVAL = 1.0
+CANCEL_GRACE = 45.0
+KILL_WAIT = 120.0
+SPIDER = "followup"
+
+
+class NodeError(RuntimeError):
+    """A node that cannot be reached or refused a request; the message names node and URL."""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One Scrapyd job of the node's project, as listjobs.json reports it."""
+
+    id: str
+    spider: str
+    state: str  # pending, running or finished
+    start_time: str | None = None
+    end_time: str | None = None
+    pid: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    """A node's answer to daemonstatus.json plus its project's jobs."""
+
+    node: Node
+    jobs: tuple[Job, ...] = ()
+    error: str | None = None  # why the node could not be asked; None: it is up
+
+    @property
+    def up(self) -> bool:
+        return self.error is None
+
+
+class ScrapydClient:
+    """Scrapyd's JSON API on one node, with its basic auth from the environment."""
+
+    def __init__(self, node: Node, *, timeout: float = REQUEST_TIMEOUT) -> None:
+        self.node, self.timeout = node, timeout
+
+    def daemon_status(self) -> dict[str, Any]:
+        """Counts of pending, running and finished jobs (the node is up when this answers)."""
+        return self._call("daemonstatus.json")
+
+    def schedule(
+        self,
+        spider: str,
+        *,
+        job_id: str | None = None,
+        settings: Mapping[str, str] | None = None,
+        arguments: Mapping[str, str] | None = None,
+    ) -> str:
+        """Schedule a run of the project's spider; its job id."""
+        fields: list[tuple[str, str]] = [("project", self.node.project), ("spider", spider)]
+        if job_id:
+            fields.append(("jobid", job_id))
+        fields += [("setting", f"{name}={value}") for name, value in (settings or {}).items()]
+        fields += list((arguments or {}).items())
+        return str(self._call("schedule.json", fields)["jobid"])
+
+    def cancel(self, job_id: str, *, signal: str = "INT") -> str:
+        """Cancel a pending or running job (a running one gets signal); the state it was in."""
+        form = [("project", self.node.project), ("job", job_id), ("signal", signal)]
+        return str(self._call("cancel.json", form).get("prevstate"))
+
+    def list_jobs(self) -> list[Job]:
+        """The project's pending, running and finished jobs."""
+        answer = self._call("listjobs.json", query={"project": self.node.project})
+        return [parse_job(raw, state) for state in JOB_STATES for raw in answer.get(state, [])]
+
+    def _call(
+        self,
+        endpoint: str,
+        form: list[tuple[str, str]] | None = None,
+        *,
+        query: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        url = f"{self.node.url}/{endpoint}"
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        request = urllib.request.Request(url, data=data, headers=self._headers())
+        answer = self._fetch(request, url)
+        if answer.get("status") != "ok":
+            raise NodeError(f"node {self.node.id} ({url}): {_message(answer)}")
+        return answer
+
+    def _fetch(self, request: urllib.request.Request, url: str) -> dict[str, Any]:
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                answer = json.load(response)
+        except urllib.error.HTTPError as exc:
+            hint = " (check the user:password in the node's auth_env)" if exc.code == 401 else ""
+            raise NodeError(f"node {self.node.id} ({url}): HTTP {exc.code}{hint}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise NodeError(f"node {self.node.id} ({url}) is down: {reason}") from None
+        except ValueError:
+            raise NodeError(f"node {self.node.id} ({url}): not a Scrapyd JSON answer") from None
+        if not isinstance(answer, dict):
+            raise NodeError(f"node {self.node.id} ({url}): not a Scrapyd JSON answer")
+        return answer
+
+    def _headers(self) -> dict[str, str]:
+        if self.node.auth_env is None:
+            return {}
+        credentials = os.environ.get(self.node.auth_env, "")
+        if ":" not in credentials:
+            raise NodeError(
+                f"node {self.node.id}: set the environment variable {self.node.auth_env} "
+                "to user:password for its Scrapyd (nodes.toml, key 'auth_env')"
+            )
+        token = base64.b64encode(credentials.encode()).decode("ascii")
+        return {"Authorization": f"Basic {token}"}
+
+
+def parse_job(raw: Mapping[str, Any], state: str) -> Job:
+    """One entry of listjobs.json as a Job."""
+    pid = raw.get("pid")
+    return Job(
+        id=str(raw.get("id", "")),
+        spider=str(raw.get("spider", "")),
+        state=state,
+        start_time=_text(raw.get("start_time")),
+        end_time=_text(raw.get("end_time")),
+        pid=pid if isinstance(pid, int) else None,
+    )
+
+
+def get_node_status(node: Node, *, timeout: float = REQUEST_TIMEOUT) -> NodeStatus:
+    """The node's jobs, or why it could not be asked."""
+    client = ScrapydClient(node, timeout=timeout)
+    try:
+        client.daemon_status()
+        return NodeStatus(node, tuple(client.list_jobs()))
+    except NodeError as exc:
+        return NodeStatus(node, error=str(exc))
+
+
+def format_node_status(status: NodeStatus) -> list[str]:
+    """Lines for `followup nodes`: the node, then one line per job."""
+    node = status.node
+    if status.error is not None:
+        return [f"{node.id}  {node.url}  DOWN  {status.error}"]
+    counts = ", ".join(f"{sum(j.state == s for j in status.jobs)} {s}" for s in JOB_STATES)
+    lines = [f"{node.id}  {node.url}  up  {counts}"]
+    for job in status.jobs:
+        when = job.end_time or job.start_time or ""
+        lines.append(f"  {job.state:<8}  {job.id}  {job.spider}  {when}".rstrip())
+    return lines
+
+
+def node_status_json(status: NodeStatus) -> dict[str, Any]:
+    """A node's status as `followup nodes --json` prints it."""
+    return {
+        "id": status.node.id,
+        "url": status.node.url,
+        "up": status.up,
+        "error": status.error,
+        "jobs": [
+            {
+                "id": job.id,
+                "spider": job.spider,
+                "state": job.state,
+                "start_time": job.start_time,
+                "end_time": job.end_time,
+            }
+            for job in status.jobs
+        ],
+    }
+
+
+def _message(answer: Mapping[str, Any]) -> str:
+    message = str(answer.get("message", "")).strip().splitlines()
+    return message[0] if message else f"Scrapyd answered {answer!r}"
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value is not None else None
+
+
+# Running one source's crawl on its node ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRun:
+    """What a source's job on its node did, read from crawl_runs (Scrapyd has no exit status)."""
+
+    node: str
+    source: str
+    job_id: str | None
+    stats: dict[str, Any] | None = None  # the run's crawl_runs.stats; None: it left no run
+    error: str | None = None  # the node was down, refused, or the job was cancelled
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or self.stats is None
+
+
+def job_id_for(source_id: str, now: datetime) -> str:
+    """A Scrapyd job id that says which source it crawls and when it was scheduled."""
+    return f"{source_id}-{now:%Y%m%dT%H%M%S}"
+
+
+def run_on_node(
+    client: ScrapydClient,
+    source_id: str,
+    *,
+    db_path: str | Path,
+    settings: Mapping[str, str],
+    now: datetime,
+    timeout: float,
+    stopping: Callable[[], bool] = lambda: False,
+    grace: float = CANCEL_GRACE,
+    interval: float = WATCH_INTERVAL,
+) -> NodeRun:
+    """Crawl one source on its node and wait for it: cancelled after timeout seconds or when
+    stopping() says so. settings must name the node's FOLLOWUP_SEEDS and FOLLOWUP_DB, a store
+    that db_path (an existing database) reads too. A node down is the source's failure."""
+    node = client.node.id
+    after = get_last_run_id(db_path)  # the node's run is the source's next one in the store
+    try:
+        job_id = client.schedule(
+            SPIDER,
+            job_id=job_id_for(source_id, now),
+            settings=settings,
+            arguments={"source": source_id},
+        )
+        error = _watch(
+            client, job_id, timeout=timeout, stopping=stopping, grace=grace, interval=interval
+        )
+    except NodeError as exc:
+        return NodeRun(node, source_id, None, error=str(exc))
+    stats = get_source_run(db_path, source_id, after=after)
+    if stats is None and error is None:
+        error = f"node {node}: job {job_id} ended without recording a run; see its Scrapyd log"
+    return NodeRun(node, source_id, job_id, stats, error)
+
+
+def _watch(
+    client: ScrapydClient,
+    job_id: str,
+    *,
+    timeout: float,
+    stopping: Callable[[], bool],
+    grace: float,
+    interval: float,
+) -> str | None:
+    """Wait for the job to finish; why it was cancelled, or None."""
+    deadline = time.monotonic() + timeout
+    while (state := _job_state(client, job_id)) != "finished":
+        if state is None:
+            raise NodeError(f"node {client.node.id}: job {job_id} is gone (was Scrapyd restarted?)")
+        if stopping() or time.monotonic() > deadline:
+            why = "the daemon is stopping" if stopping() else f"--timeout ({timeout:g} s)"
+            client.cancel(job_id)
+            if not _wait_finished(client, job_id, within=grace, interval=interval):
+                client.cancel(job_id, signal="KILL")
+                _wait_finished(client, job_id, within=KILL_WAIT, interval=interval)
+            return f"node {client.node.id}: job {job_id} cancelled: {why}"
+        time.sleep(interval)
+    return None
+
+
+def _wait_finished(client: ScrapydClient, job_id: str, *, within: float, interval: float) -> bool:
+    """True when the job ended within that many seconds."""
+    deadline = time.monotonic() + within
+    # A job cancelled while pending leaves the list instead of finishing.
+    while _job_state(client, job_id) not in ("finished", None):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
+def _job_state(client: ScrapydClient, job_id: str) -> str | None:
+    """pending, running, finished, or None when the node does not list the job."""
+    return next((job.state for job in client.list_jobs() if job.id == job_id), None)
+
+
+def get_last_run_id(db_path: str | Path) -> int:
+    """The newest crawl_runs id (0 for none)."""
+    with Database(db_path) as db:
+        return int(next(db.query("SELECT coalesce(max(id), 0) AS id FROM crawl_runs"))["id"])
+
+
+def get_source_run(db_path: str | Path, source_id: str, *, after: int) -> dict[str, Any] | None:
+    """The stats of the first finished run of exactly this source after run id `after`."""
+    with Database(db_path) as db:
+        rows = db.query(
+            "SELECT stats FROM crawl_runs WHERE id > ? AND sources = ? AND stats IS NOT NULL "
+            "ORDER BY id LIMIT 1",
+            [after, json.dumps([source_id])],
+        )
+        row = next(rows, None)
+    return json.loads(row["stats"]) if row else None
