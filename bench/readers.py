@@ -1,7 +1,7 @@
 """Measurement 9: streaming readers and search at scale, each beside the code before it.
 
 The store is built by SQL (bench/serve.py's generator, `--serve-articles` articles). Export: the
-installed `followup export` against the same command of main's code before streaming (`git archive
+installed `followup export` against the same command of the code before streaming (`git archive
 <BASELINE_REF>` unpacked into a scratch directory, put first on the child's path), each a child
 measured by the kernel (peak RSS, wall time). Search: `search_articles` in process, the median of
 RUNS; the baseline for two-character terms is the LIKE scan every version before m010_search
@@ -23,10 +23,11 @@ from pathlib import Path
 from bench.context import Context, followup_command, python, run_child
 from bench.report import Row, markdown_table, ratio, seconds
 from bench.serve import build_store
-from crawler.coverage import open_readonly
 from crawler.search import _like, search_articles
+from crawler.store import open_readonly
 
-BASELINE_REF = "main"
+# The last commit of main before streaming export and the bigram index (issue 16, points 2 and 3).
+BASELINE_REF = "e74b3987d251603cd83ac653ef42f1c4b6fddbd9"
 RUNS = 5
 TERMS = {2: "腾讯", 3: "互联网", 4: "互联互通"}
 TARGET_RSS = 150 * 2**20
@@ -38,8 +39,9 @@ HOLDING_EXPORT = """
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from crawler.coverage import iter_coverage, open_readonly
+from crawler.coverage import iter_coverage
 from crawler.export import render
+from crawler.store import open_readonly
 db, fmt, out = sys.argv[3], sys.argv[5], sys.argv[7]
 items = list(iter_coverage(open_readonly(db)))
 Path(out).write_bytes(render(items, fmt, now=datetime.now(UTC)).encode())
@@ -69,7 +71,7 @@ def measure_readers(ctx: Context) -> list[Row]:
 
 
 def _baseline_checkout(directory: Path) -> Path | None:
-    """main's code (the readers before streaming), unpacked from git into directory; None
+    """The code before streaming (BASELINE_REF), unpacked from git into directory; None
     where this checkout has no such ref (a CI clone): then HOLDING_EXPORT is the baseline."""
     archive = subprocess.run(["git", "archive", BASELINE_REF], capture_output=True, check=False)
     if archive.returncode:

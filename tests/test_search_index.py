@@ -10,8 +10,8 @@ from sqlite_utils import Database
 
 from bench.textgen import TextGenerator
 from crawler.cli import cli
-from crawler.coverage import open_readonly
 from crawler.model import Article
+from crawler.schema import MIGRATIONS
 from crawler.search import (
     BIGRAM_TABLE,
     _like,
@@ -19,7 +19,7 @@ from crawler.search import (
     register_search_functions,
     search_articles,
 )
-from crawler.store import MIGRATIONS, Store
+from crawler.store import Store, open_readonly
 
 MARK = ("[", "]")
 

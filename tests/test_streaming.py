@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from crawler.coverage import Coverage, iter_coverage, open_readonly
+from crawler.coverage import Coverage, iter_coverage
 from crawler.export import article_record, iter_csv, iter_json, iter_render
-from crawler.store import Store
+from crawler.store import Store, open_readonly
 
 ROWS = 20_000
 MAX_RSS_MB = 110  # this code peaks near 62 MB here; the code before streaming, 165 MB (ndjson)
