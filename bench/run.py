@@ -13,9 +13,11 @@ re-crawl against the bare spider fetching everything again, (3) the near-duplica
 near-duplicates beyond simhash (bench/neardup.py: recall per repost kind, the lookup with the
 second tier, the cost per related article, each beside the decision before it), (7)
 `followup serve` on a store of 1M articles against plain datasette and sqlite3, (8) the daemon's
-CPU per poll and memory with worker processes against a child process per poll, (9) page extraction per site against the whole-document
-extractors of an earlier commit; and profiles the
-crawl. `--real DIR` adds real texts to (6), read from DIR at run time; `--only 7` runs the serve
+CPU per poll and memory with worker processes against a child process per poll, (9) page
+extraction per site against the whole-document extractors of an earlier commit, (10) export and
+search on a store of `--serve-articles` articles beside the code before streaming and the
+bigram index; and profiles the crawl. `--real DIR` adds real texts to (6), read from DIR at run
+time; `--only 7` runs the serve
 measurement alone.
 The table goes to stdout and, with the machine and the parameters, to docs/benchmarks.md.
 """
@@ -39,6 +41,7 @@ from bench.index import measure_index
 from bench.mirrorgen import MirrorSpec, generate_mirror
 from bench.neardup import measure_neardup
 from bench.pipeline import CRAWL_SETTINGS, measure_pipeline
+from bench.readers import measure_readers
 from bench.recrawl import measure_unchanged_recrawl
 from bench.report import Row, definition_list, load_average, machine, results_table
 from bench.serve import measure_serve
@@ -56,6 +59,7 @@ MEASUREMENTS: tuple[Callable[[Context], list[Row]], ...] = (
     measure_serve,  # 7
     measure_daemon_workers,  # 8
     measure_extraction,  # 9
+    measure_readers,  # 10
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 QUICK = Options(

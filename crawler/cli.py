@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ from crawler.coverage import (
     iter_coverage,
 )
 from crawler.dates import parse_duration, parse_when, utcnow
-from crawler.export import FORMATS, SUFFIXES, ExportError, Format, format_for, render
+from crawler.export import FORMATS, SUFFIXES, ExportError, Format, format_for, iter_render
 from crawler.health import CODES as HEALTH_CODES
 from crawler.notify.targets import NOTIFY_FILE, Target, load_targets
 from crawler.report import all_failed, format_summary
@@ -279,13 +280,15 @@ def export(
     with reading(db_path):
         check_known(topic, get_topics(db), "topic", db_path)
         check_known(source, get_sources(db), "source", db_path)
-        items = list(iter_coverage(db, selection=selection))
-    db.close()  # formatting happens after the read transaction, away from the daemon's writes
-    try:
-        text = render(items, fmt, topic=topic, bom=bom, now=now)
-    except ExportError as exc:
-        raise BadInput(str(exc)) from None
-    write_output(text, output)
+        try:
+            pieces = iter_render(
+                lambda: iter_coverage(db, selection=selection), fmt, topic=topic, bom=bom, now=now
+            )
+        except ExportError as exc:
+            raise BadInput(str(exc)) from None
+        with db.atomic():  # Atom and Markdown read twice or more: all from one snapshot
+            write_output(pieces, output)  # streamed: a batch of articles in memory at a time
+    db.close()
 
 
 @cli.command()
@@ -775,11 +778,15 @@ def when_option(
         raise click.BadParameter(str(exc), param_hint=name) from None
 
 
-def write_output(text: str, output: str | None) -> None:
-    """UTF-8 text to stdout, or to a file replaced in one step (a reader never sees half)."""
-    data = text.encode("utf-8")
+def write_output(text: str | Iterable[str], output: str | None) -> None:
+    """UTF-8 text (or its pieces, as they come) to stdout, or to a file replaced in one step (a
+    reader never sees half)."""
+    pieces = [text] if isinstance(text, str) else text
     if output is None:
-        click.echo(data, nl=False)  # bytes go to stdout's binary stream as they are
+        stdout = sys.stdout.buffer  # buffered: one flush at the end, not one per piece
+        for piece in pieces:
+            stdout.write(piece.encode("utf-8"))
+        stdout.flush()
         return
     directory = Path(output).parent
     if not directory.is_dir():
@@ -789,11 +796,14 @@ def write_output(text: str, output: str | None) -> None:
         )
     partial = f"{output}.partial"
     try:
-        Path(partial).write_bytes(data)
+        with open(partial, "wb") as file:
+            for piece in pieces:
+                file.write(piece.encode("utf-8"))
         os.replace(partial, output)
     except OSError as exc:
-        Path(partial).unlink(missing_ok=True)
         raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
+    finally:
+        Path(partial).unlink(missing_ok=True)
 
 
 def load_checked_seeds(

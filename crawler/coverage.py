@@ -1,8 +1,8 @@
 """Reading the store back: stored articles with their topics and their sightings elsewhere.
 
-Readers open the file read-only and read everything they need in one short transaction (one
-snapshot, consistent while the daemon writes), then format outside it: a read transaction left
-open keeps WAL from checkpointing, and the -wal file grows for as long as it stays open.
+Readers open the file read-only and stream what they read inside one read transaction (one
+snapshot, consistent while the daemon writes). While it is open WAL cannot checkpoint past it, so
+the -wal file may grow for as long as an export runs; it is checkpointed at the next write after.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from typing import Any
 from sqlite_utils import Database
 
 from crawler.dates import to_iso
+
+# Articles read per query while streaming: few queries, a bounded amount held at once.
+BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,35 +87,51 @@ class Selection:
 
 
 def iter_coverage(db: Database, *, selection: Selection | None = None) -> Iterator[Coverage]:
-    """The selected articles, newest publication first, with topics and sightings.
+    """The selected articles, newest publication first, with topics and sightings, streamed.
 
-    All rows are read in one transaction before the first is yielded: one snapshot, however
-    long the caller then takes.
+    One read transaction for the whole stream (one snapshot, however long the caller takes).
+    Only the ordered ids are sorted by SQLite (its sorter spills to a temporary file, so memory
+    stays flat); rows, topics and sightings are then read BATCH articles at a time.
     """
     where, params = (selection or Selection()).where()
     with db.atomic():
-        articles = list(
-            db.query(
-                f"SELECT * FROM articles a WHERE {where} "
-                "ORDER BY coalesce(a.published_at, a.fetched_at) DESC, a.id DESC",
-                params,
-            )
+        ordered = db.execute(
+            f"SELECT a.id FROM articles a WHERE {where} "
+            "ORDER BY coalesce(a.published_at, a.fetched_at) DESC, a.id DESC",
+            params,
         )
-        topics = _topics_by_article(db, where, params)
-        sightings = _sightings_by_article(db, where, params)
-    for row in articles:
+        while batch := ordered.fetchmany(BATCH):
+            yield from _coverage_of(db, [row[0] for row in batch])
+
+
+def _coverage_of(db: Database, ids: list[int]) -> Iterator[Coverage]:
+    """The articles with these ids, in this order."""
+    where = f"a.id IN ({','.join('?' * len(ids))})"
+    rows = {
+        row[0]: row
+        for row in db.execute(
+            "SELECT id, url, source, title, author, published_at, fetched_at, text, baseline "
+            f"FROM articles a WHERE {where}",
+            ids,
+        )
+    }
+    topics = _topics_by_article(db, where, ids)
+    sightings = _sightings_by_article(db, where, ids)
+    for id_, url, source, title, author, published_at, fetched_at, text, baseline in map(
+        rows.__getitem__, ids
+    ):
         yield Coverage(
-            id=row["id"],
-            url=row["url"],
-            source=row["source"],
-            title=row["title"],
-            author=row["author"],
-            published_at=row["published_at"],
-            fetched_at=row["fetched_at"],
-            text=row["text"],
-            baseline=bool(row["baseline"]),
-            topics=topics.get(row["id"], {}),
-            sightings=sightings.get(row["id"], []),
+            id=id_,
+            url=url,
+            source=source,
+            title=title,
+            author=author,
+            published_at=published_at,
+            fetched_at=fetched_at,
+            text=text,
+            baseline=bool(baseline),
+            topics=topics.get(id_, {}),
+            sightings=sightings.get(id_, []),
         )
 
 
@@ -120,12 +139,12 @@ def _topics_by_article(
     db: Database, where: str, params: list[Any]
 ) -> dict[int, dict[str, list[str]]]:
     found: dict[int, dict[str, list[str]]] = {}
-    for row in db.query(
+    for article_id, topic, matched in db.execute(
         "SELECT article_id, topic, matched FROM article_topics "
         f"WHERE article_id IN (SELECT a.id FROM articles a WHERE {where}) ORDER BY topic",
         params,
     ):
-        found.setdefault(row["article_id"], {})[row["topic"]] = json.loads(row["matched"])
+        found.setdefault(article_id, {})[topic] = json.loads(matched)
     return found
 
 

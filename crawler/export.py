@@ -26,13 +26,15 @@ import csv
 import io
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from html import escape
 from itertools import groupby
 from typing import Any, Literal
 
+from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from crawler import __version__
 from crawler.coverage import Coverage, Sighting
@@ -41,6 +43,7 @@ from crawler.text import one_line
 
 Format = Literal["csv", "json", "ndjson", "atom", "md"]
 FORMATS: tuple[Format, ...] = ("csv", "json", "ndjson", "atom", "md")
+MULTI_PASS: frozenset[Format] = frozenset({"atom", "md"})  # they read the articles more than once
 SUFFIXES: dict[str, Format] = {
     ".csv": "csv",
     ".json": "json",
@@ -65,6 +68,7 @@ CSV_COLUMNS = (
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXCERPT_CHARS = 80
+CSV_PIECE_ROWS = 200
 SENTENCE_ENDS = "。！？!?；;"
 # Characters with a meaning in Markdown, escaped in text taken from the web.
 MARKDOWN_SPECIAL = set("\\`*_[]<>#|~!")
@@ -78,28 +82,72 @@ class ExportError(ValueError):
     """An export that cannot be made as asked (e.g. an Atom feed without a topic)."""
 
 
+# Articles to export: an iterable read once, or a function reading them afresh (Atom and Markdown
+# read them more than once: for the feed's time, the digest's count and each topic).
+Articles = Iterable[Coverage] | Callable[[], Iterable[Coverage]]
+
+
 def render(
-    items: Sequence[Coverage],
+    items: Articles,
     fmt: Format,
     *,
     topic: str | None = None,
     bom: bool = False,
     now: datetime,
 ) -> str:
-    """items in the format fmt. Atom needs the topic its feed is for; now dates an empty feed."""
+    """items in the format fmt, as one string (see iter_render)."""
+    return "".join(iter_render(items, fmt, topic=topic, bom=bom, now=now))
+
+
+def iter_render(
+    items: Articles,
+    fmt: Format,
+    *,
+    topic: str | None = None,
+    bom: bool = False,
+    now: datetime,
+) -> Iterator[str]:
+    """items in the format fmt, piece by piece, one article in memory at a time (Atom and
+    Markdown too when items is a function that reads them again; else they are listed).
+
+    Atom needs the topic its feed is for; now dates an empty feed. Arguments are checked before
+    the first piece, so a bad export writes nothing.
+    """
     if bom and fmt != "csv":
         raise ExportError("a byte-order mark is for CSV only (Excel); drop --bom")
+    if fmt == "atom" and topic is None:
+        raise ExportError("an Atom feed is one topic's feed: name it with --topic")
+    return _pieces(_reader(items, fmt), fmt, topic=topic, bom=bom, now=now)
+
+
+def _reader(items: Articles, fmt: Format) -> Callable[[], Iterable[Coverage]]:
+    """A function giving the articles; one-shot iterables are listed where read twice."""
+    if callable(items):
+        return items
+    if fmt in MULTI_PASS and not isinstance(items, Sequence):
+        listed = list(items)
+        return lambda: listed
+    return lambda: items
+
+
+def _pieces(
+    read: Callable[[], Iterable[Coverage]],
+    fmt: Format,
+    *,
+    topic: str | None,
+    bom: bool,
+    now: datetime,
+) -> Iterator[str]:
     if fmt == "csv":
-        return format_csv(items, bom=bom)
+        return iter_csv(read(), bom=bom)
     if fmt == "json":
-        return format_json(items)
+        return iter_json(read())
     if fmt == "ndjson":
-        return format_ndjson(items)
+        return iter_ndjson(read())
     if fmt == "atom":
-        if topic is None:
-            raise ExportError("an Atom feed is one topic's feed: name it with --topic")
-        return format_atom(items, topic=topic, now=now)
-    return format_markdown(items, topic=topic)
+        assert topic is not None
+        return iter_atom(read(), topic=topic, updated=feed_updated(read(), now=now))
+    return iter_markdown(read, topic=topic)
 
 
 def format_for(filename: str | None) -> Format | None:
@@ -140,12 +188,27 @@ def sighting_record(sighting: Sighting) -> dict[str, Any]:
 
 
 def format_json(items: Iterable[Coverage]) -> str:
-    records = [article_record(item) for item in items]
-    return json.dumps(records, ensure_ascii=False, indent=2) + "\n"
+    return "".join(iter_json(items))
+
+
+def iter_json(items: Iterable[Coverage]) -> Iterator[str]:
+    """One JSON array, element by element: the text json.dumps(records, indent=2) gives."""
+    opening = "[\n"
+    for item in items:
+        record = json.dumps(article_record(item), ensure_ascii=False, indent=2)
+        # JSON strings hold no raw newline: indenting every line indents the element only.
+        yield opening + record.replace("\n", "\n  ").join(("  ", ""))
+        opening = ",\n"
+    yield "[]\n" if opening == "[\n" else "\n]\n"
 
 
 def format_ndjson(items: Iterable[Coverage]) -> str:
-    return "".join(json.dumps(article_record(i), ensure_ascii=False) + "\n" for i in items)
+    return "".join(iter_ndjson(items))
+
+
+def iter_ndjson(items: Iterable[Coverage]) -> Iterator[str]:
+    for item in items:
+        yield json.dumps(article_record(item), ensure_ascii=False) + "\n"
 
 
 # CSV ----------------------------------------------------------------------------------------
@@ -153,11 +216,22 @@ def format_ndjson(items: Iterable[Coverage]) -> str:
 
 def format_csv(items: Iterable[Coverage], *, bom: bool = False) -> str:
     """RFC 4180 CSV, one article a row, safe to open in a spreadsheet."""
+    return "".join(iter_csv(items, bom=bom))
+
+
+def iter_csv(items: Iterable[Coverage], *, bom: bool = False) -> Iterator[str]:
+    """format_csv row by row, a few hundred rows a piece."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+    buffer.write("\ufeff" if bom else "")
     writer.writerow(CSV_COLUMNS)
-    writer.writerows([safe_cell(cell) for cell in csv_row(item)] for item in items)
-    return ("\ufeff" if bom else "") + buffer.getvalue()
+    for number, item in enumerate(items, start=1):
+        writer.writerow([safe_cell(cell) for cell in csv_row(item)])
+        if number % CSV_PIECE_ROWS == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def csv_row(item: Coverage) -> list[str]:
@@ -183,8 +257,19 @@ def safe_cell(value: str) -> str:
 # Atom ---------------------------------------------------------------------------------------
 
 
-def format_atom(items: Sequence[Coverage], *, topic: str, now: datetime) -> str:
+def format_atom(items: Iterable[Coverage], *, topic: str, now: datetime) -> str:
     """An Atom 1.0 feed of one topic's articles, newest first, with stable ids."""
+    items = list(items)
+    return "".join(iter_atom(items, topic=topic, updated=feed_updated(items, now=now)))
+
+
+def feed_updated(items: Iterable[Coverage], *, now: datetime) -> datetime:
+    """The feed's <updated>: its newest entry's, or now for an empty feed."""
+    return max(map(entry_updated, items), default=now)
+
+
+def iter_atom(items: Iterable[Coverage], *, topic: str, updated: datetime) -> Iterator[str]:
+    """The feed, entry by entry: feedgen writes the feed's head, each entry on its own."""
     feed = FeedGenerator()
     feed.id(stable_id(f"followup:topic:{topic}"))
     feed.title(f"followup: {topic}")
@@ -192,14 +277,17 @@ def format_atom(items: Sequence[Coverage], *, topic: str, now: datetime) -> str:
     feed.author({"name": "followup"})
     feed.generator("followup", __version__)
     feed.language("zh-CN")
-    feed.updated(max((entry_updated(i) for i in items), default=now))
+    feed.updated(updated)
+    head, tail = str(feed.atom_str(pretty=True), "utf-8").rsplit("</feed>", 1)
+    yield head
     for item in items:
-        _add_entry(feed, item)
-    return str(feed.atom_str(pretty=True), "utf-8")
+        element = atom_entry(item).atom_entry()
+        yield etree.tostring(element, pretty_print=True, encoding="unicode")
+    yield "</feed>" + tail
 
 
-def _add_entry(feed: FeedGenerator, item: Coverage) -> None:
-    entry = feed.add_entry(order="append")
+def atom_entry(item: Coverage) -> FeedEntry:
+    entry = FeedEntry()
     entry.id(stable_id(item.url))
     entry.title(one_line(item.title))
     entry.link(href=item.url, rel="alternate")
@@ -213,6 +301,7 @@ def _add_entry(feed: FeedGenerator, item: Coverage) -> None:
         entry.category({"term": "baseline", "label": "known coverage (topic seed)"})
     entry.summary(excerpt(item.text))
     entry.content(entry_html(item), type="html")
+    return entry
 
 
 def stable_id(name: str) -> str:
@@ -247,18 +336,31 @@ def entry_html(item: Coverage) -> str:
 
 def format_markdown(items: Sequence[Coverage], *, topic: str | None = None) -> str:
     """A digest grouped by topic and by day (Beijing time), newest first, with sightings."""
-    topics = [topic] if topic else sorted({t for item in items for t in item.topics})
-    count = f"{len(items)} article{'' if len(items) == 1 else 's'}"
-    lines = ["# followup digest", "", f"{count}. Times are Beijing time (UTC+8)."]
-    for name in topics:
-        in_topic = [item for item in items if name in item.topics]
-        lines += ["", f"## {md_escape(name)}"]
+    return "".join(iter_markdown(lambda: items, topic=topic))
+
+
+def iter_markdown(
+    read: Callable[[], Iterable[Coverage]], *, topic: str | None = None
+) -> Iterator[str]:
+    """format_markdown line by line: read() once to count, then once per topic."""
+    count, names = 0, set[str]()
+    for item in read():
+        count += 1
+        names.update(item.topics)
+    total = f"{count} article{'' if count == 1 else 's'}"
+    yield from _lines(["# followup digest", "", f"{total}. Times are Beijing time (UTC+8)."])
+    for name in [topic] if topic else sorted(names):
+        yield from _lines(["", f"## {md_escape(name)}"])
+        in_topic = (item for item in read() if name in item.topics)
         for day, group in groupby(in_topic, key=lambda item: local_time(item).date()):
-            lines += ["", f"### {day.isoformat()}", ""]
-            lines += [line for item in group for line in markdown_article(item)]
-    if not items:
-        lines += ["", "Nothing stored matches."]
-    return "\n".join(lines) + "\n"
+            yield from _lines(["", f"### {day.isoformat()}", ""])
+            yield from _lines(line for item in group for line in markdown_article(item))
+    if not count:
+        yield from _lines(["", "Nothing stored matches."])
+
+
+def _lines(lines: Iterable[str]) -> Iterator[str]:
+    return (line + "\n" for line in lines)
 
 
 def markdown_article(item: Coverage) -> list[str]:

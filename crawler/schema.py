@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from crawler.search import enable_search_index
+from crawler.search import enable_bigram_index, enable_search_index, register_search_functions
 
 MIGRATIONS = Migrations("followup")
 
@@ -16,6 +16,7 @@ MIGRATIONS = Migrations("followup")
 def migrate(db: Database) -> None:
     """Apply pending migrations in one write transaction, taken at once: processes starting
     together on a new file wait for each other instead of creating the same tables twice."""
+    register_search_functions(db)  # the search index's triggers call it on every article write
     if not MIGRATIONS.pending(db):
         return
     db.execute("BEGIN IMMEDIATE")
@@ -291,3 +292,9 @@ SERVE_SCHEMA = (
     # source_health and `followup status` read the crawl runs of the last 24 hours.
     "CREATE INDEX crawl_runs_started_at ON crawl_runs(started_at)",
 )
+
+
+@MIGRATIONS()
+def m010_search(db: Database) -> None:
+    """Two-character search: the bigram index (crawler.search), filled from the stored articles."""
+    enable_bigram_index(db)

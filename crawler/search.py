@@ -6,15 +6,24 @@ the triggers `articles_ai`, `articles_ad` and `articles_au`. That is what Datase
 a search box on the `articles` table. The default unicode61 tokenizer makes a run of Chinese
 one token, so it cannot find 微信支付 inside a sentence; trigram indexes every three characters.
 
-A trigram MATCH needs terms of at least three characters. Shorter terms (阿里, 腾讯) are looked
-up with LIKE on the base table: SQLite 3.40 silently finds nothing for a LIKE of fewer than three
-non-ASCII characters on the FTS table itself. A database without the index (a SQLite without
-FTS5 trigram, or a file no crawl has migrated yet) is searched by LIKE too, and says so.
+A trigram MATCH needs terms of at least three characters. Two-character terms (阿里, 腾讯, AI —
+the most common Chinese queries) are looked up in a second index, `articles_bigrams`: every run of
+letters and digits written as its overlapping pairs (微信支付 → "微信 信支 支付"), indexed by the
+default unicode61 tokenizer, so a two-character term is one token. It stores neither the text
+(contentless) nor positions (`detail=column`: a single token needs none), about a quarter of the
+trigram index's size. Its triggers call `followup_bigrams()`, a Python function every connection
+that writes articles registers (`register_search_functions`; `Store` does). A term mixing two and
+more characters uses that index for candidates and checks each term with LIKE.
+
+One-character terms, terms with punctuation inside, and a database without the indexes (a SQLite
+without FTS5, or a file no crawl has migrated yet) are searched by LIKE on the base table, and a
+missing index says so.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -30,6 +39,10 @@ FTS_TABLE = "articles_fts"
 FTS_COLUMNS = ("title", "text")
 TOKENIZER = "trigram"
 MIN_MATCH_CHARS = 3  # a trigram index has nothing to look up in a shorter term
+BIGRAM_TABLE = "articles_bigrams"
+BIGRAM_FUNCTION = "followup_bigrams"
+# What unicode61 keeps in a token: letters and digits (underscore is punctuation to it).
+TOKEN_RUN_RE = re.compile(r"[^\W_]+")
 TITLE_WEIGHT = 10.0  # bm25 weight of the title against 1.0 for the text
 SNIPPET_CHARS = 36  # trigram tokens are characters: the snippet's length in characters
 MARK = ("[", "]")
@@ -55,7 +68,7 @@ class SearchResult:
     """The hits, best first, and how they were found."""
 
     hits: list[SearchHit]
-    method: Literal["match", "like"]
+    method: Literal["match", "bigrams", "like"]
     note: str = ""  # why the index could not be used, when it could not
 
 
@@ -79,6 +92,65 @@ def trigram_available(db: Database) -> bool:
         return False
     db.execute("DROP TABLE temp.followup_probe")
     return True
+
+
+def bigram_text(text: str | None) -> str:
+    """The overlapping pairs of each run of letters and digits, space-separated (the index's text)."""
+    runs = TOKEN_RUN_RE.findall(text or "")
+    return " ".join(run[i : i + 2] for run in runs for i in range(len(run) - 1))
+
+
+def register_search_functions(db: Database) -> None:
+    """Give this connection followup_bigrams(), which the bigram index's triggers call."""
+    db.conn.create_function(BIGRAM_FUNCTION, 1, bigram_text, deterministic=True)
+
+
+def bigrams_of(values: str) -> str:
+    return f"{BIGRAM_FUNCTION}({values})"
+
+
+BIGRAM_SCHEMA = (
+    f"""CREATE VIRTUAL TABLE {BIGRAM_TABLE} USING fts5(title, text, content='', detail=column,
+        tokenize='unicode61 remove_diacritics 0')""",
+    f"""CREATE TRIGGER {BIGRAM_TABLE}_ai AFTER INSERT ON articles BEGIN
+        INSERT INTO {BIGRAM_TABLE} (rowid, title, text)
+        VALUES (new.id, {bigrams_of("new.title")}, {bigrams_of("new.text")});
+    END""",
+    f"""CREATE TRIGGER {BIGRAM_TABLE}_ad AFTER DELETE ON articles BEGIN
+        INSERT INTO {BIGRAM_TABLE} ({BIGRAM_TABLE}, rowid, title, text)
+        VALUES ('delete', old.id, {bigrams_of("old.title")}, {bigrams_of("old.text")});
+    END""",
+    f"""CREATE TRIGGER {BIGRAM_TABLE}_au AFTER UPDATE OF id, title, text ON articles BEGIN
+        INSERT INTO {BIGRAM_TABLE} ({BIGRAM_TABLE}, rowid, title, text)
+        VALUES ('delete', old.id, {bigrams_of("old.title")}, {bigrams_of("old.text")});
+        INSERT INTO {BIGRAM_TABLE} (rowid, title, text)
+        VALUES (new.id, {bigrams_of("new.title")}, {bigrams_of("new.text")});
+    END""",
+    # Existing rows: the migration indexes them in its own transaction.
+    f"""INSERT INTO {BIGRAM_TABLE} (rowid, title, text)
+        SELECT id, {bigrams_of("title")}, {bigrams_of("text")} FROM articles""",
+)
+
+
+def enable_bigram_index(db: Database) -> bool:
+    """Create and fill the two-character index; False when this SQLite has no FTS5."""
+    register_search_functions(db)
+    try:
+        db.execute("CREATE VIRTUAL TABLE temp.followup_probe USING fts5(x)")
+    except sqlite3.OperationalError:
+        logger.warning(
+            "SQLite %s has no FTS5: two-character search will use LIKE", sqlite3.sqlite_version
+        )
+        return False
+    db.execute("DROP TABLE temp.followup_probe")
+    for statement in BIGRAM_SCHEMA:
+        db.execute(statement)
+    return True
+
+
+def bigram_term(term: str) -> bool:
+    """True when the bigram index can find term: two or more letters and digits, nothing else."""
+    return len(term) >= 2 and TOKEN_RUN_RE.fullmatch(term) is not None
 
 
 def index_problem(db: Database) -> str:
@@ -120,6 +192,8 @@ def search_articles(
     note = index_problem(db)
     if not note and all(len(term) >= MIN_MATCH_CHARS for term in terms):
         return SearchResult(_match(db, terms, topic=topic, limit=limit, mark=mark), "match")
+    if not note and BIGRAM_TABLE in db.table_names() and all(map(bigram_term, terms)):
+        return SearchResult(_bigrams(db, terms, topic=topic, limit=limit, mark=mark), "bigrams")
     return SearchResult(_like(db, terms, topic=topic, limit=limit, mark=mark), "like", note)
 
 
@@ -140,53 +214,119 @@ def _title_hit(terms: list[str]) -> tuple[str, list[str]]:
     return f"({sql})", [like_pattern(t) for t in terms]
 
 
-def _topic_filter(topic: str | None) -> tuple[str, list[str]]:
+def _topic_filter(topic: str | None, *, column: str = "a.id") -> tuple[str, list[str]]:
     if topic is None:
         return "", []
-    return " AND a.id IN (SELECT article_id FROM article_topics WHERE topic = ?)", [topic]
+    return f" AND {column} IN (SELECT article_id FROM article_topics WHERE topic = ?)", [topic]
 
 
 def _match(
     db: Database, terms: list[str], *, topic: str | None, limit: int, mark: tuple[str, str]
 ) -> list[SearchHit]:
-    in_title, title_params = _title_hit(terms)
-    topic_sql, topic_params = _topic_filter(topic)
+    # Ranked inside the index first (title hits by a column filter, then bm25): snippets and
+    # article rows only for the `limit` best, not for every match of a common term.
+    topic_sql, topic_params = _topic_filter(topic, column="f.rowid")
+    phrases = " ".join(map(fts_phrase, terms))
     rows = db.query(
-        f"""SELECT a.url, a.source, a.published_at, a.fetched_at, a.baseline,
+        f"""WITH best AS (
+                SELECT f.rowid AS id, bm25({FTS_TABLE}, {TITLE_WEIGHT}, 1.0) AS score,
+                       f.rowid IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)
+                         AS in_title
+                FROM {FTS_TABLE} f WHERE {FTS_TABLE} MATCH ?{topic_sql}
+                ORDER BY in_title DESC, score, f.rowid DESC LIMIT ?)
+            SELECT a.url, a.source, a.published_at, a.fetched_at, a.baseline, best.in_title,
                    highlight({FTS_TABLE}, 0, ?, ?) AS title,
-                   snippet({FTS_TABLE}, 1, ?, ?, '…', {SNIPPET_CHARS}) AS snippet,
-                   {in_title} AS in_title
-            FROM {FTS_TABLE} JOIN articles a ON a.id = {FTS_TABLE}.rowid
-            WHERE {FTS_TABLE} MATCH ?{topic_sql}
-            ORDER BY in_title DESC, bm25({FTS_TABLE}, {TITLE_WEIGHT}, 1.0), a.id DESC
-            LIMIT ?""",
-        [*mark, *mark, *title_params, " ".join(map(fts_phrase, terms)), *topic_params, limit],
+                   snippet({FTS_TABLE}, 1, ?, ?, '…', {SNIPPET_CHARS}) AS snippet
+            FROM {FTS_TABLE} JOIN best ON best.id = {FTS_TABLE}.rowid
+            JOIN articles a ON a.id = best.id
+            WHERE {FTS_TABLE} MATCH ? AND {FTS_TABLE}.rowid IN (SELECT id FROM best)
+            ORDER BY best.in_title DESC, best.score, a.id DESC""",
+        [f"title : ({phrases})", phrases, *topic_params, limit, *mark, *mark, phrases],
     )
     return [_hit(row, row["snippet"]) for row in rows]
 
 
-def _like(
+def bigram_query(terms: list[str], *, column: str | None = None) -> str:
+    """An FTS5 query for the bigram index: every pair of every term (candidates for longer ones)."""
+    pairs = dict.fromkeys(bigram_text(term) for term in terms).keys()
+    query = " AND ".join(fts_phrase(pair) for group in pairs for pair in group.split())
+    return f"{column} : ({query})" if column else query
+
+
+def _bigrams(
     db: Database, terms: list[str], *, topic: str | None, limit: int, mark: tuple[str, str]
 ) -> list[SearchHit]:
+    """Title hits first, then by bm25, then newest; longer terms checked with LIKE."""
+    if any(len(term) > 2 for term in terms):
+        return _checked_bigrams(db, terms, topic=topic, limit=limit, mark=mark)
+    # Two characters each: one token per term, the index is the whole answer. Ranked inside the
+    # index, so only the `limit` best articles are read (a common term is in a fifth of them).
+    topic_sql, topic_params = _topic_filter(topic, column="b.rowid")
+    rows = db.query(
+        f"""SELECT a.url, a.source, a.published_at, a.fetched_at, a.baseline, a.title, a.text,
+                   r.in_title
+            FROM (SELECT b.rowid AS id, bm25({BIGRAM_TABLE}, {TITLE_WEIGHT}, 1.0) AS score,
+                         b.rowid IN (SELECT rowid FROM {BIGRAM_TABLE} WHERE {BIGRAM_TABLE} MATCH ?)
+                           AS in_title
+                  FROM {BIGRAM_TABLE} b WHERE {BIGRAM_TABLE} MATCH ?{topic_sql}
+                  ORDER BY in_title DESC, score, b.rowid DESC LIMIT ?) r
+            JOIN articles a ON a.id = r.id
+            ORDER BY r.in_title DESC, r.score, a.id DESC""",
+        [bigram_query(terms, column="title"), bigram_query(terms), *topic_params, limit],
+    )
+    return [_marked_hit(row, terms, mark) for row in rows]
+
+
+def _checked_bigrams(
+    db: Database, terms: list[str], *, topic: str | None, limit: int, mark: tuple[str, str]
+) -> list[SearchHit]:
+    """Candidates from the bigram index, ranked by bm25, each term then checked with LIKE."""
+    return _like(db, terms, topic=topic, limit=limit, mark=mark, candidates=bigram_query(terms))
+
+
+def _found(terms: list[str]) -> tuple[str, list[str]]:
+    """SQL true when every term is in the title or the text (LIKE)."""
+    sql = " AND ".join("(a.title LIKE ? ESCAPE '\\' OR a.text LIKE ? ESCAPE '\\')" for _ in terms)
+    return f"({sql})", [like_pattern(t) for t in terms for _ in (0, 1)]
+
+
+def _marked_hit(row: dict[str, Any], terms: list[str], mark: tuple[str, str]) -> SearchHit:
+    return _hit(
+        {**row, "title": mark_terms(row["title"], terms, mark)},
+        snippet_around(row["text"], terms, mark=mark),
+    )
+
+
+def _like(
+    db: Database,
+    terms: list[str],
+    *,
+    topic: str | None,
+    limit: int,
+    mark: tuple[str, str],
+    candidates: str | None = None,
+) -> list[SearchHit]:
+    """Every term checked with LIKE: in all articles, newest first, or in the `candidates` a
+    bigram query finds, ranked by bm25."""
     in_title, title_params = _title_hit(terms)
     topic_sql, topic_params = _topic_filter(topic)
-    found = " AND ".join("(a.title LIKE ? ESCAPE '\\' OR a.text LIKE ? ESCAPE '\\')" for _ in terms)
+    found, found_params = _found(terms)
+    source, order = "articles a", "coalesce(a.published_at, a.fetched_at) DESC"
+    if candidates is not None:
+        source = f"""(SELECT rowid, bm25({BIGRAM_TABLE}, {TITLE_WEIGHT}, 1.0) AS score
+                      FROM {BIGRAM_TABLE} WHERE {BIGRAM_TABLE} MATCH ?) b
+                     JOIN articles a ON a.id = b.rowid"""
+        order = "b.score"
     rows = db.query(
         f"""SELECT a.url, a.source, a.published_at, a.fetched_at, a.baseline, a.title, a.text,
                    {in_title} AS in_title
-            FROM articles a
+            FROM {source}
             WHERE {found}{topic_sql}
-            ORDER BY in_title DESC, coalesce(a.published_at, a.fetched_at) DESC, a.id DESC
+            ORDER BY in_title DESC, {order}, a.id DESC
             LIMIT ?""",
-        [*title_params, *[like_pattern(t) for t in terms for _ in (0, 1)], *topic_params, limit],
+        [*title_params, *([candidates] if candidates else []), *found_params, *topic_params, limit],
     )
-    return [
-        _hit(
-            {**row, "title": mark_terms(row["title"], terms, mark)},
-            snippet_around(row["text"], terms, mark=mark),
-        )
-        for row in rows
-    ]
+    return [_marked_hit(row, terms, mark) for row in rows]
 
 
 def _hit(row: dict[str, Any], snippet: str) -> SearchHit:

@@ -215,7 +215,7 @@ class Store:
     def memory(cls) -> Store:
         """A throw-away in-memory store (tests, benchmarks)."""
         db = Database(memory=True)
-        MIGRATIONS.apply(db)
+        migrate(db)
         return cls(db)
 
     def close(self) -> None:

@@ -64,12 +64,19 @@ ROWS = (
     "8. CPU per daemon poll",
     "8. 100 sources every 15 min",
     "8. Daemon + workers peak RSS",
+    *(
+        f"10. Export {fmt}, 2,000 articles: {figure}"
+        for fmt in ("ndjson", "csv")
+        for figure in ("peak RSS", "rows per CPU second", "rows/s")
+    ),
+    *(f"10. Search, {length} characters" for length in (2, 3, 4)),
+    "10. Store bytes per article",
 )
 QUICK_LISTS = 1  # one source with one feed or list
 QUICK_CYCLES = 4
 BENCH_CEILING = 900  # seconds: a guard against a hung run, not a budget
 # Measurement 8 times against an earlier commit: a checkout without it (shallow) runs 1 to 7.
-ONLY = () if baseline_available() else ("--only", "1,2,3,4,5,6,7,8")
+ONLY = () if baseline_available() else ("--only", "1,2,3,4,5,6,7,8,10")
 # Measurement 8 has a row per site and page origin: every site's recorded pages at least.
 EXTRACTION_ROWS = tuple(
     f"9. Page extraction, {site}, recorded pages"
@@ -129,6 +136,7 @@ def test_quick_benchmark_reports_every_measurement(tmp_path: Path) -> None:
         "## 5. Daemon RSS",
         "## 7. `followup serve` on a large store",
         "## 8. Daemon polls",
+        "## 10. Streaming readers and search",
         *(("## 9. Page extraction per site",) if not ONLY else ()),
     ):
         assert section in text
@@ -173,10 +181,10 @@ def assert_daemon_figures(rows: dict[str, list[str]]) -> None:
 
 def assert_worker_figures(rows: dict[str, list[str]]) -> None:
     """Workers beside a child per poll: CPU per poll, share of a core, summed RSS, all sane."""
-    followup, baseline, _, _ = row(rows, "6. CPU per daemon poll")
+    followup, baseline, _, _ = row(rows, "8. CPU per daemon poll")
     assert "(workers)" in followup and "(child per poll)" in baseline
     assert DURATION_RE.match(followup) and DURATION_RE.match(baseline)
-    followup, baseline, _, _ = row(rows, "6. 100 sources every 15 min")
+    followup, baseline, _, _ = row(rows, "8. 100 sources every 15 min")
     assert 0 < numbers(followup)[0] < 100 and 0 < numbers(baseline)[0] < 100  # percent
-    followup, baseline, _, _ = row(rows, "6. Daemon + workers peak RSS")
+    followup, baseline, _, _ = row(rows, "8. Daemon + workers peak RSS")
     assert 30 < numbers(followup)[0] < 5000 and 30 < numbers(baseline)[0] < 5000  # MB

@@ -55,6 +55,10 @@ def test_the_index_is_fts5_trigram_the_way_sqlite_utils_and_datasette_see_it(
         "article_days_ai",
         "article_days_ad",
         "article_days_au",
+        # The two-character index's (crawler.search, m010_search).
+        "articles_bigrams_ai",
+        "articles_bigrams_ad",
+        "articles_bigrams_au",
     }
 
 
@@ -71,9 +75,9 @@ def test_a_phrase_is_found_by_match_title_hits_first(crawled: Path) -> None:
     assert "[微信支付]" in result.hits[0].title
 
 
-def test_a_two_character_term_is_found_by_like_title_hits_first(crawled: Path) -> None:
+def test_a_two_character_term_is_found_by_bigrams_title_hits_first(crawled: Path) -> None:
     result = search(crawled, "阿里")
-    assert result.method == "like"
+    assert result.method == "bigrams"
     found = [hit.url for hit in result.hits]
     assert set(found) == containing(crawled, "阿里") and len(found) >= 4
     titled = in_title(crawled, "阿里")
@@ -88,8 +92,8 @@ def test_every_term_must_occur_and_topic_and_limit_narrow(crawled: Path) -> None
     assert both.method == "match"
     assert {h.url for h in both.hits} == containing(crawled, "阿里妈妈", "腾讯广告")
     assert both.hits[0].url == SEED  # both terms in its title
-    mixed = search(crawled, "微信支付 券商")  # a two-character term: LIKE for all
-    assert mixed.method == "like" and [h.url for h in mixed.hits] == [BROKERS]
+    mixed = search(crawled, "微信支付 券商")  # a two-character term: the bigram index for all
+    assert mixed.method == "bigrams" and [h.url for h in mixed.hits] == [BROKERS]
     assert [h.url for h in search(crawled, "微信支付", topic="brokers").hits] == [BROKERS]
     assert len(search(crawled, "微信支付", limit=1).hits) == 1
 

@@ -29,6 +29,7 @@ from crawler.dates import from_iso, to_iso, utcnow
 from crawler.model import Article
 from crawler.neardup import Original
 from crawler.schema import ARTICLE_DAY
+from crawler.search import register_search_functions
 from crawler.state import SourceState, save_source_state
 from crawler.status import get_status
 from crawler.store import Store
@@ -221,6 +222,7 @@ def test_the_migration_counts_the_articles_already_stored(tmp_path: Path) -> Non
             db.execute(f"DROP TRIGGER {trigger}")
         db.execute("DROP INDEX crawl_runs_started_at")
         db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm009_serve'")
+        register_search_functions(db)  # the bigram index's triggers call it on article writes
         db.execute(
             """INSERT INTO articles (url, source, title, published_at, fetched_at, text, title_key)
                VALUES ('https://a.example/1', 'news', 't', '2026-11-20T16:30:00Z',

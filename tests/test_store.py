@@ -68,6 +68,7 @@ def test_opens_in_wal_mode_with_the_schema(tmp_path: Path) -> None:
         "m006_neardup",
         "m008_notifications",
         "m009_serve",
+        "m010_search",
     ]
     assert MIGRATIONS.pending(db) == []
 

@@ -16,6 +16,7 @@ from sqlite_utils import Database
 
 from crawler.dates import utcnow
 from crawler.health import get_health
+from crawler.search import BIGRAM_FUNCTION, bigram_text
 from crawler.web.cells import (
     LINKED_TITLE_COLUMNS,
     sightings_html,
@@ -47,6 +48,9 @@ def register_functions(conn: sqlite3.Connection) -> None:
     """The SQL functions the canned queries call, on a connection to a followup store."""
     path = conn.execute("PRAGMA database_list").fetchone()[2]
     conn.create_function("followup_health", 0, lambda: health_json(path))
+    # The search query's two-character branch; and the bigram index's triggers, which SQLite
+    # compiles for any write statement on articles (refused anyway: the file is read-only).
+    conn.create_function(BIGRAM_FUNCTION, 1, bigram_text, deterministic=True)
 
 
 def health_json(path: str) -> str:

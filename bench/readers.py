@@ -1,0 +1,205 @@
+"""Measurement 9: streaming readers and search at scale, each beside the code before it.
+
+The store is built by SQL (bench/serve.py's generator, `--serve-articles` articles). Export: the
+installed `followup export` against the same command of the code before streaming (`git archive
+<BASELINE_REF>` unpacked into a scratch directory, put first on the child's path), each a child
+measured by the kernel (peak RSS, wall time). Search: `search_articles` in process, the median of
+RUNS; the baseline for two-character terms is the LIKE scan every version before m010_search
+used (`crawler.search._like`, still the fallback), longer terms use the same trigram index as
+before. Sizes: dbstat's bytes of each index per article.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from bench.context import Context, followup_command, python, run_child
+from bench.report import Row, markdown_table, ratio, seconds
+from bench.serve import build_store
+from crawler.search import _like, search_articles
+from crawler.store import open_readonly
+
+# The last commit of main before streaming export and the bigram index (issue 16, points 2 and 3).
+BASELINE_REF = "e74b3987d251603cd83ac653ef42f1c4b6fddbd9"
+RUNS = 5
+TERMS = {2: "腾讯", 3: "互联网", 4: "互联互通"}
+TARGET_RSS = 150 * 2**20
+TARGET_ROWS_PER_S = 20_000
+TARGET_SEARCH_S = 0.5
+# The export before streaming, for a checkout without BASELINE_REF: every article listed, the
+# whole text rendered, then written (what `followup export` did).
+HOLDING_EXPORT = """
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from crawler.coverage import iter_coverage
+from crawler.export import render
+from crawler.store import open_readonly
+db, fmt, out = sys.argv[3], sys.argv[5], sys.argv[7]
+items = list(iter_coverage(open_readonly(db)))
+Path(out).write_bytes(render(items, fmt, now=datetime.now(UTC)).encode())
+"""
+BASELINE_MAIN = """
+import sys
+sys.path.insert(0, sys.argv.pop(1))
+from crawler.cli import cli
+cli()
+"""
+
+
+def measure_readers(ctx: Context) -> list[Row]:
+    size = ctx.options.serve_articles
+    path = ctx.path("readers") / "followup.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    build_store(path, size, seed=ctx.options.seed)
+    print(
+        f"readers: built {size:,} articles in {time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+    )
+    baseline = _baseline_checkout(ctx.path("readers") / "baseline")
+    rows = [*_export_rows(path, size, baseline), *_search_rows(path, size), _size_row(path, size)]
+    ctx.sections.append(_details(size, rows))
+    return rows
+
+
+def _baseline_checkout(directory: Path) -> Path | None:
+    """The code before streaming (BASELINE_REF), unpacked from git into directory; None
+    where this checkout has no such ref (a CI clone): then HOLDING_EXPORT is the baseline."""
+    archive = subprocess.run(["git", "archive", BASELINE_REF], capture_output=True, check=False)
+    if archive.returncode:
+        return None
+    directory.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(directory)], input=archive.stdout, check=True)
+    return directory
+
+
+def _baseline_command(baseline: Path | None, args: list[str]) -> list[str]:
+    if baseline is None:
+        return [python(), "-c", HOLDING_EXPORT, *args]
+    return [python(), "-c", BASELINE_MAIN, str(baseline), *args]
+
+
+def _export_rows(path: Path, size: int, baseline: Path | None) -> list[Row]:
+    rows = []
+    for fmt in ("ndjson", "csv"):
+        args = [
+            "export",
+            "--db",
+            str(path),
+            "--format",
+            fmt,
+            "-o",
+            str(path.with_suffix(f".{fmt}")),
+        ]
+        ours = run_child([followup_command(), *args])
+        before = run_child(_baseline_command(baseline, args))
+        for child in (ours, before):
+            if child.returncode:
+                raise RuntimeError(f"export {fmt} failed: {child.stderr[-500:]}")
+        rows.append(
+            Row(
+                f"10. Export {fmt}, {size:,} articles: peak RSS",
+                f"{ours.max_rss / 2**20:.0f} MB",
+                f"{before.max_rss / 2**20:.0f} MB (before streaming)",
+                ratio(ours.max_rss / before.max_rss),
+                ours.max_rss <= TARGET_RSS,
+            )
+        )
+        rows.append(
+            Row(
+                f"10. Export {fmt}, {size:,} articles: rows per CPU second (start-up included)",
+                f"{size / ours.cpu:,.0f}",
+                f"{size / before.cpu:,.0f} (before streaming)",
+                ratio(before.cpu / ours.cpu),
+                size / ours.cpu >= TARGET_ROWS_PER_S,
+            )
+        )
+        rows.append(
+            Row(
+                f"10. Export {fmt}, {size:,} articles: rows/s (wall: depends on the load)",
+                f"{size / ours.wall:,.0f}",
+                f"{size / before.wall:,.0f} (before streaming)",
+                ratio(before.wall / ours.wall),
+                size / ours.wall >= TARGET_ROWS_PER_S,
+            )
+        )
+    return rows
+
+
+def _search_rows(path: Path, size: int) -> list[Row]:
+    rows = []
+    with open_readonly(path) as db:
+        for length, term in TERMS.items():
+            ours = _median(partial(search_articles, db, term))
+            how = search_articles(db, term).method
+            # Two characters: beside the LIKE scan before m010_search. Longer terms: the same
+            # trigram index as before (no earlier ranking code is kept to run beside it).
+            scan = partial(_like, db, [term], topic=None, limit=20, mark=("[", "]"))
+            before = _median(scan) if length == 2 else None
+            rows.append(
+                Row(
+                    f"10. Search, {length} characters ({term}, {how}), {size:,} articles",
+                    seconds(ours),
+                    f"{seconds(before)} (LIKE scan)" if before is not None else "—",
+                    ratio(ours / before) if before is not None else "—",
+                    ours <= TARGET_SEARCH_S,
+                )
+            )
+    return rows
+
+
+def _median(call: Callable[[], object]) -> float:
+    times = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def index_bytes(path: Path) -> dict[str, int]:
+    """Bytes of each full-text index (its shadow tables) and of the whole file."""
+    with sqlite3.connect(path) as conn:
+        sizes = dict(
+            conn.execute(
+                """SELECT CASE WHEN name LIKE 'articles_fts%' THEN 'trigram'
+                               WHEN name LIKE 'articles_bigrams%' THEN 'bigrams' ELSE 'rest' END,
+                          sum(pgsize) FROM dbstat GROUP BY 1"""
+            ).fetchall()
+        )
+    conn.close()
+    return sizes
+
+
+def _size_row(path: Path, size: int) -> Row:
+    sizes = index_bytes(path)
+    total = sum(sizes.values())
+    today = total - sizes.get("bigrams", 0)
+    return Row(
+        f"10. Store bytes per article, {size:,} articles (trigram {sizes.get('trigram', 0) / size:,.0f}, "
+        f"bigrams {sizes.get('bigrams', 0) / size:,.0f})",
+        f"{total / size:,.0f}",
+        f"{today / size:,.0f} (without the bigram index)",
+        ratio(total / today),
+        total <= today,
+    )
+
+
+def _details(size: int, rows: list[Row]) -> str:
+    table = markdown_table(
+        ["measurement", "followup", "before", "ratio"], [r.cells()[:4] for r in rows]
+    )
+    return (
+        "## 10. Streaming readers and search\n\n"
+        f"A store of {size:,} articles built by SQL (bench/serve.py's generator: texts of 100–200 "
+        "characters). Export: the installed command beside main's code before streaming, each a "
+        f"child measured by the kernel. Search: the median of {RUNS} runs in process.\n\n{table}\n"
+    )
