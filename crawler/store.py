@@ -29,6 +29,7 @@ from crawler.model import Article
 from crawler.neardup import NearDuplicateIndex, Original
 from crawler.rows import insert_row, select, update_row
 from crawler.schema import MIGRATIONS, migrate
+from crawler.search import register_search_functions
 from crawler.seen import RETRIED_STATUSES, Status, is_due, is_settled
 from crawler.sketch import Sketch
 
@@ -187,6 +188,8 @@ class Store:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # The bigram index's triggers call it on every article write, on any connection.
+        register_search_functions(db)
         self.neardup = NearDuplicateIndex(db)
         self._pending_seen: list[dict[str, Any]] = []
 
