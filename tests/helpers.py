@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +176,28 @@ def run_followup(
 def setting_args(settings: dict[str, str] = FAST_SETTINGS) -> Sequence[str]:
     """-s NAME=VALUE arguments for the crawl command."""
     return [arg for name, value in settings.items() for arg in ("-s", f"{name}={value}")]
+
+
+def query(db: Path, sql: str, *params: Any) -> list[sqlite3.Row]:
+    """Rows read with a connection of their own, as another program would while the daemon writes."""
+    if not db.exists():
+        return []
+    with closing(sqlite3.connect(db, timeout=10)) as connection:
+        connection.row_factory = sqlite3.Row
+        try:
+            return connection.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:  # a table the daemon has not created yet
+            if "no such table" in str(exc):
+                return []
+            raise
+
+
+def assert_consistent(db: Path) -> None:
+    """Nothing half-written: every stored article has its seen row and each URL is stored once."""
+    assert [tuple(r) for r in query(db, "PRAGMA integrity_check")] == [("ok",)]
+    articles = [r["url"] for r in query(db, "SELECT url FROM articles")]
+    duplicates = [r["url"] for r in query(db, "SELECT url FROM duplicates")]
+    seen = {r["url"]: r["status"] for r in query(db, "SELECT url, status FROM seen")}
+    assert len(set(articles)) == len(articles) and not set(articles) & set(duplicates)
+    assert {u for u, s in seen.items() if s == "stored"} == set(articles)
+    assert {u for u, s in seen.items() if s == "duplicate"} == set(duplicates)

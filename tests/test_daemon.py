@@ -18,16 +18,24 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from crawler.dates import from_iso
 from crawler.mirror import Mirror
-from tests.helpers import WAIT_CEILING, WEB, reaped, setting_args, wait_until, write_seeds
+from tests.helpers import (
+    WAIT_CEILING,
+    WEB,
+    assert_consistent,
+    query,
+    reaped,
+    setting_args,
+    wait_until,
+    write_seeds,
+)
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
 
@@ -91,20 +99,6 @@ def start_daemon(seeds: Path, db: Path, log: Path, *args: str) -> subprocess.Pop
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def query(db: Path, sql: str, *params: Any) -> list[sqlite3.Row]:
-    """Rows read with a connection of their own, as another program would while the daemon writes."""
-    if not db.exists():
-        return []
-    with closing(sqlite3.connect(db, timeout=10)) as connection:
-        connection.row_factory = sqlite3.Row
-        try:
-            return connection.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as exc:  # a table the daemon has not created yet
-            if "no such table" in str(exc):
-                return []
-            raise
 
 
 def logged(log: Path) -> str:
@@ -190,17 +184,6 @@ def finished(db: Path, source: str) -> list[sqlite3.Row]:
 
 def time_of(value: str) -> datetime:
     return from_iso(value)
-
-
-def assert_consistent(db: Path) -> None:
-    """Nothing half-written: every stored article has its seen row and each URL is stored once."""
-    assert [tuple(r) for r in query(db, "PRAGMA integrity_check")] == [("ok",)]
-    articles = [r["url"] for r in query(db, "SELECT url FROM articles")]
-    duplicates = [r["url"] for r in query(db, "SELECT url FROM duplicates")]
-    seen = {r["url"]: r["status"] for r in query(db, "SELECT url, status FROM seen")}
-    assert len(set(articles)) == len(articles) and not set(articles) & set(duplicates)
-    assert {u for u, s in seen.items() if s == "stored"} == set(articles)
-    assert {u for u, s in seen.items() if s == "duplicate"} == set(duplicates)
 
 
 def test_polls_each_source_alone_backs_off_a_failing_one_and_stops_cleanly_on_sigterm(

@@ -14,20 +14,23 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from crawler.mirror import Mirror
-from tests.helpers import setting_args, write_seeds
+from tests.helpers import (
+    WAIT_CEILING,
+    assert_consistent,
+    query,
+    setting_args,
+    wait_until,
+    write_seeds,
+)
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
-
-WAIT = 120.0  # seconds: a ceiling for a loaded machine, never a budget
 
 
 def source(source_id: str, feed: str, *, every: str = "1s", max_every: str = "2s") -> str:
@@ -84,7 +87,7 @@ def running_daemon(seeds: Path, db: Path, log: Path, *args: str) -> Iterator[sub
 
 def stop(daemon: subprocess.Popen[str]) -> str:
     daemon.send_signal(signal.SIGTERM)
-    _, stderr = daemon.communicate(timeout=WAIT)
+    _, stderr = daemon.communicate(timeout=WAIT_CEILING)
     return stderr
 
 
@@ -101,27 +104,6 @@ def worker_pids(db: Path) -> list[int]:
         if ours and stat.rsplit(")", 1)[1].split()[0] != "Z":  # not a zombie
             found.append(int(entry.name))
     return found
-
-
-def query(db: Path, sql: str, *params: Any) -> list[sqlite3.Row]:
-    if not db.exists():
-        return []
-    with closing(sqlite3.connect(db, timeout=30)) as connection:
-        connection.row_factory = sqlite3.Row
-        try:
-            return connection.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):
-                return []
-            raise
-
-
-def wait_until(check: Callable[[], object], what: str, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def finished_runs(db: Path, source_id: str) -> list[sqlite3.Row]:
@@ -143,16 +125,6 @@ def started_workers(log: Path) -> list[int]:
 
 def read(log: Path) -> str:
     return log.read_text(encoding="utf-8") if log.exists() else ""
-
-
-def assert_stored_once(db: Path) -> None:
-    """Nothing half-written: each stored article has its seen row, each URL stored once."""
-    assert [tuple(r) for r in query(db, "PRAGMA integrity_check")] == [("ok",)]
-    articles = [r["url"] for r in query(db, "SELECT url FROM articles")]
-    duplicates = [r["url"] for r in query(db, "SELECT url FROM duplicates")]
-    seen = {r["url"]: r["status"] for r in query(db, "SELECT url, status FROM seen")}
-    assert len(set(articles)) == len(articles) and not set(articles) & set(duplicates)
-    assert {u for u, s in seen.items() if s == "stored"} == set(articles)
 
 
 def test_one_worker_crawls_several_sources_while_a_stuck_one_waits(
@@ -183,7 +155,7 @@ def test_one_worker_crawls_several_sources_while_a_stuck_one_waits(
         row = state(db, healthy)
         assert row is not None and row["last_success_at"] is not None, healthy
     assert query(db, "SELECT 1 FROM articles")
-    assert_stored_once(db)
+    assert_consistent(db)
 
 
 def test_a_stuck_crawl_in_a_worker_is_ended_at_its_timeout_and_counted_as_failing(
@@ -259,7 +231,7 @@ def test_a_worker_killed_mid_wave_loses_nothing_and_its_sources_are_polled_again
         "https://daily.example.org/a/1001.html",
         "https://daily.example.org/a/1002.html",
     } <= kept
-    assert_stored_once(db)
+    assert_consistent(db)
     # The killed crawls say so: started, never finished.
     assert len(query(db, "SELECT 1 FROM crawl_runs WHERE finished_at IS NULL")) == 2
 
@@ -360,7 +332,7 @@ def test_a_daemon_killed_with_9_leaves_its_worker_to_finish_and_the_next_daemon_
         for page in pages:
             page.release()
     assert second.returncode == 0, stderr + read(log)
-    assert_stored_once(db)
+    assert_consistent(db)
     stored = {web.real_url(r["url"]) for r in query(db, "SELECT url FROM articles")}
     assert {
         "https://daily.example.org/a/1001.html",
