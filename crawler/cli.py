@@ -39,6 +39,7 @@ from crawler.store import (
     check_followup_database,
     describe_store_error,
     open_readonly,
+    open_store,
 )
 
 if TYPE_CHECKING:
@@ -821,7 +822,7 @@ def run_checked_crawl(seeds: Seeds, db_path: str, settings: dict[str, Any]) -> C
     from crawler.runner import run_crawl  # Scrapy is imported only when a crawl runs
 
     try:
-        Store.open(db_path).close()
+        open_store(db_path).close()
     except StoreError as exc:
         raise BadInput(str(exc)) from None
     return run_crawl(seeds, db_path, settings=settings)
