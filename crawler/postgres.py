@@ -68,7 +68,7 @@ def translate(sql: str) -> tuple[str, bool]:
             return "%s"
         if match["percent"]:
             return "%%"
-        return match[0]
+        return match[0].replace("%", "%%")  # psycopg reads % inside literals too
 
     translated = TOKEN.sub(replace, sql)
     target = INSERT_TARGET.match(translated)

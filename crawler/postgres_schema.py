@@ -190,6 +190,8 @@ def check_database(db: PgDatabase) -> None:
     """Raise PostgresError for a database that is not UTF-8, or that holds tables of another
     program (nothing is changed in it)."""
     (encoding,) = db.execute("SHOW server_encoding").fetchone()
+    if isinstance(encoding, bytes):  # psycopg gives bytes for text in a SQL_ASCII database
+        encoding = encoding.decode("ascii", "replace")
     if encoding != "UTF8":
         raise PostgresError(
             f"its encoding is {encoding}, not UTF8: create it with "

@@ -1,0 +1,308 @@
+"""The PostgreSQL store (`--db postgresql://…`): the same schema under the same migration
+names, the same rows as a SQLite crawl of the same web, one copy of a story however many
+writers meet it at once, and a killed crawl re-run storing each story once."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlite_utils import Database
+
+from crawler.cli import cli
+from crawler.config import Topic
+from crawler.ingest import ingest_article
+from crawler.mirror import Mirror
+from crawler.model import Article
+from crawler.postgres import translate
+from crawler.postgres_schema import PG_MIGRATIONS, applied_migrations
+from crawler.query import parse_query
+from crawler.schema import MIGRATIONS
+from crawler.store import Store, StoreError, open_store
+from tests.helpers import (
+    FAST_SETTINGS,
+    HEALTHY_SOURCES,
+    WAIT_CEILING,
+    crawl,
+    reaped,
+    setting_args,
+    wait_until,
+    write_seeds,
+)
+from tests.neardup.corpus import load_articles
+from tests.pg import create_database, pg_rows, pg_url  # noqa: F401 (a fixture)
+from tests.services import PostgresServer, postgres  # noqa: F401 (a fixture)
+
+# What a crawl stored, by URL (ids and fetch times differ between two runs), as both read it.
+STORED = {
+    "articles": """SELECT url, source, title, author, published_at, text, simhash, title_key,
+        original_title_key, baseline FROM articles""",
+    "topics": """SELECT a.url, t.topic, t.matched FROM article_topics t
+        JOIN articles a ON a.id = t.article_id""",
+    "duplicates": """SELECT d.url, d.source, d.title, a.url, d.distance, d.method, d.published_at
+        FROM duplicates d JOIN articles a ON a.id = d.duplicate_of""",
+    "fingerprints": """SELECT a.url, f.value, f.b0, f.b1, f.b2, f.b3, f.sketch
+        FROM fingerprints f JOIN articles a ON a.id = f.article_id""",
+    "seen": "SELECT url, source, status, attempts, detail FROM seen",
+    "validators": "SELECT url, etag, last_modified, content_hash FROM http_validators",
+    "robots": "SELECT url, status, body FROM robots_txt",
+    "days": "SELECT day, source, articles FROM article_days",
+}
+
+
+def sqlite_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as conn:
+        rows = [tuple(row) for row in conn.execute(sql)]
+    conn.close()
+    return rows
+
+
+def stored(read: Callable[[str], list[tuple[Any, ...]]]) -> dict[str, list[tuple[Any, ...]]]:
+    return {name: sorted(read(sql), key=repr) for name, sql in STORED.items()}
+
+
+def stories(read: Callable[[str], list[tuple[Any, ...]]]) -> tuple[int, int, set[str]]:
+    """Articles stored, duplicates recorded, and every URL either holds."""
+    articles = [url for (url,) in read("SELECT url FROM articles")]
+    duplicates = [url for (url,) in read("SELECT url FROM duplicates")]
+    return len(articles), len(duplicates), {*articles, *duplicates}
+
+
+# Statements, written once for SQLite ---------------------------------------------------------
+
+
+def test_statements_are_translated_for_psycopg() -> None:
+    assert translate("SELECT * FROM seen WHERE url = ? AND status = ?") == (
+        "SELECT * FROM seen WHERE url = %s AND status = %s",
+        False,
+    )
+    assert translate("INSERT INTO articles (url, title) VALUES (:url, :title)") == (
+        "INSERT INTO articles (url, title) VALUES (%(url)s, %(title)s) RETURNING id",
+        True,
+    )
+    # Literals, casts and LIKE patterns are left as they are (a literal % doubled for psycopg).
+    assert translate("SELECT 'a?b:c', x::text FROM t WHERE y LIKE '%z' AND w = :w") == (
+        "SELECT 'a?b:c', x::text FROM t WHERE y LIKE '%%z' AND w = %(w)s",
+        False,
+    )
+    # Rows without an id (seen, keyed by url) return nothing.
+    assert translate("INSERT INTO seen (url) VALUES (?) ON CONFLICT(url) DO NOTHING")[1] is False
+
+
+def test_every_sqlite_migration_has_a_postgresql_counterpart_in_the_same_order() -> None:
+    sqlite_names = [m.name for m in MIGRATIONS.pending(Database(memory=True))]
+    missing = [name for name in sqlite_names if name not in PG_MIGRATIONS]
+    assert not missing, f"add these to crawler.postgres_schema.PG_MIGRATIONS: {missing}"
+    order = [name for name in PG_MIGRATIONS if name in sqlite_names]
+    assert order == sqlite_names
+
+
+# Schema and migrations ----------------------------------------------------------------------
+
+
+def columns_of_sqlite() -> dict[str, list[str]]:
+    db = Store.memory().db
+    tables = [t.name for t in db.tables if not t.name.startswith(("_sqlite", "articles_fts"))]
+    tables = [name for name in tables if not name.startswith("articles_bigrams")]
+    return {name: [c.name for c in db[name].columns] for name in tables}
+
+
+def columns_of_postgres(url: str) -> dict[str, list[str]]:
+    rows = pg_rows(
+        url,
+        """SELECT table_name, column_name FROM information_schema.columns
+           WHERE table_schema = current_schema() AND table_name <> '_followup_migrations'
+           ORDER BY table_name, ordinal_position""",
+    )
+    found: dict[str, list[str]] = {}
+    for table, column in rows:
+        found.setdefault(table, []).append(column)
+    return found
+
+
+def test_postgresql_has_the_same_tables_and_columns(pg_url: str) -> None:  # noqa: F811
+    open_store(pg_url).close()
+    expected = columns_of_sqlite()
+    found = columns_of_postgres(pg_url)
+    # Tables migrations still to come on SQLite's side may add (crawl_runs.job: m011_nodes).
+    found["crawl_runs"] = [c for c in found["crawl_runs"] if c in expected["crawl_runs"]]
+    assert found == expected
+
+
+def test_migrations_are_idempotent_and_safe_to_race_on_postgresql(pg_url: str) -> None:  # noqa: F811
+    with ThreadPoolExecutor(3) as pool:  # three processes starting on a new database at once
+        stores = list(pool.map(lambda _: open_store(pg_url), range(3)))
+    for store in stores:
+        store.close()
+    again = open_store(pg_url)
+    assert applied_migrations(again.db) == list(PG_MIGRATIONS)  # type: ignore[arg-type]
+    again.close()
+    counts = pg_rows(pg_url, "SELECT name, count(*) FROM _followup_migrations GROUP BY name")
+    assert {count for _, count in counts} == {1}
+
+
+def test_migrations_are_idempotent_on_sqlite(tmp_path: Path) -> None:
+    for _ in range(2):
+        open_store(tmp_path / "f.db").close()
+    names = sqlite_rows(tmp_path / "f.db", "SELECT name FROM _sqlite_migrations")
+    assert sorted(names) == sorted((m.name,) for m in MIGRATIONS.pending(Database(memory=True)))
+
+
+def test_a_non_utf8_database_is_refused_with_the_fix(postgres: PostgresServer) -> None:  # noqa: F811
+    url = create_database(postgres, encoding="SQL_ASCII")
+    with pytest.raises(StoreError, match=r"its encoding is SQL_ASCII, not UTF8: create it with"):
+        open_store(url)
+    assert pg_rows(url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(0,)]
+
+
+def test_a_database_of_another_program_is_left_unchanged(pg_url: str) -> None:  # noqa: F811
+    with psycopg_connect(pg_url) as conn:
+        conn.execute("CREATE TABLE invoices (id int)")
+    with pytest.raises(StoreError, match=r"holds tables of another program \(invoices\)"):
+        open_store(pg_url)
+    assert columns_of_postgres(pg_url) == {"invoices": ["id"]}
+
+
+def test_a_crawl_to_a_server_that_is_not_there_exits_2_with_one_line(
+    tmp_path: Path, web: Mirror
+) -> None:
+    seeds = write_seeds(tmp_path / "seeds", web, HEALTHY_SOURCES)
+    url = "postgresql://followup:secret@127.0.0.1:1/followup"
+    result = CliRunner().invoke(cli, ["crawl", "--seeds", str(seeds), "--db", url])
+    assert result.exit_code == 2, result.output
+    assert "cannot connect to postgresql://followup:***@127.0.0.1:1/followup" in result.output
+    assert "secret" not in result.output and "Traceback" not in result.output
+
+
+def psycopg_connect(url: str) -> Any:
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True)
+
+
+# Crawls -------------------------------------------------------------------------------------
+
+
+def test_a_crawl_stores_on_postgresql_exactly_what_it_stores_on_sqlite(
+    tmp_path: Path,
+    web: Mirror,
+    pg_url: str,  # noqa: F811
+) -> None:
+    seeds = write_seeds(tmp_path / "seeds", web, HEALTHY_SOURCES)
+    on_sqlite = crawl(seeds, tmp_path / "f.db")
+    on_postgres = crawl(seeds, pg_url)  # type: ignore[arg-type]
+    assert on_postgres == on_sqlite
+    expected = stored(lambda sql: sqlite_rows(tmp_path / "f.db", sql))
+    assert expected["duplicates"] and expected["fingerprints"], (
+        "a crawl with no reposts proves less"
+    )
+    assert stored(lambda sql: pg_rows(pg_url, sql)) == expected
+    # A second crawl finds everything known, on both.
+    assert crawl(seeds, pg_url) == crawl(seeds, tmp_path / "f.db")  # type: ignore[arg-type]
+    assert stored(lambda sql: pg_rows(pg_url, sql)) == stored(
+        lambda sql: sqlite_rows(tmp_path / "f.db", sql)
+    )
+
+
+TOPICS = (Topic("all", "所有", parse_query("的")),)
+PUBLISHED = datetime(2026, 11, 16, 3, 0, tzinfo=UTC)
+
+
+def test_writers_meeting_the_same_stories_at_the_same_moment_store_each_once(
+    pg_url: str,  # noqa: F811
+) -> None:
+    corpus = load_articles()[:24]
+    originals = [
+        Article(f"https://a.example/{n}", a.title, a.body, "", PUBLISHED)
+        for n, a in enumerate(corpus)
+    ]
+    start = threading.Barrier(2, timeout=WAIT_CEILING)
+
+    def node(prefix: str) -> list[str]:
+        store = open_store(pg_url)  # a session of its own, as on another machine
+        try:
+            start.wait()
+            copies = [replace(a, url=a.url.replace("a.example", prefix)) for a in originals]
+            return [ingest_article(store, c, source=prefix, topics=TOPICS).status for c in copies]
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(node, ["one.example", "two.example"]))
+    assert all(status in ("stored", "duplicate") for status in outcomes[0] + outcomes[1])
+    # Each story once: one copy stored, the other its duplicate, whichever writer came first.
+    for n in range(len(originals)):
+        assert sorted([outcomes[0][n], outcomes[1][n]]) == ["duplicate", "stored"], n
+    assert pg_rows(pg_url, "SELECT count(*) FROM articles") == [(len(originals),)]
+    assert pg_rows(pg_url, "SELECT count(*) FROM duplicates") == [(len(originals),)]
+
+
+def test_two_crawl_processes_meeting_the_same_story_at_once_store_it_once(
+    tmp_path: Path,
+    web: Mirror,
+    pg_url: str,  # noqa: F811
+) -> None:
+    seeds = write_seeds(tmp_path / "seeds", web, HEALTHY_SOURCES)
+    alone = tmp_path / "alone.db"
+    crawl(seeds, alone)  # one process, both sources, one after another
+    expected = stories(lambda sql: sqlite_rows(alone, sql))
+    assert expected[1] >= 1, "the sources must carry a common story, or this proves nothing"
+    commands = [
+        [*followup_crawl(seeds, pg_url), "--source", "news", "--source", "listed"],
+        [*followup_crawl(seeds, pg_url), "--source", "daily"],
+    ]
+    open_store(pg_url).close()  # migrated first: the runs race on the stories, not the schema
+    logs = [tmp_path / "one.log", tmp_path / "two.log"]
+    with logs[0].open("w") as one, logs[1].open("w") as two:
+        processes = [
+            subprocess.Popen(c, stderr=log) for c, log in zip(commands, [one, two], strict=True)
+        ]
+        with reaped(processes[0]), reaped(processes[1]):  # type: ignore[arg-type]
+            codes = [p.wait(timeout=600) for p in processes]
+    assert codes == [0, 0], [log.read_text()[-2000:] for log in logs]
+    assert stories(lambda sql: pg_rows(pg_url, sql)) == expected
+
+
+def followup_crawl(seeds: Path, db: str) -> list[str]:
+    command = str(Path(sys.executable).with_name("followup"))
+    return [command, "crawl", "--seeds", str(seeds), "--db", db, *setting_args(FAST_SETTINGS)]
+
+
+def test_a_crawl_killed_mid_run_then_run_again_stores_each_story_once(
+    tmp_path: Path,
+    web: Mirror,
+    pg_url: str,  # noqa: F811
+) -> None:
+    seeds = write_seeds(tmp_path / "seeds", web, HEALTHY_SOURCES)
+    alone = tmp_path / "alone.db"
+    crawl(seeds, alone)
+    expected = stories(lambda sql: sqlite_rows(alone, sql))
+    daily = "SELECT url FROM articles WHERE source = 'daily' UNION SELECT url FROM duplicates"
+    page = sorted(url for (url,) in sqlite_rows(alone, f"{daily} WHERE source = 'daily'"))[0]
+    gate = web.hold(web.real_url(page))  # never answered before the kill
+    try:
+        process = subprocess.Popen(followup_crawl(seeds, pg_url), stderr=subprocess.DEVNULL)
+        with reaped(process):  # type: ignore[arg-type]
+            # Killed once it waits on the held page and has stored something else.
+            wait_until(
+                lambda: gate.arrived.is_set() and pg_rows(pg_url, "SELECT 1 FROM articles"),
+                "the crawl to store an article and wait on the held page",
+            )
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=WAIT_CEILING)
+    finally:
+        gate.release()
+    assert page not in stories(lambda sql: pg_rows(pg_url, sql))[2]
+    crawl(seeds, pg_url)  # type: ignore[arg-type]
+    assert stories(lambda sql: pg_rows(pg_url, sql)) == expected
