@@ -16,7 +16,8 @@ second tier, the cost per related article, each beside the decision before it), 
 CPU per poll and memory with worker processes against a child process per poll, (9) page
 extraction per site against the whole-document extractors of an earlier commit, (10) export and
 search on a store of `--serve-articles` articles beside the code before streaming and the
-bigram index; and profiles the crawl. `--real DIR` adds real texts to (6), read from DIR at run
+bigram index, (11) the crawl into PostgreSQL against the same crawl into SQLite (a local
+server from the system packages); and profiles the crawl. `--real DIR` adds real texts to (6), read from DIR at run
 time; `--only 7` runs the serve
 measurement alone.
 The table goes to stdout and, with the machine and the parameters, to docs/benchmarks.md.
@@ -41,6 +42,7 @@ from bench.index import measure_index
 from bench.mirrorgen import MirrorSpec, generate_mirror
 from bench.neardup import measure_neardup
 from bench.pipeline import CRAWL_SETTINGS, measure_pipeline
+from bench.postgres import measure_postgres
 from bench.readers import measure_readers
 from bench.recrawl import measure_unchanged_recrawl
 from bench.report import Row, definition_list, load_average, machine, results_table
@@ -60,6 +62,7 @@ MEASUREMENTS: tuple[Callable[[Context], list[Row]], ...] = (
     measure_daemon_workers,  # 8
     measure_extraction,  # 9
     measure_readers,  # 10
+    measure_postgres,  # 11
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 QUICK = Options(
