@@ -28,6 +28,7 @@ from crawler.dates import parse_duration, parse_when, utcnow
 from crawler.export import FORMATS, SUFFIXES, ExportError, Format, format_for, iter_render
 from crawler.health import CODES as HEALTH_CODES
 from crawler.notify.targets import NOTIFY_FILE, Target, load_targets
+from crawler.postgres import is_postgres_url
 from crawler.report import all_failed, format_summary
 from crawler.search import format_hits, operator_words, search_articles
 from crawler.sql import FORMATS as QUERY_FORMATS
@@ -478,6 +479,12 @@ def daemon(
         run_daemon,
     )
 
+    if is_postgres_url(db_path):
+        raise BadInput(
+            "followup daemon runs on a SQLite file only for now (its per-source locks are "
+            "files beside it); on PostgreSQL run `followup crawl --db postgresql://…` from cron "
+            "or a systemd timer, one crawl per source or per machine (see README)"
+        )
     seeds = load_checked_seeds(seeds_dir)
     targets = load_checked_targets(seeds_dir, check_urls=True)
     parse_overrides(overrides)
@@ -546,7 +553,7 @@ def status(db_path: str, as_json: bool, max_failing: timedelta, ignore: tuple[st
     from crawler.notify.outbox import get_target_summaries
     from crawler.status import format_health, format_status, get_status, status_json
 
-    if not Path(db_path).exists():
+    if not is_postgres_url(db_path) and not Path(db_path).exists():
         raise BadInput(f"{db_path}: no such database; pass --db, or start `followup daemon`")
     db = open_checked(db_path)  # read-only: status never writes, on a read-only file too
     now = utcnow()
@@ -736,6 +743,11 @@ def serve(db_path: str, host: str, port: int) -> None:
     Read-only: it never writes the database, and shows what a running daemon adds. Needs the
     web extra (pip install 'followup-crawler[web]'). Exit status 2 when there is no database.
     """
+    if is_postgres_url(db_path):
+        raise BadInput(
+            "followup serve reads a SQLite file only (Datasette reads SQLite); on PostgreSQL "
+            "use `followup query`, `search`, `export` and `status` with the same --db"
+        )
     try:
         from crawler.web.app import ServeError, build_datasette, run_datasette
     except ModuleNotFoundError as exc:

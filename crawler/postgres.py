@@ -11,8 +11,10 @@ transaction (commit, rollback, or the session of a node that died).
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -23,11 +25,16 @@ URL_SCHEMES = ("postgresql://", "postgres://")
 # pg_advisory_xact_lock keys (64-bit): "followup" in ASCII, and the next one for migrations.
 STORE_LOCK = 0x666F6C6C6F777570
 MIGRATION_LOCK = STORE_LOCK + 1
+NOTIFY_LOCK = STORE_LOCK + 2  # one notification sender at a time (crawler.notify.sender)
 # The tables whose rows have a generated `id`: an INSERT into them returns it (lastrowid).
 ID_TABLES = frozenset(
     {"articles", "duplicates", "fingerprints", "crawl_runs", "article_versions", "notifications"}
 )
 CONNECT_TIMEOUT_S = 30
+# Rows a reader's server-side cursor fetches at a time: memory stays bounded however many come.
+FETCH_ROWS = 500
+READ_RE = re.compile(r"\s*(SELECT|WITH|VALUES|TABLE)\b", re.IGNORECASE)
+_cursor_names = itertools.count(1)
 
 
 class PostgresError(sqlite3.DatabaseError):
@@ -96,6 +103,9 @@ class PgCursor:
     def fetchone(self) -> Any:
         return self.cursor.fetchone() if self.cursor.description else None
 
+    def fetchmany(self, size: int) -> list[Any]:
+        return list(self.cursor.fetchmany(size)) if self.cursor.description else []
+
     def fetchall(self) -> list[Any]:
         return list(self.cursor.fetchall()) if self.cursor.description else []
 
@@ -107,9 +117,18 @@ class PgDatabase:
     """One PostgreSQL session, in autocommit like sqlite-utils' Database: a statement outside
     a transaction commits at once; `BEGIN IMMEDIATE`, `atomic()` and `commit()` make one."""
 
-    def __init__(self, conn: Any, url: str) -> None:
+    def __init__(self, conn: Any, url: str, *, read_only: bool = False) -> None:
         self._conn = conn
         self.url = url
+        # A reader's session: its transactions are one snapshot (REPEATABLE READ), and reads
+        # inside one stream from a server-side cursor instead of arriving whole.
+        self.read_only = read_only
+        self._streams: list[Any] = []  # server-side cursors, closed when their transaction ends
+
+    @property
+    def connection(self) -> Any:
+        """The psycopg connection itself (for what only PostgreSQL does: `followup query`)."""
+        return self._conn
 
     @property
     def conn(self) -> PgDatabase:
@@ -147,6 +166,11 @@ class PgDatabase:
         if parsed and params is None:
             params = ()  # so that psycopg reads the statement's %% as %
         try:
+            if self.read_only and self.in_transaction and READ_RE.match(statement):
+                streamed = self._conn.cursor(name=f"followup_{next(_cursor_names)}")
+                streamed.itersize = FETCH_ROWS
+                self._streams.append(streamed)
+                return PgCursor(streamed.execute(statement, params))
             cursor = self._conn.execute(statement, params)
             return PgCursor(cursor, returning_id=returning_id)
         except psycopg.Error as exc:
@@ -180,7 +204,7 @@ class PgDatabase:
                 raise
             self._run("RELEASE SAVEPOINT followup_atomic")
             return
-        self._run("BEGIN")
+        self._run("BEGIN ISOLATION LEVEL REPEATABLE READ" if self.read_only else "BEGIN")
         try:
             yield self
         except BaseException:
@@ -189,15 +213,23 @@ class PgDatabase:
         self.commit()
 
     def commit(self) -> None:
+        self._close_streams()
         if self.in_transaction:
             self._run("COMMIT")
 
     def rollback(self) -> None:
+        self._close_streams()
         if self.in_transaction and not self._conn.closed:
             self._run("ROLLBACK")
 
     def close(self) -> None:
+        self._close_streams()
         self._conn.close()
+
+    def _close_streams(self) -> None:
+        streams, self._streams = self._streams, []
+        for cursor in streams:
+            cursor.close()
 
     def table_names(self) -> list[str]:
         return [
@@ -233,4 +265,22 @@ def connect(url: str, *, read_only: bool = False, statement_timeout_s: float = 0
         )
     except psycopg.Error as exc:
         raise PostgresError(f"cannot connect to {mask_url(url)}: {_one_line(exc)}") from exc
-    return PgDatabase(conn, url)
+    return PgDatabase(conn, url, read_only=read_only)
+
+
+@contextmanager
+def session_lock(url: str, key: int, *, wait: float, poll: float = 0.2) -> Iterator[bool]:
+    """Hold a session-level advisory lock on a connection of its own, waiting up to `wait`
+    seconds; yields False when another session held it all along. The lock goes with the
+    session: released at the end of the block, or by the server when this process dies."""
+    db = connect(url)
+    try:
+        deadline = time.monotonic() + wait
+        while not db.execute("SELECT pg_try_advisory_lock(?)", [key]).fetchone()[0]:
+            if time.monotonic() >= deadline:
+                yield False
+                return
+            time.sleep(poll)
+        yield True
+    finally:
+        db.close()

@@ -186,9 +186,38 @@ def open_migrated(url: str) -> PgDatabase:
     return db
 
 
+def open_reader(url: str, *, statement_timeout_s: float = 0) -> PgDatabase:
+    """A read-only session of a followup database (every transaction refused a write by the
+    server), statements stopped after statement_timeout_s when given."""
+    db = connect(url, read_only=True, statement_timeout_s=statement_timeout_s)
+    try:
+        check_encoding(db)
+        if MIGRATIONS_TABLE not in db.table_names():
+            raise PostgresError(
+                f"no followup database at {mask_url(url)}: run `followup crawl --db URL` first, "
+                "or pass --db"
+            )
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
 def check_database(db: PgDatabase) -> None:
     """Raise PostgresError for a database that is not UTF-8, or that holds tables of another
     program (nothing is changed in it)."""
+    check_encoding(db)
+    names = db.table_names()
+    if names and MIGRATIONS_TABLE not in names:
+        shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+        raise PostgresError(
+            f"it holds tables of another program ({shown}) and was left unchanged: "
+            "give followup a database of its own"
+        )
+
+
+def check_encoding(db: PgDatabase) -> None:
+    """Raise PostgresError for a database that is not UTF-8 (it cannot hold Chinese text)."""
     (encoding,) = db.execute("SHOW server_encoding").fetchone()
     if isinstance(encoding, bytes):  # psycopg gives bytes for text in a SQL_ASCII database
         encoding = encoding.decode("ascii", "replace")
@@ -196,11 +225,4 @@ def check_database(db: PgDatabase) -> None:
         raise PostgresError(
             f"its encoding is {encoding}, not UTF8: create it with "
             "`CREATE DATABASE … ENCODING 'UTF8' LC_CTYPE 'C.UTF-8' TEMPLATE template0`"
-        )
-    names = db.table_names()
-    if names and MIGRATIONS_TABLE not in names:
-        shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
-        raise PostgresError(
-            f"it holds tables of another program ({shown}) and was left unchanged: "
-            "give followup a database of its own"
         )

@@ -104,6 +104,8 @@ def write_problem(path: Path) -> str | None:
 
 def check_followup_database(db: Database, path: Path) -> None:
     """Raise ForeignDatabase for a file with tables but no followup schema, before any change."""
+    if not isinstance(db, Database):
+        return  # PostgreSQL: its reader and store check this as they connect
     tables = db.table_names()
     if not tables or MIGRATIONS.applied(db):
         return
@@ -148,6 +150,8 @@ def open_readonly(path: str | Path) -> Database:
     In a directory nobody may write (a read-only mount), WAL's -shm file cannot be made, so
     the file is read as immutable: what it holds, without a -wal that was never checkpointed.
     """
+    if is_postgres_url(path):
+        return _open_postgres_reader(str(path))
     path = Path(path)
     if not path.is_file():
         raise StoreError(
@@ -169,6 +173,17 @@ def open_readonly(path: str | Path) -> Database:
             path,
         )
     return _connect_readonly(path, immutable=True)
+
+
+def _open_postgres_reader(url: str) -> Database:
+    """A read-only session of a PostgreSQL followup database (crawler.postgres)."""
+    from crawler.postgres_schema import open_reader
+
+    try:
+        # A PgDatabase answers every call the readers make of a Database, in PostgreSQL.
+        return cast(Database, open_reader(url))
+    except PostgresError as exc:
+        raise StoreError(str(exc)) from exc
 
 
 def _connect_readonly(path: Path, *, immutable: bool = False) -> Database:

@@ -41,6 +41,6 @@ def pg_rows(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     """Rows read with a connection of their own (none when the table is not there yet)."""
     with psycopg.connect(url, autocommit=True) as conn:
         try:
-            return [tuple(row) for row in conn.execute(sql, params).fetchall()]
+            return [tuple(row) for row in conn.execute(sql, params or None).fetchall()]
         except psycopg.errors.UndefinedTable:
             return []
