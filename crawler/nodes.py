@@ -19,9 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from crawler.config import Node
+from crawler.store import open_readonly
 
 # Scrapyd answers in milliseconds; a node that takes this long is as good as down.
 REQUEST_TIMEOUT = 30.0
@@ -311,18 +310,24 @@ def _job_state(client: ScrapydClient, job_id: str) -> str | None:
 
 
 def get_last_run_id(db_path: str | Path) -> int:
-    """The newest crawl_runs id (0 for none)."""
-    with Database(db_path) as db:
+    """The newest crawl_runs id (0 for none), of a SQLite file or a PostgreSQL store."""
+    db = open_readonly(db_path)
+    try:
         return int(next(db.query("SELECT coalesce(max(id), 0) AS id FROM crawl_runs"))["id"])
+    finally:
+        db.close()
 
 
 def get_source_run(db_path: str | Path, source_id: str, *, after: int) -> dict[str, Any] | None:
     """The stats of the first finished run of exactly this source after run id `after`."""
-    with Database(db_path) as db:
+    db = open_readonly(db_path)
+    try:
         rows = db.query(
             "SELECT stats FROM crawl_runs WHERE id > ? AND sources = ? AND stats IS NOT NULL "
             "ORDER BY id LIMIT 1",
             [after, json.dumps([source_id])],
         )
         row = next(rows, None)
+    finally:
+        db.close()
     return json.loads(row["stats"]) if row else None
