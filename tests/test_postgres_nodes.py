@@ -14,10 +14,10 @@ from crawler.config import Node
 from crawler.mirror import Mirror
 from crawler.nodes import NodeRun, ScrapydClient, run_on_node
 from crawler.store import open_store
-from tests.helpers import FAST_SETTINGS, HEALTHY_SOURCES, WAIT_CEILING, crawl, write_seeds
+from tests.helpers import FAST_SETTINGS, HEALTHY_SOURCES, WAIT_CEILING
 from tests.pg import pg_rows, pg_url  # noqa: F401 (a fixture)
 from tests.services import postgres, running_scrapyd  # noqa: F401 (a fixture)
-from tests.test_postgres_store import sqlite_rows, stories
+from tests.test_postgres_store import crawled_alone, stories
 
 TWO_SOURCES = HEALTHY_SOURCES.split('[[source]]\nid = "listed"')[0]  # news and daily
 
@@ -40,11 +40,7 @@ def test_two_nodes_writing_one_postgresql_store_store_a_shared_story_once(
     web: Mirror,
     pg_url: str,  # noqa: F811
 ) -> None:
-    seeds = write_seeds(tmp_path / "seeds", web, TWO_SOURCES)
-    alone = tmp_path / "alone.db"
-    crawl(seeds, alone)  # one process, both sources, one after another
-    expected = stories(lambda sql: sqlite_rows(alone, sql))
-    assert expected[1] >= 1, "the two sources must carry a common story, or this proves nothing"
+    seeds, _, expected = crawled_alone(tmp_path, web, TWO_SOURCES)
     open_store(pg_url).close()  # the daemon's store, migrated before any job
     with running_scrapyd() as one, running_scrapyd() as two, ThreadPoolExecutor(2) as pool:
         nodes = [Node("one", one.url), Node("two", two.url)]

@@ -79,6 +79,19 @@ def stories(read: Callable[[str], list[tuple[Any, ...]]]) -> tuple[int, int, set
     return len(articles), len(duplicates), {*articles, *duplicates}
 
 
+Stories = tuple[int, int, set[str]]
+
+
+def crawled_alone(tmp_path: Path, web: Mirror, sources: str) -> tuple[Path, Path, Stories]:
+    """Seeds of these sources, and what one process crawling them one after another stores
+    in SQLite (which must include a repost, or a test of concurrent writers proves nothing)."""
+    seeds, alone = write_seeds(tmp_path / "seeds", web, sources), tmp_path / "alone.db"
+    crawl(seeds, alone)
+    expected = stories(lambda sql: sqlite_rows(alone, sql))
+    assert expected[1] >= 1, "the sources must carry a common story, or this proves nothing"
+    return seeds, alone, expected
+
+
 # Statements, written once for SQLite ---------------------------------------------------------
 
 
@@ -253,11 +266,7 @@ def test_two_crawl_processes_meeting_the_same_story_at_once_store_it_once(
     web: Mirror,
     pg_url: str,  # noqa: F811
 ) -> None:
-    seeds = write_seeds(tmp_path / "seeds", web, HEALTHY_SOURCES)
-    alone = tmp_path / "alone.db"
-    crawl(seeds, alone)  # one process, both sources, one after another
-    expected = stories(lambda sql: sqlite_rows(alone, sql))
-    assert expected[1] >= 1, "the sources must carry a common story, or this proves nothing"
+    seeds, _, expected = crawled_alone(tmp_path, web, HEALTHY_SOURCES)
     commands = [
         [*followup_crawl(seeds, pg_url), "--source", "news", "--source", "listed"],
         [*followup_crawl(seeds, pg_url), "--source", "daily"],
@@ -284,10 +293,7 @@ def test_a_crawl_killed_mid_run_then_run_again_stores_each_story_once(
     web: Mirror,
     pg_url: str,  # noqa: F811
 ) -> None:
-    seeds = write_seeds(tmp_path / "seeds", web, HEALTHY_SOURCES)
-    alone = tmp_path / "alone.db"
-    crawl(seeds, alone)
-    expected = stories(lambda sql: sqlite_rows(alone, sql))
+    seeds, alone, expected = crawled_alone(tmp_path, web, HEALTHY_SOURCES)
     daily = "SELECT url FROM articles WHERE source = 'daily' UNION SELECT url FROM duplicates"
     page = sorted(url for (url,) in sqlite_rows(alone, f"{daily} WHERE source = 'daily'"))[0]
     gate = web.hold(web.real_url(page))  # never answered before the kill
