@@ -312,3 +312,39 @@ def test_a_crawl_killed_mid_run_then_run_again_stores_each_story_once(
     assert page not in stories(lambda sql: pg_rows(pg_url, sql))[2]
     crawl(seeds, pg_url)  # type: ignore[arg-type]
     assert stories(lambda sql: pg_rows(pg_url, sql)) == expected
+
+
+def test_a_server_that_drops_the_crawl_mid_run_ends_it_with_one_line_then_a_rerun_stores_all(
+    tmp_path: Path,
+    web: Mirror,
+    pg_url: str,  # noqa: F811
+) -> None:
+    seeds, alone, expected = crawled_alone(tmp_path, web, HEALTHY_SOURCES)
+    daily = "SELECT url FROM articles WHERE source = 'daily' UNION SELECT url FROM duplicates"
+    page = sorted(url for (url,) in sqlite_rows(alone, f"{daily} WHERE source = 'daily'"))[0]
+    gate = web.hold(web.real_url(page))
+    log = tmp_path / "crawl.log"
+    try:
+        with log.open("w") as stderr:
+            process = subprocess.Popen(followup_crawl(seeds, pg_url), stderr=stderr)
+            with reaped(process):  # type: ignore[arg-type]
+                wait_until(
+                    lambda: gate.arrived.is_set() and pg_rows(pg_url, "SELECT 1 FROM articles"),
+                    "the crawl to store an article and wait on the held page",
+                )
+                # The server ends the crawl's session (a restart, a failover, an admin).
+                pg_rows(
+                    pg_url,
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                )
+                gate.release()
+                code = process.wait(timeout=600)
+    finally:
+        gate.release()
+    errors = [line for line in log.read_text().splitlines() if "ERROR" in line]
+    assert code == 1, log.read_text()[-3000:]
+    assert len(errors) == 1 and f"{pg_url} failed (" in errors[0], errors
+    assert "check the server, then run again" in errors[0] and "Traceback" not in log.read_text()
+    crawl(seeds, pg_url)  # type: ignore[arg-type]
+    assert stories(lambda sql: pg_rows(pg_url, sql)) == expected
