@@ -62,7 +62,7 @@ db_option = click.option(
     default="followup.db",
     show_default=True,
     type=click.Path(dir_okay=False),
-    help="SQLite database file (env FOLLOWUP_DB).",
+    help="SQLite database file, or a postgresql:// URL (env FOLLOWUP_DB).",
 )
 
 
