@@ -4,11 +4,14 @@ advisory lock in place of the lock file)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from click.testing import CliRunner
 
+from crawler.cli import cli
 from crawler.dates import utcnow
 from crawler.notify.sender import SenderBusy, send_pending, sender_lock
 from crawler.state import SourceState, save_source_state
@@ -34,6 +37,8 @@ def test_one_message_per_article_and_one_sender_at_a_time(
     desk = target(webhook.url())
     ingest(store, [desk], article(1), article(2))
     store.close()
+    pending = CliRunner().invoke(cli, ["notify", "pending", "--db", pg_url, "--json"])
+    assert [row["title"][:3] for row in json.loads(pending.stdout)] == ["第1篇", "第2篇"]
     busy = pytest.raises(SenderBusy, match="another process has been sending")
     with sender_lock(pg_url, wait=timedelta(0)), busy:  # a sender on another machine
         send_pending(pg_url, [desk], options=replace(OPTIONS, lock_wait=timedelta(0)))
