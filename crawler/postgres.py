@@ -248,7 +248,13 @@ def _one_line(exc: BaseException) -> str:
 def connect(url: str, *, read_only: bool = False, statement_timeout_s: float = 0) -> PgDatabase:
     """A session of the database at `url` (autocommit; read-only when asked, every
     transaction then refused a write by the server)."""
-    import psycopg
+    try:
+        import psycopg
+    except ImportError:
+        raise PostgresError(
+            f"{mask_url(url)} needs psycopg, which is not installed: "
+            "pip install 'followup-crawler[postgres]'"
+        ) from None
 
     options = []
     if read_only:

@@ -348,3 +348,11 @@ def test_a_server_that_drops_the_crawl_mid_run_ends_it_with_one_line_then_a_reru
     assert "check the server, then run again" in errors[0] and "Traceback" not in log.read_text()
     crawl(seeds, pg_url)  # type: ignore[arg-type]
     assert stories(lambda sql: pg_rows(pg_url, sql)) == expected
+
+
+def test_a_postgresql_url_without_psycopg_installed_says_which_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as where the extra is not installed
+    with pytest.raises(StoreError, match=r"needs psycopg, which is not installed: pip install"):
+        open_store("postgresql://followup@127.0.0.1:1/followup")
