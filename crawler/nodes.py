@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import time
 import urllib.error
@@ -23,6 +24,8 @@ from sqlite_utils import Database
 
 from crawler.config import Node
 from crawler.report import source_failed
+
+logger = logging.getLogger(__name__)
 
 # Scrapyd answers in milliseconds; a node that takes this long is as good as down.
 REQUEST_TIMEOUT = 30.0
@@ -297,8 +300,12 @@ def watch_job(
             raise NodeError(f"node {client.node.id}: job {job_id} is gone (was Scrapyd restarted?)")
         wanted = signal()
         if wanted is not None and wanted not in sent:
-            client.cancel(job_id, signal=wanted)
+            was = client.cancel(job_id, signal=wanted)
             sent.add(wanted)
+            # Logged once the node has it: tests wait for this line before a held page answers.
+            logger.info(
+                "node %s: job %s (%s) cancelled with SIG%s", client.node.id, job_id, was, wanted
+            )
             killed_at = time.monotonic() if wanted == "KILL" else killed_at
         if killed_at is not None and time.monotonic() > killed_at + KILL_WAIT:
             raise NodeError(
