@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -186,8 +186,11 @@ def get_node_status(node: Node, *, timeout: float = REQUEST_TIMEOUT) -> NodeStat
         return NodeStatus(node, error=str(exc))
 
 
-def format_node_status(status: NodeStatus) -> list[str]:
-    """Lines for `followup nodes`: the node, then one line per job."""
+def format_node_status(
+    status: NodeStatus, runs: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[str]:
+    """Lines for `followup nodes`: the node, then one line per job (with the run it recorded,
+    from runs: job id → get_job_runs' entry)."""
     node = status.node
     if status.error is not None:
         return [f"{node.id}  {node.url}  DOWN  {status.error}"]
@@ -195,11 +198,15 @@ def format_node_status(status: NodeStatus) -> list[str]:
     lines = [f"{node.id}  {node.url}  up  {counts}"]
     for job in status.jobs:
         when = job.end_time or job.start_time or ""
-        lines.append(f"  {job.state:<8}  {job.id}  {job.spider}  {when}".rstrip())
+        run = (runs or {}).get(job.id)
+        recorded = f"  run {run['id']}: {run['new']} new, {run['reason']}" if run else ""
+        lines.append(f"  {job.state:<8}  {job.id}  {job.spider}  {when}{recorded}".rstrip())
     return lines
 
 
-def node_status_json(status: NodeStatus) -> dict[str, Any]:
+def node_status_json(
+    status: NodeStatus, runs: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
     """A node's status as `followup nodes --json` prints it."""
     return {
         "id": status.node.id,
@@ -213,6 +220,7 @@ def node_status_json(status: NodeStatus) -> dict[str, Any]:
                 "state": job.state,
                 "start_time": job.start_time,
                 "end_time": job.end_time,
+                "run": (runs or {}).get(job.id),
             }
             for job in status.jobs
         ],
@@ -406,3 +414,37 @@ def get_job_run(
         )
         row = next(rows, None)
     return (int(row["id"]), json.loads(row["stats"])) if row else None
+
+
+def has_job_column(db: Database) -> bool:
+    """Whether crawl_runs records jobs (m011_nodes; a reader opens older files unmigrated)."""
+    return "job" in db["crawl_runs"].columns_dict
+
+
+def get_job_runs(db: Database, job_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The finished run each of these Scrapyd jobs recorded: id, reason and new articles."""
+    wanted = list(job_ids)
+    if not wanted or not has_job_column(db):
+        return {}
+    marks = ", ".join("?" * len(wanted))
+    rows = db.query(
+        f"SELECT id, job, stats FROM crawl_runs WHERE job IN ({marks}) AND stats IS NOT NULL",
+        wanted,
+    )
+    return {row["job"]: _job_run(row["id"], json.loads(row["stats"])) for row in rows}
+
+
+def _job_run(run_id: int, stats: Mapping[str, Any]) -> dict[str, Any]:
+    figures = stats.get("sources", {}).values()
+    new = sum(int(f.get("new", 0)) for f in figures)
+    return {"id": run_id, "reason": stats.get("reason"), "new": new}
+
+
+def get_run_jobs(db: Database, run_ids: Iterable[int]) -> dict[int, str]:
+    """The Scrapyd job of each of these runs that a node made (run id → job id)."""
+    wanted = list(run_ids)
+    if not wanted or not has_job_column(db):
+        return {}
+    marks = ", ".join("?" * len(wanted))
+    sql = f"SELECT id, job FROM crawl_runs WHERE id IN ({marks}) AND job IS NOT NULL"
+    return {int(row["id"]): str(row["job"]) for row in db.query(sql, wanted)}

@@ -197,6 +197,16 @@ def test_node_sources_are_jobs_a_dead_node_backs_off_and_sigterm_cancels_the_run
     assert "failing" in health["faraway"] and "failing" in health["locked"]
     assert "failing" not in health["news"] and "failing" not in health["daily"]
 
+    # Which job produced a run: `followup status` (last_job) and `followup nodes` (each job's run).
+    last_jobs = {s["source"]: s["last_job"] for s in json.loads(shown.stdout)}
+    assert last_jobs["news"] == news[-1]["job"] and last_jobs["daily"] is None
+    listed = CliRunner().invoke(cli, ["nodes", "--seeds", str(seeds), "--db", str(db), "--json"])
+    assert listed.exit_code == 1  # two of the three nodes cannot be asked
+    near = json.loads(listed.stdout)[0]
+    runs = {job["id"]: job["run"] for job in near["jobs"]}
+    assert runs[news[-1]["job"]] == {"id": news[-1]["id"], "reason": "shutdown", "new": 0}
+    assert runs[news[0]["job"]]["reason"] == "finished" and runs[news[0]["job"]]["new"] > 0
+
 
 def test_a_job_past_the_daemons_timeout_is_cancelled_and_counted_as_failing(
     web: Mirror, tmp_path: Path, scrapyd: ScrapydServer, node_auth: None
