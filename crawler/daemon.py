@@ -8,7 +8,9 @@ with a timeout, and plans the source's next run from it (crawler/polling.py). A 
 reactor cannot run in this process beside asyncio's loop, so crawls never run here. Workers
 are recycled after --recycle-after crawls or above --recycle-above MB, giving their memory
 back. `--workers 0` runs each crawl as a child `python -m crawler crawl --source ID --json`
-instead, as before.
+instead, as before. A source with a crawl node (nodes.toml) is polled as a Scrapyd job on that
+node instead (NodeCrawl, crawler/nodes.py), outside the --max-crawls slots: it runs on the
+node's CPU.
 
 Stopping (SIGTERM, SIGINT): pause the scheduler, ask each running crawl to stop exactly once
 (a worker message, or a child's SIGTERM: Scrapy takes a second one as "forcing unclean
@@ -638,6 +640,7 @@ class Daemon:
             )
         except NodeError as exc:
             return RunReport(error=str(exc)), ""
+        logger.info("%s: job %s scheduled on node %s", source.id, job_id, client.node.id)
         crawl.attach(job_id)
         error = await self._watch(crawl, job_id)
         run = await asyncio.to_thread(

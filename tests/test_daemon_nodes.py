@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +29,22 @@ from crawler.config import Node, load_seeds
 from crawler.daemon import Daemon, DaemonOptions, NodeCrawl, WorkerCrawl
 from crawler.dates import from_iso
 from crawler.mirror import Mirror
-from crawler.nodes import ScrapydClient
+from crawler.nodes import ScrapydClient, crawl_settings, get_unfinished_job, schedule_crawl
 from crawler.polling import STOPPING, read_node_run
 from tests.helpers import WAIT_CEILING, query, reaped, setting_args, wait_until, write_seeds
+from tests.notify_receivers import readme_section
 from tests.services import ScrapydServer, free_port, running_scrapyd
 
 AUTH_ENV, WRONG_ENV = "TESTS_NODE_AUTH", "TESTS_NODE_WRONG_AUTH"
 USER, PASSWORD = "crawl", "s3cret"
 NEWS_FEED = "https://news.example.com/feed.xml"
+README_SECTION = "## Crawl nodes (Scrapyd)"
 
 NEWS_ON_NODE = """
 [[source]]
 id = "news"
 site = "generic"
-node = "near"
+node = "cn"
 feeds = ["{https://news.example.com/feed.xml}"]
 every = "1s"
 min_every = "1s"
@@ -61,7 +64,7 @@ UNREACHABLE = """
 [[source]]
 id = "faraway"
 site = "generic"
-node = "gone"
+node = "us"
 feeds = ["{https://daily.example.org/rss}"]
 every = "1s"
 min_every = "1s"
@@ -70,7 +73,7 @@ max_every = "1m"
 [[source]]
 id = "locked"
 site = "generic"
-node = "refusing"
+node = "eu"
 feeds = ["{https://daily.example.org/rss}"]
 every = "1s"
 min_every = "1s"
@@ -87,9 +90,9 @@ def scrapyd() -> Iterator[ScrapydServer]:
 def seeds_on_nodes(tmp_path: Path, web: Mirror, scrapyd: ScrapydServer, sources: str) -> Path:
     seeds = write_seeds(tmp_path / "seeds", web, sources)
     nodes = [
-        f'id = "near"\nurl = "{scrapyd.url}"\nauth_env = "{AUTH_ENV}"',
-        f'id = "gone"\nurl = "http://127.0.0.1:{free_port()}"',  # nobody listens there
-        f'id = "refusing"\nurl = "{scrapyd.url}"\nauth_env = "{WRONG_ENV}"',
+        f'id = "cn"\nurl = "{scrapyd.url}"\nauth_env = "{AUTH_ENV}"',
+        f'id = "us"\nurl = "http://127.0.0.1:{free_port()}"',  # nobody listens there
+        f'id = "eu"\nurl = "{scrapyd.url}"\nauth_env = "{WRONG_ENV}"',  # refuses: wrong password
     ]
     text = "".join(f"[[node]]\n{entry}\n\n" for entry in nodes)
     (seeds / "nodes.toml").write_text(text, encoding="utf-8")
@@ -108,6 +111,16 @@ def start_daemon(seeds: Path, db: Path, log: Path, *args: str) -> subprocess.Pop
         text=True,
         env={**os.environ, AUTH_ENV: f"{USER}:{PASSWORD}", WRONG_ENV: f"{USER}:wrong"},
     )
+
+
+def assert_the_readme_log_is_this_log(text: str) -> None:
+    """Each line of the README's daemon log, its figures (times, ports, counts) left open, is a
+    line of this run's log."""
+    (block,) = re.findall(r"```log\n(.*?)```", readme_section(README_SECTION), re.S)
+    lines = text.splitlines()
+    for shown in block.splitlines():
+        pattern = re.compile(re.sub(r"\d+", r"\\d+", re.escape(shown)))
+        assert any(pattern.fullmatch(line) for line in lines), f"README line not logged: {shown}"
 
 
 def logged(log: Path) -> str:
@@ -129,7 +142,7 @@ def failures(db: Path, source: str) -> int:
 
 
 def unfinished_jobs(scrapyd: ScrapydServer) -> list[str]:
-    client = ScrapydClient(Node("near", scrapyd.url, auth_env=AUTH_ENV))
+    client = ScrapydClient(Node("cn", scrapyd.url, auth_env=AUTH_ENV))
     return [job.id for job in client.list_jobs() if job.state != "finished"]
 
 
@@ -189,7 +202,7 @@ def test_node_sources_are_jobs_a_dead_node_backs_off_and_sigterm_cancels_the_run
         row = states[source]
         wait = from_iso(row["next_run_at"]) - from_iso(row["last_run_at"])
         assert wait >= timedelta(seconds=2 ** row["consecutive_failures"]), (source, wait)
-    assert "node gone (" in states["faraway"]["last_error"]
+    assert "node us (" in states["faraway"]["last_error"]
     assert "is down" in states["faraway"]["last_error"]
     assert "HTTP 401 (check the user:password" in states["locked"]["last_error"]
     shown = CliRunner().invoke(cli, ["status", "--db", str(db), "--json", "--max-failing", "1s"])
@@ -206,6 +219,11 @@ def test_node_sources_are_jobs_a_dead_node_backs_off_and_sigterm_cancels_the_run
     runs = {job["id"]: job["run"] for job in near["jobs"]}
     assert runs[news[-1]["job"]] == {"id": news[-1]["id"], "reason": "shutdown", "new": 0}
     assert runs[news[0]["job"]]["reason"] == "finished" and runs[news[0]["job"]]["new"] > 0
+    as_text = CliRunner().invoke(cli, ["nodes", "--seeds", str(seeds), "--db", str(db)]).stdout
+    last = news[-1]
+    assert f"  {last['job']}  followup  " in as_text
+    assert as_text.count(f"  run {last['id']}: 0 new, shutdown\n") == 1
+    assert_the_readme_log_is_this_log(text)
 
 
 def test_a_job_past_the_daemons_timeout_is_cancelled_and_counted_as_failing(
@@ -238,7 +256,7 @@ def test_node_jobs_get_the_daemons_settings_and_never_wait_for_a_local_slot(
 ) -> None:
     sources = NEWS_ON_NODE + LOCAL_DAILY
     seeds_dir = write_seeds(tmp_path / "seeds", web, sources)
-    (seeds_dir / "nodes.toml").write_text('[[node]]\nid = "near"\nurl = "http://x:6800"\n')
+    (seeds_dir / "nodes.toml").write_text('[[node]]\nid = "cn"\nurl = "http://x:6800"\n')
     options = DaemonOptions(
         seeds_dir=seeds_dir,
         db_path=tmp_path / "f.db",
@@ -290,3 +308,23 @@ def test_a_node_run_reads_as_the_crawl_it_was() -> None:
     assert read_node_run("news", None, stop_reason=STOPPING).interrupted
     timed_out = read_node_run("news", None, stop_reason="timed out after 1s", log=log)
     assert timed_out.error == "timed out after 1s; feed https://x/feed: HTTP 500"
+
+
+def test_a_job_left_running_on_the_node_makes_the_source_busy(
+    web: Mirror, tmp_path: Path, scrapyd: ScrapydServer, node_auth: None
+) -> None:
+    """What a daemon killed with -9 leaves behind: its job still runs, so the next daemon must
+    not schedule a second crawl of the source (it tries again BUSY_RETRY later)."""
+    seeds = seeds_on_nodes(tmp_path, web, scrapyd, NEWS_ON_NODE)
+    client = ScrapydClient(Node("cn", scrapyd.url, auth_env=AUTH_ENV))
+    gate = web.hold(NEWS_FEED)
+    try:
+        where = crawl_settings(client.node, seeds_dir=seeds, db=tmp_path / "f.db")
+        job_id = schedule_crawl(client, "news", settings=where, now=datetime(2026, 11, 29, 9))
+        wait_until(gate.arrived.is_set, "the job to ask for its feed")
+        assert get_unfinished_job(client, "news") == job_id
+        assert get_unfinished_job(client, "new") is None  # another source's prefix
+        client.cancel(job_id, signal="KILL")
+    finally:
+        gate.release()
+    wait_until(lambda: get_unfinished_job(client, "news") is None, "the killed job to end")
