@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
@@ -31,9 +29,17 @@ from crawler.dates import from_iso
 from crawler.mirror import Mirror
 from crawler.nodes import ScrapydClient, crawl_settings, get_unfinished_job, schedule_crawl
 from crawler.polling import STOPPING, read_node_run
-from tests.helpers import WAIT_CEILING, query, reaped, setting_args, wait_until, write_seeds
+from tests.helpers import (
+    WAIT_CEILING,
+    query,
+    reaped,
+    start_followup_daemon,
+    wait_until,
+    write_seeds,
+)
 from tests.notify_receivers import readme_section
 from tests.services import ScrapydServer, free_port, running_scrapyd
+from tests.test_daemon import DAILY, logged
 
 AUTH_ENV, WRONG_ENV = "TESTS_NODE_AUTH", "TESTS_NODE_WRONG_AUTH"
 USER, PASSWORD = "crawl", "s3cret"
@@ -46,15 +52,6 @@ id = "news"
 site = "generic"
 node = "cn"
 feeds = ["{https://news.example.com/feed.xml}"]
-every = "1s"
-min_every = "1s"
-max_every = "2s"
-"""
-LOCAL_DAILY = """
-[[source]]
-id = "daily"
-site = "generic"
-feeds = ["{https://daily.example.org/rss}"]
 every = "1s"
 min_every = "1s"
 max_every = "2s"
@@ -99,20 +96,6 @@ def seeds_on_nodes(tmp_path: Path, web: Mirror, scrapyd: ScrapydServer, sources:
     return seeds
 
 
-def start_daemon(seeds: Path, db: Path, log: Path, *args: str) -> subprocess.Popen[str]:
-    command = Path(sys.executable).with_name("followup")
-    return subprocess.Popen(
-        [
-            *(str(command), "daemon", "--seeds", str(seeds), "--db", str(db)),
-            *("--log-file", str(log), "--workers", "1", *setting_args(), *args),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, AUTH_ENV: f"{USER}:{PASSWORD}", WRONG_ENV: f"{USER}:wrong"},
-    )
-
-
 def assert_the_readme_log_is_this_log(text: str) -> None:
     """Each line of the README's daemon log, its figures (times, ports, counts) left open, is a
     line of this run's log."""
@@ -121,10 +104,6 @@ def assert_the_readme_log_is_this_log(text: str) -> None:
     for shown in block.splitlines():
         pattern = re.compile(re.sub(r"\d+", r"\\d+", re.escape(shown)))
         assert any(pattern.fullmatch(line) for line in lines), f"README line not logged: {shown}"
-
-
-def logged(log: Path) -> str:
-    return log.read_text(encoding="utf-8") if log.exists() else ""
 
 
 def finished_runs(db: Path, source: str) -> list[dict[str, object]]:
@@ -148,14 +127,21 @@ def unfinished_jobs(scrapyd: ScrapydServer) -> list[str]:
 
 @pytest.fixture
 def node_auth(monkeypatch: pytest.MonkeyPatch) -> None:
-    """This process's own view of the node (the daemon gets the variable from start_daemon)."""
+    """The node's credentials, for this process and the daemons it starts; and wrong ones for
+    node eu."""
     monkeypatch.setenv(AUTH_ENV, f"{USER}:{PASSWORD}")
+    monkeypatch.setenv(WRONG_ENV, f"{USER}:wrong")
+
+
+def start_daemon(seeds: Path, db: Path, log: Path, *args: str) -> subprocess.Popen[str]:
+    """The daemon, its local crawls in one worker process."""
+    return start_followup_daemon(seeds, db, log, "--workers", "1", *args)
 
 
 def test_node_sources_are_jobs_a_dead_node_backs_off_and_sigterm_cancels_the_running_job(
     web: Mirror, tmp_path: Path, scrapyd: ScrapydServer, node_auth: None
 ) -> None:
-    seeds = seeds_on_nodes(tmp_path, web, scrapyd, NEWS_ON_NODE + LOCAL_DAILY + UNREACHABLE)
+    seeds = seeds_on_nodes(tmp_path, web, scrapyd, NEWS_ON_NODE + DAILY + UNREACHABLE)
     db, log = tmp_path / "f.db", tmp_path / "daemon.log"
 
     def all_under_way() -> bool:
@@ -254,7 +240,7 @@ def test_a_job_past_the_daemons_timeout_is_cancelled_and_counted_as_failing(
 def test_node_jobs_get_the_daemons_settings_and_never_wait_for_a_local_slot(
     web: Mirror, tmp_path: Path
 ) -> None:
-    sources = NEWS_ON_NODE + LOCAL_DAILY
+    sources = NEWS_ON_NODE + DAILY
     seeds_dir = write_seeds(tmp_path / "seeds", web, sources)
     (seeds_dir / "nodes.toml").write_text('[[node]]\nid = "cn"\nurl = "http://x:6800"\n')
     options = DaemonOptions(
