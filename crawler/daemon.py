@@ -46,14 +46,20 @@ from crawler.nodes import (
     ScrapydClient,
     crawl_settings,
     get_last_run_id,
+    get_node_run,
     get_unfinished_job,
-    read_node_run,
     schedule_crawl,
     watch_job,
 )
 from crawler.notify.targets import Target
-from crawler.polling import STOPPING, RunReport, after_run, first_run, read_run
-from crawler.polling import read_node_run as read_node_report
+from crawler.polling import (
+    STOPPING,
+    RunReport,
+    after_run,
+    first_run,
+    read_node_run,
+    read_run,
+)
 from crawler.state import (
     SourceState,
     forget_other_sources,
@@ -644,11 +650,11 @@ class Daemon:
         crawl.attach(job_id)
         error = await self._watch(crawl, job_id)
         run = await asyncio.to_thread(
-            read_node_run, db, client.node, source.id, job_id, after=after, error=error
+            get_node_run, db, client.node, source.id, job_id, after=after, error=error
         )
         clean = crawl.stop_reason is None and run.ok
         log = "" if clean else await asyncio.to_thread(client.get_log_tail, job_id)
-        report = read_node_report(
+        report = read_node_run(
             source.id,
             run.stats,
             run_id=run.run_id,

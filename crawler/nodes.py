@@ -368,10 +368,10 @@ def run_on_node(
     except NodeError as exc:
         return NodeRun(client.node.id, source_id, None, error=str(exc))
     cancelled = deadline.why and f"node {client.node.id}: job {job_id} cancelled: {deadline.why}"
-    return read_node_run(db_path, client.node, source_id, job_id, after=after, error=cancelled)
+    return get_node_run(db_path, client.node, source_id, job_id, after=after, error=cancelled)
 
 
-def read_node_run(
+def get_node_run(
     db_path: str | Path,
     node: Node,
     source_id: str,
