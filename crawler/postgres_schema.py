@@ -113,7 +113,7 @@ PG_MIGRATIONS: dict[str, tuple[str, ...]] = {
     # trigram indexes of m002_search_index serve LIKE for any length (a pattern shorter
     # than three characters is answered by a scan of the index): nothing to add.
     "m010_search": (),
-    # Issue 15's crawl nodes: the Scrapyd job a run belongs to (engineer nodesd's m011_nodes).
+    # The Scrapyd job that made a crawl run (crawler/nodes.py), as on SQLite.
     "m011_nodes": ("ALTER TABLE crawl_runs ADD COLUMN IF NOT EXISTS job TEXT",),
     # SQLite-only: FTS5 changes of the SQLite write path; PostgreSQL searches with pg_trgm.
     "m012_fts": (),
