@@ -634,7 +634,7 @@ def _job_runs(db_path: str, job_ids: list[str]) -> dict[str, dict[str, Any]]:
     """The runs these Scrapyd jobs recorded in the database; none without a database."""
     from crawler.nodes import get_job_runs
 
-    if not job_ids or not Path(db_path).exists():
+    if not job_ids or (not is_postgres_url(db_path) and not Path(db_path).exists()):
         return {}
     db = open_checked(db_path)
     try:

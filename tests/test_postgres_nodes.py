@@ -4,12 +4,15 @@ the store's crawl_runs (issue 15's multi-machine setup, on one machine's loopbac
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from crawler.cli import cli
 from crawler.config import Node
 from crawler.mirror import Mirror
 from crawler.nodes import NodeRun, ScrapydClient, run_on_node
@@ -49,9 +52,22 @@ def test_two_nodes_writing_one_postgresql_store_store_a_shared_story_once(
                 lambda n, s, m: crawl_on(n, s, seeds, pg_url, m), nodes, ["news", "daily"], [1, 2]
             )
         )
+        listed = listed_runs(seeds, nodes, pg_url)
     assert [run.error for run in runs] == [None, None]
     assert all(run.stats and run.stats["reason"] == "finished" for run in runs), runs
     assert stories(lambda sql: pg_rows(pg_url, sql)) == expected
+    # `followup nodes --db URL` shows each job's run, read from the PostgreSQL store.
+    assert listed == {run.job_id: run.stats["reason"] for run in runs if run.stats}
+
+
+def listed_runs(seeds: Path, nodes: list[Node], url: str) -> dict[str, str]:
+    """Job id → the reason of the run it recorded, as `followup nodes --json` lists them."""
+    entries = "".join(f'[[node]]\nid = "{n.id}"\nurl = "{n.url}"\n' for n in nodes)
+    (seeds / "nodes.toml").write_text(entries, encoding="utf-8")
+    shown = CliRunner().invoke(cli, ["nodes", "--seeds", str(seeds), "--db", url, "--json"])
+    assert shown.exit_code == 0, shown.output
+    jobs = [job for node in json.loads(shown.stdout) for job in node["jobs"]]
+    return {job["id"]: job["run"]["reason"] for job in jobs if job["run"]}
 
 
 @pytest.fixture(autouse=True)
