@@ -9,8 +9,9 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from sqlite_utils import Database
 from crawler.cli import cli
 from crawler.config import Topic
 from crawler.ingest import ingest_article
-from crawler.mirror import Mirror
+from crawler.mirror import Gate, Mirror
 from crawler.model import Article
 from crawler.postgres import translate
 from crawler.postgres_schema import PG_MIGRATIONS, applied_migrations
@@ -286,27 +287,36 @@ def followup_crawl(seeds: Path, db: str) -> list[str]:
     return [command, "crawl", "--seeds", str(seeds), "--db", db, *setting_args(FAST_SETTINGS)]
 
 
+@contextmanager
+def crawl_held_mid_run(
+    seeds: Path, alone: Path, web: Mirror, url: str, *, stderr: Any = subprocess.DEVNULL
+) -> Iterator[tuple[subprocess.Popen[bytes], str, Gate]]:
+    """`followup crawl` into url, once it has stored an article and waits on a held page of
+    daily (never answered before the block lets it go); reaped and released at the end."""
+    daily = "SELECT url FROM articles WHERE source = 'daily' UNION SELECT url FROM duplicates"
+    page = sorted(url for (url,) in sqlite_rows(alone, f"{daily} WHERE source = 'daily'"))[0]
+    gate = web.hold(web.real_url(page))
+    try:
+        process = subprocess.Popen(followup_crawl(seeds, url), stderr=stderr)
+        with reaped(process):  # type: ignore[arg-type]
+            wait_until(
+                lambda: gate.arrived.is_set() and pg_rows(url, "SELECT 1 FROM articles"),
+                "the crawl to store an article and wait on the held page",
+            )
+            yield process, page, gate
+    finally:
+        gate.release()
+
+
 def test_a_crawl_killed_mid_run_then_run_again_stores_each_story_once(
     tmp_path: Path,
     web: Mirror,
     pg_url: str,  # noqa: F811
 ) -> None:
     seeds, alone, expected = crawled_alone(tmp_path, web, HEALTHY_SOURCES)
-    daily = "SELECT url FROM articles WHERE source = 'daily' UNION SELECT url FROM duplicates"
-    page = sorted(url for (url,) in sqlite_rows(alone, f"{daily} WHERE source = 'daily'"))[0]
-    gate = web.hold(web.real_url(page))  # never answered before the kill
-    try:
-        process = subprocess.Popen(followup_crawl(seeds, pg_url), stderr=subprocess.DEVNULL)
-        with reaped(process):  # type: ignore[arg-type]
-            # Killed once it waits on the held page and has stored something else.
-            wait_until(
-                lambda: gate.arrived.is_set() and pg_rows(pg_url, "SELECT 1 FROM articles"),
-                "the crawl to store an article and wait on the held page",
-            )
-            process.send_signal(signal.SIGKILL)
-            process.wait(timeout=WAIT_CEILING)
-    finally:
-        gate.release()
+    with crawl_held_mid_run(seeds, alone, web, pg_url) as (process, page, _):
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=WAIT_CEILING)
     assert page not in stories(lambda sql: pg_rows(pg_url, sql))[2]
     crawl(seeds, pg_url)  # type: ignore[arg-type]
     assert stories(lambda sql: pg_rows(pg_url, sql)) == expected
@@ -318,28 +328,19 @@ def test_a_server_that_drops_the_crawl_mid_run_ends_it_with_one_line_then_a_reru
     pg_url: str,  # noqa: F811
 ) -> None:
     seeds, alone, expected = crawled_alone(tmp_path, web, HEALTHY_SOURCES)
-    daily = "SELECT url FROM articles WHERE source = 'daily' UNION SELECT url FROM duplicates"
-    page = sorted(url for (url,) in sqlite_rows(alone, f"{daily} WHERE source = 'daily'"))[0]
-    gate = web.hold(web.real_url(page))
     log = tmp_path / "crawl.log"
-    try:
-        with log.open("w") as stderr:
-            process = subprocess.Popen(followup_crawl(seeds, pg_url), stderr=stderr)
-            with reaped(process):  # type: ignore[arg-type]
-                wait_until(
-                    lambda: gate.arrived.is_set() and pg_rows(pg_url, "SELECT 1 FROM articles"),
-                    "the crawl to store an article and wait on the held page",
-                )
-                # The server ends the crawl's session (a restart, a failover, an admin).
-                pg_rows(
-                    pg_url,
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()",
-                )
-                gate.release()
-                code = process.wait(timeout=600)
-    finally:
+    with (
+        log.open("w") as stderr,
+        crawl_held_mid_run(seeds, alone, web, pg_url, stderr=stderr) as (process, _, gate),
+    ):
+        # The server ends the crawl's session (a restart, a failover, an admin).
+        pg_rows(
+            pg_url,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
         gate.release()
+        code = process.wait(timeout=600)
     errors = [line for line in log.read_text().splitlines() if "ERROR" in line]
     assert code == 1, log.read_text()[-3000:]
     assert len(errors) == 1 and f"{pg_url} failed (" in errors[0], errors
