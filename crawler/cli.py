@@ -28,6 +28,7 @@ from crawler.dates import parse_duration, parse_when, utcnow
 from crawler.export import FORMATS, SUFFIXES, ExportError, Format, format_for, iter_render
 from crawler.health import CODES as HEALTH_CODES
 from crawler.notify.targets import NOTIFY_FILE, Target, load_targets
+from crawler.postgres import is_postgres_url
 from crawler.report import all_failed, format_summary
 from crawler.search import format_hits, operator_words, search_articles
 from crawler.sql import FORMATS as QUERY_FORMATS
@@ -39,6 +40,7 @@ from crawler.store import (
     check_followup_database,
     describe_store_error,
     open_readonly,
+    open_store,
 )
 
 if TYPE_CHECKING:
@@ -60,7 +62,7 @@ db_option = click.option(
     default="followup.db",
     show_default=True,
     type=click.Path(dir_okay=False),
-    help="SQLite database file (env FOLLOWUP_DB).",
+    help="SQLite database file, or a postgresql:// URL (env FOLLOWUP_DB).",
 )
 
 
@@ -478,6 +480,12 @@ def daemon(
         run_daemon,
     )
 
+    if is_postgres_url(db_path):
+        raise BadInput(
+            "followup daemon runs on a SQLite file only for now (its per-source locks are "
+            "files beside it); on PostgreSQL run `followup crawl --db postgresql://…` from cron "
+            "or a systemd timer, one crawl per source or per machine (see README)"
+        )
     seeds = load_checked_seeds(seeds_dir)
     targets = load_checked_targets(seeds_dir, check_urls=True)
     parse_overrides(overrides)
@@ -546,7 +554,7 @@ def status(db_path: str, as_json: bool, max_failing: timedelta, ignore: tuple[st
     from crawler.notify.outbox import get_target_summaries
     from crawler.status import format_health, format_status, get_status, status_json
 
-    if not Path(db_path).exists():
+    if not is_postgres_url(db_path) and not Path(db_path).exists():
         raise BadInput(f"{db_path}: no such database; pass --db, or start `followup daemon`")
     db = open_checked(db_path)  # read-only: status never writes, on a read-only file too
     now = utcnow()
@@ -626,7 +634,7 @@ def _job_runs(db_path: str, job_ids: list[str]) -> dict[str, dict[str, Any]]:
     """The runs these Scrapyd jobs recorded in the database; none without a database."""
     from crawler.nodes import get_job_runs
 
-    if not job_ids or not Path(db_path).exists():
+    if not job_ids or (not is_postgres_url(db_path) and not Path(db_path).exists()):
         return {}
     db = open_checked(db_path)
     try:
@@ -757,6 +765,11 @@ def serve(db_path: str, host: str, port: int) -> None:
     Read-only: it never writes the database, and shows what a running daemon adds. Needs the
     web extra (pip install 'followup-crawler[web]'). Exit status 2 when there is no database.
     """
+    if is_postgres_url(db_path):
+        raise BadInput(
+            "followup serve reads a SQLite file only (Datasette reads SQLite); on PostgreSQL "
+            "use `followup query`, `search`, `export` and `status` with the same --db"
+        )
     try:
         from crawler.web.app import ServeError, build_datasette, run_datasette
     except ModuleNotFoundError as exc:
@@ -843,7 +856,7 @@ def run_checked_crawl(seeds: Seeds, db_path: str, settings: dict[str, Any]) -> C
     from crawler.runner import run_crawl  # Scrapy is imported only when a crawl runs
 
     try:
-        Store.open(db_path).close()
+        open_store(db_path).close()
     except StoreError as exc:
         raise BadInput(str(exc)) from None
     return run_crawl(seeds, db_path, settings=settings)

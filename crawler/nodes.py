@@ -24,6 +24,7 @@ from sqlite_utils import Database
 
 from crawler.config import Node
 from crawler.report import source_failed
+from crawler.store import open_readonly
 
 logger = logging.getLogger(__name__)
 
@@ -397,27 +398,39 @@ def _job_state(client: ScrapydClient, job_id: str) -> str | None:
 
 
 def get_last_run_id(db_path: str | Path) -> int:
-    """The newest crawl_runs id (0 for none)."""
-    with Database(db_path) as db:
+    """The newest crawl_runs id (0 for none), of a SQLite file or a PostgreSQL store."""
+    db = open_readonly(db_path)
+    try:
         return int(next(db.query("SELECT coalesce(max(id), 0) AS id FROM crawl_runs"))["id"])
+    finally:
+        db.close()
 
 
 def get_job_run(
     db_path: str | Path, job_id: str, *, after: int
 ) -> tuple[int, dict[str, Any]] | None:
     """The id and stats of the finished run the Scrapyd job recorded after run id `after`."""
-    with Database(db_path) as db:
+    db = open_readonly(db_path)
+    try:
         rows = db.query(
             "SELECT id, stats FROM crawl_runs WHERE id > ? AND job = ? AND stats IS NOT NULL "
             "ORDER BY id LIMIT 1",
             [after, job_id],
         )
         row = next(rows, None)
+    finally:
+        db.close()
     return (int(row["id"]), json.loads(row["stats"])) if row else None
 
 
 def has_job_column(db: Database) -> bool:
     """Whether crawl_runs records jobs (m011_nodes; a reader opens older files unmigrated)."""
+    if not isinstance(db, Database):  # a PostgreSQL store (crawler.postgres)
+        found = db.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = 'crawl_runs' AND column_name = 'job'"
+        )
+        return found.fetchone() is not None
     return "job" in db["crawl_runs"].columns_dict
 
 

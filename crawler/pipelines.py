@@ -20,7 +20,7 @@ from crawler.faults import record_store_failure
 from crawler.ingest import Outcome, ingest_article, recheck_article, revise_article
 from crawler.items import ArticleItem, ListItem, RejectedItem, RevisionItem, ValidatorsItem
 from crawler.report import all_failed, format_summary, stats_key, summarize
-from crawler.store import CrawlReads, RobotsTxtCache, Store, StoreError
+from crawler.store import CrawlReads, RobotsTxtCache, Store, StoreError, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class StorePipeline:
         spider: Any = self.crawler.spider
         if spider.setup_error is None:
             try:
-                self._store = Store.open(self.crawler.settings["FOLLOWUP_DB"])
+                self._store = open_store(self.crawler.settings["FOLLOWUP_DB"])
             except StoreError as exc:
                 spider.fail_setup(str(exc))
         if self._store is None:
