@@ -132,10 +132,10 @@ def register_match_function(conn: sqlite3.Connection) -> None:
     conn.create_function(MATCH_FUNCTION, 1, match_query, deterministic=True)
 
 
-def fts5_available(db: Database) -> bool:
-    """True when this SQLite has FTS5."""
+def fts5_available(db: Database, *, options: str = "") -> bool:
+    """True when this SQLite has FTS5 (and takes these table options, e.g. a tokenizer)."""
     try:
-        db.execute("CREATE VIRTUAL TABLE temp.followup_probe USING fts5(x)")
+        db.execute(f"CREATE VIRTUAL TABLE temp.followup_probe USING fts5(x{options})")
     except sqlite3.OperationalError:
         return False
     db.execute("DROP TABLE temp.followup_probe")
@@ -450,12 +450,7 @@ def enable_search_index(db: Database) -> bool:
 
 def trigram_available(db: Database) -> bool:
     """True when this SQLite has FTS5 and its trigram tokenizer (3.34+ built with FTS5)."""
-    try:
-        db.execute("CREATE VIRTUAL TABLE temp.followup_probe USING fts5(x, tokenize='trigram')")
-    except sqlite3.OperationalError:
-        return False
-    db.execute("DROP TABLE temp.followup_probe")
-    return True
+    return fts5_available(db, options=", tokenize='trigram'")
 
 
 def bigram_text(text: str | None) -> str:

@@ -157,7 +157,7 @@ def test_an_older_database_is_searched_by_like_until_a_crawl_migrates_it(tmp_pat
 def test_without_trigram_there_is_no_index_and_search_uses_like(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(crawler.search, "fts5_available", lambda db: False)
+    monkeypatch.setattr(crawler.search, "fts5_available", lambda db, **_: False)
     with caplog.at_level(logging.WARNING, logger="crawler.search"):
         store = Store.open(tmp_path / "f.db")
     assert "no FTS5: search will use LIKE" in caplog.text
