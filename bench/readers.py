@@ -66,7 +66,7 @@ def measure_readers(ctx: Context) -> list[Row]:
     )
     baseline = _baseline_checkout(ctx.path("readers") / "baseline")
     rows = [*_export_rows(path, size, baseline), *_search_rows(path, size)]
-    rows += [*size_rows(path, size), *indexing_rows(ctx.options.seed)]
+    rows += [*size_rows(path, size), *indexing_rows(ctx.options.seed, quick=ctx.options.quick)]
     ctx.sections.append(_details(size, rows))
     return rows
 

@@ -24,6 +24,7 @@ from crawler.search import BIGRAM_SCHEMA, register_search_functions
 from crawler.store import Store
 
 ARTICLES = 1_000
+QUICK_ARTICLES = 50  # --quick: a smoke run
 RUNS = 3
 TRIGRAM = """CREATE VIRTUAL TABLE bench_trigram USING fts5(title, text, content='articles',
     content_rowid='id', tokenize='trigram')"""
@@ -77,7 +78,7 @@ def register_search_functions_on(conn: sqlite3.Connection) -> None:
     register_search_functions(Database(conn))
 
 
-def _articles(seed: int) -> list[Article]:
+def _articles(seed: int, count: int) -> list[Article]:
     text = TextGenerator(random.Random(seed))
     return [
         Article(
@@ -85,7 +86,7 @@ def _articles(seed: int) -> list[Article]:
             text.headline(),
             text.article(on_topic=i % 3 == 0, min_chars=1_500, max_chars=3_000).text,
         )
-        for i in range(ARTICLES)
+        for i in range(count)
     ]
 
 
@@ -113,13 +114,13 @@ def _per_article_triggers() -> Store:
     return store
 
 
-def indexing_rows(seed: int) -> list[Row]:
-    articles = _articles(seed)
+def indexing_rows(seed: int, *, quick: bool = False) -> list[Row]:
+    articles = _articles(seed, QUICK_ARTICLES if quick else ARTICLES)
     ours = statistics.median(_store_all(Store.memory(), articles) for _ in range(RUNS))
     before = statistics.median(_store_all(_per_article_triggers(), articles) for _ in range(RUNS))
     return [
         Row(
-            f"10. CPU to store and index an article ({ARTICLES:,} of 1.5–3k characters, "
+            f"10. CPU to store and index an article ({len(articles):,} of 1.5–3k characters, "
             "a transaction each)",
             seconds(ours),
             f"{seconds(before)} (trigram + bigram triggers per article)",
