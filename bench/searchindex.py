@@ -17,6 +17,8 @@ import statistics
 import time
 from pathlib import Path
 
+from sqlite_utils import Database
+
 from bench.report import Row, ratio, seconds
 from bench.textgen import TextGenerator
 from crawler.model import Article
@@ -49,7 +51,7 @@ def size_rows(path: Path, size: int) -> list[Row]:
         conn.execute(TRIGRAM)
         conn.execute("INSERT INTO bench_trigram (bench_trigram) VALUES ('rebuild')")
         trigram = index_bytes(conn, "bench_trigram")
-        register_search_functions_on(conn)
+        register_search_functions(Database(conn))  # followup_bigrams(), as m010 had it
         conn.execute(BIGRAMS)
         conn.execute(
             "INSERT INTO bench_bigrams (rowid, title, text) "
@@ -70,12 +72,6 @@ def size_rows(path: Path, size: int) -> list[Row]:
             rest + ours <= before,
         )
     ]
-
-
-def register_search_functions_on(conn: sqlite3.Connection) -> None:
-    from sqlite_utils import Database
-
-    register_search_functions(Database(conn))
 
 
 def _articles(seed: int, count: int) -> list[Article]:
