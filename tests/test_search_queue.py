@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from crawler.model import Article
-from crawler.search import SEARCH_BATCH, index_pending, search_articles
+from crawler.search import SEARCH_BATCH, TOKEN_RUN_RE, index_pending, pair_text, search_articles
 from crawler.store import Store, open_readonly
 from crawler.web.app import build_datasette
 
@@ -170,3 +171,17 @@ def test_index_pending_takes_every_entry_of_an_article_together(tmp_path: Path, 
     assert [h.url for h in search_articles(store.db, "微信").hits] == ["https://a.example/2"]
     assert search_articles(store.db, "京东").hits == []
     store.close()
+
+
+def test_pair_text_is_each_runs_pairs_on_random_strings() -> None:
+    def plain(text: str) -> str:  # the definition, a string per pair in Python
+        runs = (
+            " ".join(r[i : i + 2] for i in range(len(r) - 1)) for r in TOKEN_RUN_RE.findall(text)
+        )
+        return " 0 ".join(pairs for pairs in runs if pairs)
+
+    rng = random.Random(5)
+    alphabet = "ab中文微信 ，。_-\u0301\U0001f600Ａ5\x00é"
+    for _ in range(5_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        assert pair_text(text) == plain(text), text
