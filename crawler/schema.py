@@ -118,8 +118,8 @@ INITIAL_SCHEMA = (
 
 @MIGRATIONS()
 def m002_search_index(db: Database) -> None:
-    # Full-text search (crawler.search): FTS5 trigram over title and text, kept by triggers.
-    # A SQLite without trigram gets no index (a warning); `followup search` then uses LIKE.
+    # Full-text search (crawler.search): FTS5 trigram over title and text, kept by triggers;
+    # replaced by m012_fts. A SQLite without trigram gets no index (a warning).
     enable_search_index(db)
 
 
@@ -301,7 +301,8 @@ SERVE_SCHEMA = (
 
 @MIGRATIONS()
 def m010_search(db: Database) -> None:
-    """Two-character search: the bigram index (crawler.search), filled from the stored articles."""
+    """Two-character search: the bigram index (crawler.search), filled from the stored articles;
+    replaced by m012_fts."""
     enable_bigram_index(db)
 
 
