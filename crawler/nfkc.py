@@ -1,0 +1,78 @@
+"""NFKC without normalising the whole text when each character can be normalised on its own.
+
+NFKC decomposes (compatibility), reorders combining marks and composes. Around a character that
+combines with nothing before it — canonical combining class 0, and not the second character of
+any canonical composition — nothing reorders or composes across it. A text made only of such
+characters, whose own NFKC forms are such characters too (nearly every Chinese news text), is
+therefore normalised character by character: only the few that change (full-width punctuation
+and digits, ligatures, circled numbers) are replaced, by one regular-expression pass, instead of
+unicodedata rebuilding every character (the largest single cost of matching an article).
+Any other text goes to unicodedata.normalize whole.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+# The characters of combining class 0 that are the second of a canonical composition pair in
+# Unicode 14.0.0 (Indic vowel signs, Hangul medial vowels and final consonants): a character
+# before them may compose with them. tests/test_nfkc.py recomputes the set from unicodedata.
+SECONDS_UNICODE = "14.0.0"
+COMPOSING_SECONDS = frozenset(
+    map(
+        chr,
+        (
+            *(0x09BE, 0x09D7, 0x0B3E, 0x0B56, 0x0B57, 0x0BBE, 0x0BD7, 0x0CC2, 0x0CD5, 0x0CD6),
+            *(0x0D3E, 0x0D57, 0x0DCF, 0x0DDF, 0x0FB5, 0x0FB7, 0x102E, 0x1B35, 0x11127),
+            *(0x1133E, 0x11357, 0x114B0, 0x114BA, 0x114BD, 0x115AF, 0x11930),
+            *range(0x1161, 0x1176),  # Hangul jungseong: compose with a leading consonant
+            *range(0x11A8, 0x11C3),  # Hangul jongseong: compose with an LV syllable
+        ),
+    )
+)
+# Each character seen: its own NFKC when it is normalised on its own, else None.
+_OWN: dict[str, str | None] = {}
+
+
+def nfkc(text: str) -> str:
+    """unicodedata.normalize("NFKC", text), character by character where that is the same."""
+    if unicodedata.unidata_version != SECONDS_UNICODE:  # the set above would not be known true
+        return unicodedata.normalize("NFKC", text)
+    chars = set(text)
+    for char in chars - _OWN.keys():
+        _OWN[char] = _own_form(char)
+    changed = []
+    for char in chars:
+        form = _OWN[char]
+        if form is None:
+            return unicodedata.normalize("NFKC", text)
+        if form != char:
+            changed.append(char)
+    if not changed:
+        return text
+    return _pattern(frozenset(changed)).sub(_replacement, text)
+
+
+def _own_form(char: str) -> str | None:
+    form = unicodedata.normalize("NFKC", char)
+    if not _inert(char) or not all(map(_inert, form)):
+        return None
+    return form
+
+
+def _inert(char: str) -> bool:
+    """True when char neither reorders nor composes with the character before it."""
+    return unicodedata.combining(char) == 0 and char not in COMPOSING_SECONDS
+
+
+@lru_cache(maxsize=1024)
+def _pattern(changed: frozenset[str]) -> re.Pattern[str]:
+    return re.compile("[" + "".join(map(re.escape, sorted(changed))) + "]")
+
+
+def _replacement(match: re.Match[str]) -> str:
+    form = _OWN[match[0]]
+    assert form is not None  # only characters with their own form are in a pattern
+    return form
