@@ -50,6 +50,9 @@ _SEPARATOR, _SPACE = ord(SEPARATOR), ord(" ")
 # Queued articles indexed per transaction (crawler.store also indexes a crawl's articles every
 # SEARCH_BATCH stored): FTS5 writes one segment per transaction, so fewer, larger ones.
 SEARCH_BATCH = 200
+# A term in more articles than this is listed newest first, not by bm25, which would score every
+# match (a common two-character term is in a fifth of a large store: seconds at 1M articles).
+RANKED_MATCHES = 10_000
 # What unicode61 keeps in a token: letters and digits (underscore is punctuation to it).
 TOKEN_RUN_RE = re.compile(r"[^\W_]+")
 TITLE_WEIGHT = 10.0  # bm25 weight of the title against 1.0 for the text
@@ -355,6 +358,8 @@ def _ranked(
     """Every term one run: ranked inside the index (title hits by a column filter, then bm25,
     then newest), so only the `limit` best articles are read."""
     query = match_query(" ".join(terms))
+    if _matches(db, query, RANKED_MATCHES + 1) > RANKED_MATCHES:
+        return _newest(db, terms, query, topic=topic, limit=limit, mark=mark)
     index_topic, index_topic_params = _topic_filter(topic, column="s.rowid")
     like_topic, like_topic_params = _topic_filter(topic)
     in_title, title_params = _title_hit(terms)
@@ -384,6 +389,76 @@ def _ranked(
         ],
     )
     return [_marked_hit(row, terms, mark) for row in rows]
+
+
+def _matches(db: Database, query: str, most: int) -> int:
+    """How many articles the index matches, counting no further than `most`."""
+    sql = (
+        f"SELECT count(*) FROM (SELECT 1 FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH ? LIMIT ?)"
+    )
+    return int(db.execute(sql, [query, most]).fetchone()[0])
+
+
+def _newest(
+    db: Database,
+    terms: list[str],
+    query: str,
+    *,
+    topic: str | None,
+    limit: int,
+    mark: tuple[str, str],
+) -> list[SearchHit]:
+    """A term too common to rank: title hits, then the others, newest first in each, read from
+    the end of the index and stopping at `limit`; queued articles after each group's."""
+    titled = _newest_ids(db, f"title : ({query})", topic=topic, limit=limit)
+    others = _newest_ids(db, query, topic=topic, limit=limit + len(titled))
+    queued = _queued_rows(db, terms, topic=topic, limit=limit)
+    in_title = dict.fromkeys(titled, True) | {row["id"]: bool(row["in_title"]) for row in queued}
+    ordered = dict.fromkeys(
+        [
+            *titled,
+            *(row["id"] for row in queued if row["in_title"]),
+            *others,
+            *(row["id"] for row in queued if not row["in_title"]),
+        ]
+    )
+    ids = list(ordered)[:limit]
+    marks = ",".join("?" * len(ids))
+    rows = db.query(
+        f"""SELECT id, url, source, published_at, fetched_at, baseline, title, text
+            FROM articles WHERE id IN ({marks})""",
+        ids,
+    )
+    found = {row["id"]: row | {"in_title": in_title.get(row["id"], False)} for row in rows}
+    return [_marked_hit(found[i], terms, mark) for i in ids if i in found]
+
+
+def _newest_ids(db: Database, query: str, *, topic: str | None, limit: int) -> list[int]:
+    topic_sql, topic_params = _topic_filter(topic, column="rowid")
+    rows = db.execute(
+        f"""SELECT rowid FROM {SEARCH_TABLE}
+            WHERE {SEARCH_TABLE} MATCH ? AND rowid NOT IN ({QUEUED}){topic_sql}
+            ORDER BY rowid DESC LIMIT ?""",
+        [query, *topic_params, limit],
+    )
+    return [row[0] for row in rows]
+
+
+def _queued_rows(
+    db: Database, terms: list[str], *, topic: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """The queued articles holding every term (LIKE), title hits first, newest first."""
+    in_title, title_params = _title_hit(terms)
+    found, found_params = _found(terms)
+    topic_sql, topic_params = _topic_filter(topic)
+    return list(
+        db.query(
+            f"""SELECT a.id, {in_title} AS in_title FROM articles a
+                WHERE a.id IN ({QUEUED}) AND {found}{topic_sql}
+                ORDER BY in_title DESC, a.id DESC LIMIT ?""",
+            [*title_params, *found_params, *topic_params, limit],
+        )
+    )
 
 
 def _checked(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import crawler.search
 from crawler.model import Article
 from crawler.search import SEARCH_BATCH, TOKEN_RUN_RE, index_pending, pair_text, search_articles
 from crawler.store import Store, open_readonly
@@ -185,3 +186,25 @@ def test_pair_text_is_each_runs_pairs_on_random_strings() -> None:
     for _ in range(5_000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
         assert pair_text(text) == plain(text), text
+
+
+def test_a_term_too_common_to_rank_lists_title_hits_then_the_rest_newest_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store.open(tmp_path / "f.db")
+    save(store, 1, "腾讯一", "正文。")
+    save(store, 2, "标题二", "腾讯腾讯腾讯。")
+    save(store, 3, "腾讯三", "正文。")
+    save(store, 4, "标题四", "腾讯。")
+    store.index_search()
+    save(store, 5, "标题五", "腾讯。")  # queued: after the indexed ones of its group
+    save(store, 6, "腾讯六", "正文。")
+    ranked = [h.url[-1] for h in search_articles(store.db, "腾讯").hits]
+    monkeypatch.setattr(crawler.search, "RANKED_MATCHES", 3)
+    common = search_articles(store.db, "腾讯", limit=10)
+    assert [h.url[-1] for h in common.hits] == ["3", "1", "6", "4", "2", "5"]
+    assert [h.in_title for h in common.hits] == [True, True, True, False, False, False]
+    assert common.hits[0].title == "[腾讯]三"
+    assert [h.url[-1] for h in search_articles(store.db, "腾讯", limit=2).hits] == ["3", "1"]
+    assert ranked == ["3", "1", "6", "2", "4", "5"]  # below the limit: bm25, three mentions first
+    store.close()
