@@ -244,6 +244,11 @@ class Store:
         """One write transaction, taken at once (BEGIN IMMEDIATE) so check-then-write is safe
         against another process doing the same."""
         self.flush()
+        # A batch of queued articles is indexed before the next write, not after the commit of
+        # the one that filled it: an error of the index (a full disk) is then that write's, and
+        # never reported for an article already stored.
+        if self._queued >= SEARCH_BATCH:
+            self.index_search()
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -252,8 +257,6 @@ class Store:
             raise
         else:
             self.db.commit()
-        if self._queued >= SEARCH_BATCH:  # off the article's transaction, many at once
-            self.index_search()
 
     # Reads ---------------------------------------------------------------------------------
 

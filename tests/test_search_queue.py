@@ -50,9 +50,9 @@ def test_articles_are_indexed_a_batch_at_a_time_off_their_transaction(tmp_path: 
     # Queued, not yet indexed: still found (checked with LIKE).
     assert len(search_articles(store.db, "微信支付", limit=1000).hits) == SEARCH_BATCH - 1
     save(store, SEARCH_BATCH, "最后一篇", "微信支付接入淘宝。")
-    assert queued(store) == 0 and indexed(store) == SEARCH_BATCH  # the batch, after its commit
-    save(store, SEARCH_BATCH + 1, "又一篇", "支付宝。")
-    assert queued(store) == 1
+    assert queued(store) == SEARCH_BATCH and indexed(store) == 0
+    save(store, SEARCH_BATCH + 1, "又一篇", "支付宝。")  # the batch, before this article's write
+    assert queued(store) == 1 and indexed(store) == SEARCH_BATCH
     store.close()
     with open_readonly(tmp_path / "f.db") as db:
         assert db.execute("SELECT count(*) FROM search_queue").fetchone()[0] == 0
