@@ -32,8 +32,11 @@ COMPOSING_SECONDS = frozenset(
         ),
     )
 )
-# Each character seen: its own NFKC when it is normalised on its own, else None.
-_OWN: dict[str, str | None] = {}
+# Every character seen; those that are not normalised on their own; those that are and change
+# (with their NFKC).
+_SEEN: set[str] = set()
+_ENTANGLED: set[str] = set()
+_CHANGING: dict[str, str] = {}
 
 
 def nfkc(text: str) -> str:
@@ -41,25 +44,22 @@ def nfkc(text: str) -> str:
     if unicodedata.unidata_version != SECONDS_UNICODE:  # the set above would not be known true
         return unicodedata.normalize("NFKC", text)
     chars = set(text)
-    for char in chars - _OWN.keys():
-        _OWN[char] = _own_form(char)
-    changed = []
-    for char in chars:
-        form = _OWN[char]
-        if form is None:
-            return unicodedata.normalize("NFKC", text)
-        if form != char:
-            changed.append(char)
-    if not changed:
+    for char in chars - _SEEN:
+        _classify(char)
+    if not chars.isdisjoint(_ENTANGLED):
+        return unicodedata.normalize("NFKC", text)
+    if chars.isdisjoint(_CHANGING):
         return text
-    return _pattern(frozenset(changed)).sub(_replacement, text)
+    return _changing_pattern().sub(_replacement, text)
 
 
-def _own_form(char: str) -> str | None:
+def _classify(char: str) -> None:
     form = unicodedata.normalize("NFKC", char)
     if not _inert(char) or not all(map(_inert, form)):
-        return None
-    return form
+        _ENTANGLED.add(char)
+    elif form != char:
+        _CHANGING[char] = form
+    _SEEN.add(char)
 
 
 def _inert(char: str) -> bool:
@@ -67,12 +67,16 @@ def _inert(char: str) -> bool:
     return unicodedata.combining(char) == 0 and char not in COMPOSING_SECONDS
 
 
-@lru_cache(maxsize=1024)
-def _pattern(changed: frozenset[str]) -> re.Pattern[str]:
-    return re.compile("[" + "".join(map(re.escape, sorted(changed))) + "]")
+def _changing_pattern() -> re.Pattern[str]:
+    """Every changing character seen so far (compiled again only when one is new)."""
+    return _pattern(len(_CHANGING))
+
+
+@lru_cache(maxsize=1)
+def _pattern(count: int) -> re.Pattern[str]:
+    # _CHANGING only grows: its size names its content.
+    return re.compile("[" + "".join(map(re.escape, sorted(_CHANGING))) + "]")
 
 
 def _replacement(match: re.Match[str]) -> str:
-    form = _OWN[match[0]]
-    assert form is not None  # only characters with their own form are in a pattern
-    return form
+    return _CHANGING[match[0]]
