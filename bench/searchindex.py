@@ -48,6 +48,8 @@ def size_rows(path: Path, size: int) -> list[Row]:
         total = int(conn.execute("SELECT sum(pgsize) FROM dbstat").fetchone()[0])
         ours = index_bytes(conn, "articles_search")
         rest = total - ours - index_bytes(conn, "search_queue")
+        for leftover in ("bench_trigram", "bench_bigrams"):  # of an interrupted run
+            conn.execute(f"DROP TABLE IF EXISTS {leftover}")
         conn.execute(TRIGRAM)
         conn.execute("INSERT INTO bench_trigram (bench_trigram) VALUES ('rebuild')")
         trigram = index_bytes(conn, "bench_trigram")
