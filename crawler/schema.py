@@ -307,6 +307,13 @@ def m010_search(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m011_nodes(db: Database) -> None:
+    """The Scrapyd job that made a crawl run (crawler/nodes.py): the daemon reads a node's
+    result by job id. A plain column, no index: it is read together with a run id range."""
+    db.execute("ALTER TABLE crawl_runs ADD COLUMN job TEXT")
+
+
+@MIGRATIONS()
 def m012_fts(db: Database) -> None:
     """One search index off the crawl path (crawler.search): articles_search, filled in batches
     from search_queue, replaces the trigram and bigram indexes and their triggers. Stored
