@@ -50,6 +50,7 @@ _SEPARATOR, _SPACE = ord(SEPARATOR), ord(" ")
 # Queued articles indexed per transaction (crawler.store also indexes a crawl's articles every
 # SEARCH_BATCH stored): FTS5 writes one segment per transaction, so fewer, larger ones.
 SEARCH_BATCH = 200
+BACKLOG = 10_000  # queued articles worth a log line before they are indexed
 # A term in more articles than this is listed newest first, not by bm25, which would score every
 # match (a common two-character term is in a fifth of a large store: seconds at 1M articles).
 RANKED_MATCHES = 10_000
@@ -216,6 +217,9 @@ def index_pending(db: Database, *, batch: int = SEARCH_BATCH) -> int:
     returns how many articles were indexed (or taken out)."""
     if QUEUE_TABLE not in db.table_names():
         return 0
+    backlog = db.execute(f"SELECT count(*) FROM {QUEUE_TABLE}").fetchone()[0]
+    if backlog > BACKLOG:  # a store just migrated to m012_fts: minutes at a million articles
+        logger.info("indexing %d queued articles for search, %d per transaction", backlog, batch)
     total = 0
     while done := _index_batch(db, batch):
         total += done
