@@ -71,6 +71,7 @@ ROWS = (
     ),
     *(f"10. Search, {length} characters" for length in (2, 3, 4)),
     "10. Store bytes per article",
+    "10. CPU to store and index an article",
     *(f"12. 1 sources: {figure}" for figure in ("wall time", "CPU", "rows stored")),
 )
 QUICK_LISTS = 1  # one source with one feed or list
