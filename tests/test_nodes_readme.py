@@ -9,8 +9,9 @@ from pathlib import Path
 
 from crawler.config import Node, load_nodes
 from crawler.nodes import Job, NodeStatus, format_node_status, get_node_status
+from tests.helpers import refused_port
 from tests.notify_receivers import readme_section
-from tests.services import SCRAPY_CFG, free_port
+from tests.services import SCRAPY_CFG
 
 SECTION = "## Crawl nodes (Scrapyd)"
 
@@ -49,8 +50,8 @@ def test_the_readme_followup_nodes_output() -> None:
     job = re.search(r"finished  (\S+)  followup  (.+)", shown)
     assert job
     finished = Job(job[1], "followup", "finished", start_time="x", end_time=job[2])
-    port = free_port()  # nobody listens there: the real message of a node that is down
-    gone = get_node_status(Node("us", f"http://127.0.0.1:{port}")).error or ""
+    with refused_port() as port:  # nobody listens there: the real message of a node that is down
+        gone = get_node_status(Node("us", f"http://127.0.0.1:{port}")).error or ""
     printed = [
         *format_node_status(NodeStatus(Node("cn", up[1]), (finished,))),
         *format_node_status(NodeStatus(Node("us", down[1]), error=gone.replace(str(port), "6801"))),
