@@ -16,7 +16,8 @@ second tier, the cost per related article, each beside the decision before it), 
 CPU per poll and memory with worker processes against a child process per poll, (9) page
 extraction per site against the whole-document extractors of an earlier commit, (10) export and
 search on a store of `--serve-articles` articles beside the code before streaming and the
-bigram index; and profiles the crawl. `--real DIR` adds real texts to (6), read from DIR at run
+bigram index, (12) the sources crawled as jobs on 3 local Scrapyd nodes against one
+process; and profiles the crawl. `--real DIR` adds real texts to (6), read from DIR at run
 time; `--only 7` runs the serve
 measurement alone.
 The table goes to stdout and, with the machine and the parameters, to docs/benchmarks.md.
@@ -40,6 +41,7 @@ from bench.fingerprints import measure_fingerprint
 from bench.index import measure_index
 from bench.mirrorgen import MirrorSpec, generate_mirror
 from bench.neardup import measure_neardup
+from bench.nodes import measure_nodes
 from bench.pipeline import CRAWL_SETTINGS, measure_pipeline
 from bench.readers import measure_readers
 from bench.recrawl import measure_unchanged_recrawl
@@ -48,19 +50,21 @@ from bench.serve import measure_serve
 from bench.workers import measure_daemon_workers
 from crawler.mirror import Mirror
 
-# The measurements, in the order of the table. Each takes the context and returns its rows.
-MEASUREMENTS: tuple[Callable[[Context], list[Row]], ...] = (
-    measure_pipeline,  # 1
-    measure_unchanged_recrawl,  # 2
-    measure_index,  # 3
-    measure_fingerprint,  # 4
-    measure_daemon_rss,  # 5
-    measure_neardup,  # 6
-    measure_serve,  # 7
-    measure_daemon_workers,  # 8
-    measure_extraction,  # 9
-    measure_readers,  # 10
-)
+# The measurements by number, in the order of the table. Each takes the context and returns its
+# rows.
+MEASUREMENTS: dict[int, Callable[[Context], list[Row]]] = {
+    1: measure_pipeline,
+    2: measure_unchanged_recrawl,
+    3: measure_index,
+    4: measure_fingerprint,
+    5: measure_daemon_rss,
+    6: measure_neardup,
+    7: measure_serve,
+    8: measure_daemon_workers,
+    9: measure_extraction,
+    10: measure_readers,
+    12: measure_nodes,
+}
 DOCS = REPO / "docs" / "benchmarks.md"
 QUICK = Options(
     sources=4,
@@ -186,8 +190,9 @@ def _numbers(parser: argparse.ArgumentParser, text: str) -> tuple[int, ...]:
         numbers = tuple(sorted({int(part) for part in text.split(",")}))
     except ValueError:
         numbers = ()
-    if not numbers or not set(numbers) <= set(range(1, len(MEASUREMENTS) + 1)):
-        parser.error(f"--only takes measurement numbers 1 to {len(MEASUREMENTS)}, like 2,5")
+    if not numbers or not set(numbers) <= set(MEASUREMENTS):
+        known = ", ".join(map(str, MEASUREMENTS))
+        parser.error(f"--only takes measurement numbers ({known}), like 2,5")
     return numbers
 
 
@@ -201,7 +206,7 @@ def run(options: Options, workdir: Path, mirror_dir: Path) -> tuple[list[Row], C
     rows: list[Row] = []
     with Mirror.from_directory(mirror_dir) as mirror:
         ctx = Context(options, workdir, mirror, plan)
-        for number, measure in enumerate(MEASUREMENTS, start=1):
+        for number, measure in MEASUREMENTS.items():
             if number not in options.only:
                 continue
             started = time.perf_counter()

@@ -464,7 +464,8 @@ def daemon(
 
     Each source is crawled every `every` of sources.toml, adapted between its min_every and
     max_every, backing off while it fails. Crawls run in long-lived worker processes
-    (one Scrapy process runs many crawls), at most --max-crawls at once.
+    (one Scrapy process runs many crawls), at most --max-crawls at once; a source with a crawl
+    node (nodes.toml) is a Scrapyd job on that node, not counted in --max-crawls.
     Exit status 0 after a clean stop, 2 for a bad seeds file or argument, or when another
     daemon already polls the database.
     """
@@ -589,9 +590,11 @@ def status(db_path: str, as_json: bool, max_failing: timedelta, ignore: tuple[st
 
 @cli.command()
 @seeds_option
+@db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the nodes and their jobs as JSON.")
-def nodes(seeds_dir: str, as_json: bool) -> None:
-    """List the crawl nodes of nodes.toml (Scrapyd servers) and their jobs.
+def nodes(seeds_dir: str, db_path: str, as_json: bool) -> None:
+    """List the crawl nodes of nodes.toml (Scrapyd servers) and their jobs, each with the run it
+    recorded in the database (crawl_runs.job), if any.
 
     Exit status 1 when a node is down or refuses (its line says why), 2 for a bad nodes.toml.
     """
@@ -608,13 +611,32 @@ def nodes(seeds_dir: str, as_json: bool) -> None:
             err=True,
         )
     statuses = [get_node_status(node) for node in known]
+    runs = _job_runs(db_path, [job.id for s in statuses for job in s.jobs])
     if as_json:
-        click.echo(json.dumps([node_status_json(s) for s in statuses], ensure_ascii=False))
+        shown = [node_status_json(s, runs) for s in statuses]
+        click.echo(json.dumps(shown, ensure_ascii=False))
     else:
         for node_status in statuses:
-            click.echo("\n".join(format_node_status(node_status)))
+            click.echo("\n".join(format_node_status(node_status, runs)))
     if not all(s.up for s in statuses):
         raise SystemExit(1)
+
+
+def _job_runs(db_path: str, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The runs these Scrapyd jobs recorded in the database; none without a database."""
+    from crawler.nodes import get_job_runs
+
+    if not job_ids or not Path(db_path).exists():
+        return {}
+    db = open_checked(db_path)
+    try:
+        with reading(db_path):
+            check_followup_database(db, Path(db_path))
+            return get_job_runs(db, job_ids) if "crawl_runs" in db.table_names() else {}
+    except ForeignDatabase as exc:
+        raise BadInput(str(exc)) from None
+    finally:
+        db.close()
 
 
 @cli.group()

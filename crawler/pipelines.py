@@ -88,7 +88,9 @@ class StorePipeline:
         if self._store is None:
             self._store = Store.memory()  # the crawl of nothing still has its run
         try:
-            self.run_id = self._store.start_run(s.id for s in self._seeds().sources)
+            # Scrapyd passes its job id as the spider argument _job (crawler/nodes.py).
+            job = getattr(spider, "_job", None)
+            self.run_id = self._store.start_run((s.id for s in self._seeds().sources), job=job)
         except sqlite3.DatabaseError as exc:
             record_store_failure(self.crawler, exc)
 

@@ -298,3 +298,10 @@ SERVE_SCHEMA = (
 def m010_search(db: Database) -> None:
     """Two-character search: the bigram index (crawler.search), filled from the stored articles."""
     enable_bigram_index(db)
+
+
+@MIGRATIONS()
+def m011_nodes(db: Database) -> None:
+    """The Scrapyd job that made a crawl run (crawler/nodes.py): the daemon reads a node's
+    result by job id. A plain column, no index: it is read together with a run id range."""
+    db.execute("ALTER TABLE crawl_runs ADD COLUMN job TEXT")

@@ -385,9 +385,9 @@ class Store:
 
     # Crawl runs ----------------------------------------------------------------------------
 
-    def start_run(self, sources: Iterable[str]) -> int:
-        """Record the start of a crawl; returns the run id."""
-        row = {"started_at": to_iso(utcnow()), "sources": json.dumps(list(sources))}
+    def start_run(self, sources: Iterable[str], *, job: str | None = None) -> int:
+        """Record the start of a crawl (job: the Scrapyd job running it); returns the run id."""
+        row = {"started_at": to_iso(utcnow()), "sources": json.dumps(list(sources)), "job": job}
         return insert_row(self.db, "crawl_runs", row)
 
     def finish_run(self, run_id: int, stats: dict[str, Any]) -> None:

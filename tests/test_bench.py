@@ -72,12 +72,13 @@ ROWS = (
     ),
     *(f"10. Search, {length} characters" for length in (2, 3, 4)),
     "10. Store bytes per article",
+    *(f"12. 1 sources: {figure}" for figure in ("wall time", "CPU", "rows stored")),
 )
 QUICK_LISTS = 1  # one source with one feed or list
 QUICK_CYCLES = 4
 BENCH_CEILING = 1800  # seconds: a guard against a hung run (the bench has its own), not a budget
 # Measurement 9 times against an earlier commit: a checkout without it (shallow) skips it.
-ONLY = () if baseline_available() else ("--only", "1,2,3,4,5,6,7,8,10")
+ONLY = () if baseline_available() else ("--only", "1,2,3,4,5,6,7,8,10,12")
 # Measurement 9 has a row per site and page origin: every site's recorded pages at least.
 EXTRACTION_ROWS = tuple(
     f"9. Page extraction, {site}, recorded pages"
@@ -165,6 +166,7 @@ def test_quick_benchmark_reports_every_measurement(tmp_path: Path) -> None:
         "## 7. `followup serve` on a large store",
         "## 8. Daemon polls",
         "## 10. Streaming readers and search",
+        "## 12. Crawl nodes",
         *(("## 9. Page extraction per site",) if not ONLY else ()),
     ):
         assert section in text

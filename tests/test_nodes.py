@@ -24,7 +24,6 @@ from tests.helpers import (
     HEALTHY_SOURCES,
     WAIT_CEILING,
     crawl,
-    refused_port,
     run_followup,
     wait_until,
     write_seeds,
@@ -143,10 +142,11 @@ def test_a_node_crawls_a_source_and_the_run_is_read_from_crawl_runs(
     assert job_id == "news-1"
     wait_until(lambda: finished(client, job_id), "the node's job to finish")
     with sqlite3.connect(db) as conn:
-        runs = conn.execute("SELECT sources, finished_at, stats FROM crawl_runs").fetchall()
+        runs = conn.execute("SELECT sources, finished_at, stats, job FROM crawl_runs").fetchall()
         stored = conn.execute("SELECT DISTINCT source FROM articles").fetchall()
     conn.close()
     assert [(json.loads(r[0]), r[1] is not None) for r in runs] == [(["news"], True)], runs
+    assert runs[0][3] == "news-1"  # Scrapyd's job id, which the daemon reads the run by
     stats = json.loads(runs[0][2])
     assert stats["reason"] == "finished"
     assert stats["sources"]["news"]["new"] > 0
@@ -192,17 +192,10 @@ def test_a_refused_schedule_says_what_scrapyd_said(node: Node) -> None:
         ScrapydClient(node).schedule("no-such-spider")
 
 
-@pytest.fixture
-def down() -> Iterator[str]:
-    """A node's URL that refuses connections for the whole test: its port is held, never
-    listened on, so no server started meanwhile elsewhere on the machine can answer there."""
-    with refused_port() as port:
-        yield f"http://127.0.0.1:{port}"
-
-
 def test_followup_nodes_lists_jobs_and_a_node_that_is_down(
-    tmp_path: Path, web: Mirror, node: Node, down: str
+    tmp_path: Path, web: Mirror, node: Node, down_url: str
 ) -> None:
+    down = down_url  # nobody listens there
     nodes = nodes_toml(
         f'id = "local"\nurl = "{node.url}"\nauth_env = "{AUTH_ENV}"', f'id = "gone"\nurl = "{down}"'
     )
@@ -277,6 +270,7 @@ def test_run_on_node_reads_the_jobs_result_from_crawl_runs(
     assert (run.job_id, run.error, run.failed) == ("daily-20261129T093800", None, False)
     assert run.stats is not None and run.stats["reason"] == "finished"
     assert run.stats["sources"]["daily"]["new"] > 0
+    assert run.ok and run.run_id == 2  # found by its job id, after the earlier run
 
 
 def test_run_on_node_cancels_a_job_past_its_timeout(
@@ -321,9 +315,9 @@ def test_run_on_node_cancels_its_job_when_the_daemon_stops(
 
 
 def test_run_on_node_with_the_node_down_is_that_sources_failure(
-    shared: tuple[Path, Path], down: str
+    shared: tuple[Path, Path], down_url: str
 ) -> None:
-    run = crawl_on(ScrapydClient(Node("gone", down)), "news", shared, 42)
+    run = crawl_on(ScrapydClient(Node("gone", down_url)), "news", shared, 42)
     assert (run.failed, run.job_id, run.stats) == (True, None, None)
     assert run.error is not None and "node gone (" in run.error and ") is down:" in run.error
 
