@@ -16,7 +16,8 @@ second tier, the cost per related article, each beside the decision before it), 
 CPU per poll and memory with worker processes against a child process per poll, (9) page
 extraction per site against the whole-document extractors of an earlier commit, (10) export and
 search on a store of `--serve-articles` articles beside the code before streaming and the
-bigram index; and profiles the crawl. `--real DIR` adds real texts to (6), read from DIR at run
+bigram index, (14) what a crawl and `followup status` read on that store beside the code before
+m013_scale; and profiles the crawl. `--real DIR` adds real texts to (6), read from DIR at run
 time; `--only 7` runs the serve
 measurement alone.
 The table goes to stdout and, with the machine and the parameters, to docs/benchmarks.md.
@@ -44,23 +45,25 @@ from bench.pipeline import CRAWL_SETTINGS, measure_pipeline
 from bench.readers import measure_readers
 from bench.recrawl import measure_unchanged_recrawl
 from bench.report import Row, definition_list, load_average, machine, results_table
+from bench.scale import measure_scale
 from bench.serve import measure_serve
 from bench.workers import measure_daemon_workers
 from crawler.mirror import Mirror
 
-# The measurements, in the order of the table. Each takes the context and returns its rows.
-MEASUREMENTS: tuple[Callable[[Context], list[Row]], ...] = (
-    measure_pipeline,  # 1
-    measure_unchanged_recrawl,  # 2
-    measure_index,  # 3
-    measure_fingerprint,  # 4
-    measure_daemon_rss,  # 5
-    measure_neardup,  # 6
-    measure_serve,  # 7
-    measure_daemon_workers,  # 8
-    measure_extraction,  # 9
-    measure_readers,  # 10
-)
+# The measurements by number, in the order of the table. Each takes the context, returns rows.
+MEASUREMENTS: dict[int, Callable[[Context], list[Row]]] = {
+    1: measure_pipeline,
+    2: measure_unchanged_recrawl,
+    3: measure_index,
+    4: measure_fingerprint,
+    5: measure_daemon_rss,
+    6: measure_neardup,
+    7: measure_serve,
+    8: measure_daemon_workers,
+    9: measure_extraction,
+    10: measure_readers,
+    14: measure_scale,
+}
 DOCS = REPO / "docs" / "benchmarks.md"
 QUICK = Options(
     sources=4,
@@ -175,7 +178,7 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, Path | None, Pat
             "at least 1"
         )
     # docs/benchmarks.md holds one whole run: a partial or quick one goes there only when asked.
-    partial = args.quick or len(options.only) < len(MEASUREMENTS)
+    partial = args.quick or set(MEASUREMENTS) - set(options.only)
     out = args.out if args.out is not None else (None if partial else DOCS)
     return options, out, args.keep
 
@@ -186,8 +189,9 @@ def _numbers(parser: argparse.ArgumentParser, text: str) -> tuple[int, ...]:
         numbers = tuple(sorted({int(part) for part in text.split(",")}))
     except ValueError:
         numbers = ()
-    if not numbers or not set(numbers) <= set(range(1, len(MEASUREMENTS) + 1)):
-        parser.error(f"--only takes measurement numbers 1 to {len(MEASUREMENTS)}, like 2,5")
+    if not numbers or not set(numbers) <= set(MEASUREMENTS):
+        known = ", ".join(map(str, MEASUREMENTS))
+        parser.error(f"--only takes measurement numbers ({known}), like 2,5")
     return numbers
 
 
@@ -201,7 +205,7 @@ def run(options: Options, workdir: Path, mirror_dir: Path) -> tuple[list[Row], C
     rows: list[Row] = []
     with Mirror.from_directory(mirror_dir) as mirror:
         ctx = Context(options, workdir, mirror, plan)
-        for number, measure in enumerate(MEASUREMENTS, start=1):
+        for number, measure in MEASUREMENTS.items():
             if number not in options.only:
                 continue
             started = time.perf_counter()
@@ -225,7 +229,7 @@ def document(rows: list[Row], ctx: Context, loads: tuple[str, str]) -> str:
         "serve": f"a store of {options.serve_articles:,} articles built by SQL",
     }
     command = "python -m bench" + (" --quick" if options.quick else "")
-    if len(options.only) < len(MEASUREMENTS):
+    if set(MEASUREMENTS) - set(options.only):
         command += " --only " + ",".join(map(str, options.only))
     return "\n".join(
         [

@@ -320,11 +320,12 @@ def record_verdicts(
     db.conn.executemany(
         """INSERT OR REPLACE INTO crawl_run_sources (source, started_at, run_id, new, duplicates,
                irrelevant, new_entries, telling, problems) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [(source, started_at, run_id, *_verdict_row(f)) for source, f in summary.items()],
+        [(source, started_at, run_id, *verdict_row(f)) for source, f in summary.items()],
     )
 
 
-def _verdict_row(figures: Figures) -> tuple[int, ...]:
+def verdict_row(figures: Figures) -> tuple[int, ...]:
+    """crawl_run_sources' new, duplicates, irrelevant, new_entries, telling, problems."""
     counted = (_get(figures, event) for event in ("new", "duplicates", "irrelevant"))
     return (*counted, new_entries(figures), *judge(figures))
 
