@@ -71,11 +71,16 @@ ROWS = (
     ),
     *(f"10. Search, {length} characters" for length in (2, 3, 4)),
     "10. Store bytes per article",
+    "14. Recent-window load at crawl start, 2,000 articles, quiet store",
+    "14. Recent-window load at crawl start, 2,000 articles, the store as built",
+    "14. Near-duplicate lookup",
+    *("14. `followup status`, 2,000 articles",) * 3,  # wall, CPU, the whole command
+    "14. Crawl CPU per article",
 )
 QUICK_LISTS = 1  # one source with one feed or list
 QUICK_CYCLES = 4
 BENCH_CEILING = 900  # seconds: a guard against a hung run, not a budget
-# Measurement 9 times against an earlier commit: a checkout without it (shallow) skips it.
+# Measurements 9 and 14 time against earlier commits: a checkout without them (shallow) skips them.
 ONLY = () if baseline_available() else ("--only", "1,2,3,4,5,6,7,8,10")
 # Measurement 9 has a row per site and page origin: every site's recorded pages at least.
 EXTRACTION_ROWS = tuple(
@@ -137,6 +142,7 @@ def test_quick_benchmark_reports_every_measurement(tmp_path: Path) -> None:
         "## 7. `followup serve` on a large store",
         "## 8. Daemon polls",
         "## 10. Streaming readers and search",
+        "## 14. A store of a million articles",
         *(("## 9. Page extraction per site",) if not ONLY else ()),
     ):
         assert section in text
