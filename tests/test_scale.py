@@ -15,6 +15,7 @@ import pytest
 
 from crawler import neardup
 from crawler.dates import to_iso, utcnow
+from crawler.export import SENTENCE_ENDS, excerpt
 from crawler.health import HISTORY, find_health, get_health, get_runs
 from crawler.neardup import (
     WINDOW_BY_ARTICLE,
@@ -25,6 +26,7 @@ from crawler.neardup import (
 from crawler.state import SourceState, save_source_state
 from crawler.status import format_status, get_status, status_json
 from crawler.store import Store
+from crawler.text import one_line
 
 DAY = timedelta(days=1)
 MAX_FAILING = timedelta(hours=6)
@@ -264,3 +266,26 @@ def last_run_ids(store: Store) -> set[int]:
             "SELECT last_run_id FROM source_state WHERE last_run_id IS NOT NULL"
         )
     }
+
+
+# Export -------------------------------------------------------------------------------------
+
+
+def test_an_excerpt_reads_only_the_opening_yet_is_the_whole_texts() -> None:
+    """excerpt flattens only an opening of a long text: the same excerpt as of the whole."""
+    rng = random.Random(1)
+    pieces = ["微信支付", "。", "！", " ", "\n\n", "\t", "\x00", "abc", "句子结束；", "  \u3000 "]
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 400)))
+        for limit in (5, 80):
+            assert excerpt(text, limit=limit) == excerpt_of_whole(text, limit=limit), text
+
+
+def excerpt_of_whole(text: str, *, limit: int) -> str:
+    """crawler.export.excerpt before it read only the opening."""
+    flat = one_line(text)
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit]
+    end = max(cut.rfind(c) for c in SENTENCE_ENDS)
+    return cut[: end + 1] if end >= limit * 0.6 else cut.rstrip() + "…"
