@@ -133,12 +133,12 @@ def _search_rows(path: Path, size: int) -> list[Row]:
     rows = []
     with open_readonly(path) as db:
         for length, term in TERMS.items():
-            ours = _median(partial(search_articles, db, term))
+            ours = median_time(partial(search_articles, db, term))
             how = search_articles(db, term).method
             # Two characters: beside the LIKE scan before m010_search. Longer terms: the same
             # trigram index as before (no earlier ranking code is kept to run beside it).
             scan = partial(_like, db, [term], topic=None, limit=20, mark=("[", "]"))
-            before = _median(scan) if length == 2 else None
+            before = median_time(scan) if length == 2 else None
             rows.append(
                 Row(
                     f"10. Search, {length} characters ({term}, {how}), {size:,} articles",
@@ -151,7 +151,8 @@ def _search_rows(path: Path, size: int) -> list[Row]:
     return rows
 
 
-def _median(call: Callable[[], object]) -> float:
+def median_time(call: Callable[[], object]) -> float:
+    """The median wall time of RUNS calls."""
     times = []
     for _ in range(RUNS):
         started = time.perf_counter()

@@ -7,7 +7,7 @@ article and a daemon's run history: POLLED sources polled every POLL_EVERY for H
 - the recent-fingerprint window each crawl loads (a fresh `RecentFingerprints().refresh`), for a
   quiet store (QUIET articles fetched within the window) and the store as built (~30 days of
   articles), beside the query before m013_scale (its indexes dropped inside a transaction that is
-  rolled back, so the planner cannot use them);
+  rolled back, so the planner cannot use them; ours inside a transaction too);
 - the near-duplicate lookup (`NearDuplicateIndex.find_original`), median of LOOKUPS;
 - `followup status` figures: `get_status` + `format_status` in a child of this tree and of
   BASELINE_REF's (`git archive`), the median of RUNS each, refusing the run when their output
@@ -22,7 +22,7 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import partial
@@ -31,7 +31,7 @@ from unittest import mock
 
 from bench.context import BenchError, Context, followup_command, python, run_child
 from bench.pipeline import check_crawl, followup_crawl
-from bench.readers import baseline_checkout
+from bench.readers import baseline_checkout, median_time
 from bench.report import Row, markdown_table, ratio, seconds
 from bench.serve import large_store
 from crawler import neardup
@@ -164,13 +164,19 @@ def _poll_figures(rng: random.Random) -> dict[str, int]:
 
 
 @contextmanager
-def before_m013(store: Store) -> Iterator[None]:
-    """The store without m013_scale's indexes, for as long as the block runs (rolled back)."""
+def read_as(store: Store, *, before_m013: bool) -> Iterator[None]:
+    """One transaction for a block of reads, rolled back: with before_m013, without
+    m013_scale's indexes (and the recent-window query before it). Both sides read the same
+    way: inside a transaction SQLite takes no snapshot per statement."""
     store.db.execute("BEGIN IMMEDIATE")
     try:
+        if not before_m013:
+            yield
+            return
         for index in M013_INDEXES:
             store.db.execute(f"DROP INDEX {index}")
-        yield
+        with mock.patch.object(neardup, "_window_query", old_window_query):
+            yield
     finally:
         store.db.rollback()
 
@@ -195,9 +201,10 @@ def window_rows(path: Path, size: int) -> list[Row]:
         }
         rows = []
         for name, since in cases.items():
-            ours = _median(partial(load_window, store, since))
-            with before_m013(store), mock.patch.object(neardup, "_window_query", old_window_query):
-                before = _median(partial(load_window, store, since))
+            with read_as(store, before_m013=False):
+                ours = median_time(partial(load_window, store, since))
+            with read_as(store, before_m013=True):
+                before = median_time(partial(load_window, store, since))
             rows.append(
                 Row(
                     f"14. Recent-window load at crawl start, {size:,} articles, {name}",
@@ -229,8 +236,9 @@ def lookup_row(path: Path, size: int, *, seed: int) -> Row:
         ]
         near = [(value & (2**64 - 1)) ^ (1 << rng.randrange(64)) for value in stored]
         values = near + [rng.getrandbits(64) for _ in range(LOOKUPS - len(near))]
-        ours = _lookups(store, values)
-        with before_m013(store), mock.patch.object(neardup, "_window_query", old_window_query):
+        with read_as(store, before_m013=False):
+            ours = _lookups(store, values)
+        with read_as(store, before_m013=True):
             before = _lookups(store, values)
     finally:
         store.close()
@@ -254,15 +262,6 @@ def _lookups(store: Store, values: list[int]) -> float:
     return statistics.median(times)
 
 
-def _median(call: Callable[[], object]) -> float:
-    times = []
-    for _ in range(RUNS):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 # Status -------------------------------------------------------------------------------------
 
 
@@ -281,19 +280,15 @@ def status_rows(ctx: Context, path: Path, size: int, polls: int) -> list[Row]:
         raise BenchError(f"followup status exited {command.returncode}: {command.stderr[-500:]}")
     name = f"14. `followup status`, {size:,} articles, {polls:,} polls kept"
     return [
-        Row(
-            f"{name}: reading and formatting (wall)",
-            seconds(ours["wall"]),
-            f"{seconds(before['wall'])} ({BASELINE_REF[:7]})",
-            ratio(ours["wall"] / before["wall"]),
-            ours["wall"] <= TARGET_STATUS,
-        ),
-        Row(
-            f"{name}: reading and formatting (CPU)",
-            seconds(ours["cpu"]),
-            f"{seconds(before['cpu'])} ({BASELINE_REF[:7]})",
-            ratio(ours["cpu"] / before["cpu"]),
-            ours["cpu"] <= TARGET_STATUS,
+        *(
+            Row(
+                f"{name}: reading and formatting ({clock})",
+                seconds(ours[key]),
+                f"{seconds(before[key])} ({BASELINE_REF[:7]})",
+                ratio(ours[key] / before[key]),
+                ours[key] <= TARGET_STATUS,
+            )
+            for clock, key in (("wall", "wall"), ("CPU", "cpu"))
         ),
         Row(
             f"{name}: the whole command (start-up included), wall / CPU",
