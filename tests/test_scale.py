@@ -289,3 +289,23 @@ def excerpt_of_whole(text: str, *, limit: int) -> str:
     cut = flat[:limit]
     end = max(cut.rfind(c) for c in SENTENCE_ENDS)
     return cut[: end + 1] if end >= limit * 0.6 else cut.rstrip() + "…"
+
+
+# Plans that do not depend on statistics ---------------------------------------------------------
+
+
+def test_the_title_lookup_reads_its_indexes_after_analyze(tmp_path: Path) -> None:
+    """With ANALYZE's statistics of a store whose original_title_key is all NULL, the title
+    lookup of every crawled article once became a scan of all articles."""
+    store = store_with_fingerprints(tmp_path, old=300, recent=10, now=utcnow())
+    store.db.execute("ANALYZE")
+    plans = []
+    store.db.conn.set_trace_callback(plans.append)
+    try:
+        assert store.neardup._find_by_title(["k3", "other"]) is not None
+        assert store.neardup._find_by_title(["nothing"], newsflash_only=True) is None
+    finally:
+        store.db.conn.set_trace_callback(None)
+    for sql in plans:
+        steps = [row[3] for row in store.db.execute(f"EXPLAIN QUERY PLAN {sql}")]
+        assert not [step for step in steps if step.startswith("SCAN articles")], (sql, steps)
