@@ -16,8 +16,10 @@ second tier, the cost per related article, each beside the decision before it), 
 CPU per poll and memory with worker processes against a child process per poll, (9) page
 extraction per site against the whole-document extractors of an earlier commit, (10) export and
 search on a store of `--serve-articles` articles beside the code before streaming and the
-bigram index, (14) what a crawl and `followup status` read on that store beside the code before
-m013_scale; and profiles the crawl. `--real DIR` adds real texts to (6), read from DIR at run
+bigram index, (11) the crawl into PostgreSQL against the same crawl into SQLite (a local
+server from the system packages), (12) the sources crawled as jobs on 3 local Scrapyd nodes
+against one process, (14) what a crawl and `followup status` read on the store of (10)
+beside the code before m013_scale; and profiles the crawl. `--real DIR` adds real texts to (6), read from DIR at run
 time; `--only 7` runs the serve
 measurement alone.
 The table goes to stdout and, with the machine and the parameters, to docs/benchmarks.md.
@@ -41,7 +43,9 @@ from bench.fingerprints import measure_fingerprint
 from bench.index import measure_index
 from bench.mirrorgen import MirrorSpec, generate_mirror
 from bench.neardup import measure_neardup
+from bench.nodes import measure_nodes
 from bench.pipeline import CRAWL_SETTINGS, measure_pipeline
+from bench.postgres import measure_postgres
 from bench.readers import measure_readers
 from bench.recrawl import measure_unchanged_recrawl
 from bench.report import Row, definition_list, load_average, machine, results_table
@@ -50,7 +54,8 @@ from bench.serve import measure_serve
 from bench.workers import measure_daemon_workers
 from crawler.mirror import Mirror
 
-# The measurements by number, in the order of the table. Each takes the context, returns rows.
+# The measurements by number, in the order of the table. Each takes the context and returns its
+# rows.
 MEASUREMENTS: dict[int, Callable[[Context], list[Row]]] = {
     1: measure_pipeline,
     2: measure_unchanged_recrawl,
@@ -62,6 +67,8 @@ MEASUREMENTS: dict[int, Callable[[Context], list[Row]]] = {
     8: measure_daemon_workers,
     9: measure_extraction,
     10: measure_readers,
+    11: measure_postgres,
+    12: measure_nodes,
     14: measure_scale,
 }
 DOCS = REPO / "docs" / "benchmarks.md"

@@ -28,6 +28,7 @@ from crawler.dates import parse_duration, parse_when, utcnow
 from crawler.export import FORMATS, SUFFIXES, ExportError, Format, format_for, iter_render
 from crawler.health import CODES as HEALTH_CODES
 from crawler.notify.targets import NOTIFY_FILE, Target, load_targets
+from crawler.postgres import is_postgres_url
 from crawler.report import all_failed, format_summary
 from crawler.search import format_hits, operator_words, search_articles
 from crawler.sql import FORMATS as QUERY_FORMATS
@@ -39,6 +40,7 @@ from crawler.store import (
     check_followup_database,
     describe_store_error,
     open_readonly,
+    open_store,
 )
 
 if TYPE_CHECKING:
@@ -60,7 +62,7 @@ db_option = click.option(
     default="followup.db",
     show_default=True,
     type=click.Path(dir_okay=False),
-    help="SQLite database file (env FOLLOWUP_DB).",
+    help="SQLite database file, or a postgresql:// URL (env FOLLOWUP_DB).",
 )
 
 
@@ -465,7 +467,8 @@ def daemon(
 
     Each source is crawled every `every` of sources.toml, adapted between its min_every and
     max_every, backing off while it fails. Crawls run in long-lived worker processes
-    (one Scrapy process runs many crawls), at most --max-crawls at once.
+    (one Scrapy process runs many crawls), at most --max-crawls at once; a source with a crawl
+    node (nodes.toml) is a Scrapyd job on that node, not counted in --max-crawls.
     Exit status 0 after a clean stop, 2 for a bad seeds file or argument, or when another
     daemon already polls the database.
     """
@@ -478,6 +481,12 @@ def daemon(
         run_daemon,
     )
 
+    if is_postgres_url(db_path):
+        raise BadInput(
+            "followup daemon runs on a SQLite file only for now (its per-source locks are "
+            "files beside it); on PostgreSQL run `followup crawl --db postgresql://…` from cron "
+            "or a systemd timer, one crawl per source or per machine (see README)"
+        )
     seeds = load_checked_seeds(seeds_dir)
     targets = load_checked_targets(seeds_dir, check_urls=True)
     parse_overrides(overrides)
@@ -546,7 +555,7 @@ def status(db_path: str, as_json: bool, max_failing: timedelta, ignore: tuple[st
     from crawler.notify.outbox import get_target_summaries
     from crawler.status import format_health, format_status, get_status, status_json
 
-    if not Path(db_path).exists():
+    if not is_postgres_url(db_path) and not Path(db_path).exists():
         raise BadInput(f"{db_path}: no such database; pass --db, or start `followup daemon`")
     db = open_checked(db_path)  # read-only: status never writes, on a read-only file too
     now = utcnow()
@@ -590,9 +599,11 @@ def status(db_path: str, as_json: bool, max_failing: timedelta, ignore: tuple[st
 
 @cli.command()
 @seeds_option
+@db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the nodes and their jobs as JSON.")
-def nodes(seeds_dir: str, as_json: bool) -> None:
-    """List the crawl nodes of nodes.toml (Scrapyd servers) and their jobs.
+def nodes(seeds_dir: str, db_path: str, as_json: bool) -> None:
+    """List the crawl nodes of nodes.toml (Scrapyd servers) and their jobs, each with the run it
+    recorded in the database (crawl_runs.job), if any.
 
     Exit status 1 when a node is down or refuses (its line says why), 2 for a bad nodes.toml.
     """
@@ -609,13 +620,32 @@ def nodes(seeds_dir: str, as_json: bool) -> None:
             err=True,
         )
     statuses = [get_node_status(node) for node in known]
+    runs = _job_runs(db_path, [job.id for s in statuses for job in s.jobs])
     if as_json:
-        click.echo(json.dumps([node_status_json(s) for s in statuses], ensure_ascii=False))
+        shown = [node_status_json(s, runs) for s in statuses]
+        click.echo(json.dumps(shown, ensure_ascii=False))
     else:
         for node_status in statuses:
-            click.echo("\n".join(format_node_status(node_status)))
+            click.echo("\n".join(format_node_status(node_status, runs)))
     if not all(s.up for s in statuses):
         raise SystemExit(1)
+
+
+def _job_runs(db_path: str, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The runs these Scrapyd jobs recorded in the database; none without a database."""
+    from crawler.nodes import get_job_runs
+
+    if not job_ids or (not is_postgres_url(db_path) and not Path(db_path).exists()):
+        return {}
+    db = open_checked(db_path)
+    try:
+        with reading(db_path):
+            check_followup_database(db, Path(db_path))
+            return get_job_runs(db, job_ids) if "crawl_runs" in db.table_names() else {}
+    except ForeignDatabase as exc:
+        raise BadInput(str(exc)) from None
+    finally:
+        db.close()
 
 
 @cli.group()
@@ -736,6 +766,11 @@ def serve(db_path: str, host: str, port: int) -> None:
     Read-only: it never writes the database, and shows what a running daemon adds. Needs the
     web extra (pip install 'followup-crawler[web]'). Exit status 2 when there is no database.
     """
+    if is_postgres_url(db_path):
+        raise BadInput(
+            "followup serve reads a SQLite file only (Datasette reads SQLite); on PostgreSQL "
+            "use `followup query`, `search`, `export` and `status` with the same --db"
+        )
     try:
         from crawler.web.app import ServeError, build_datasette, run_datasette
     except ModuleNotFoundError as exc:
@@ -822,7 +857,7 @@ def run_checked_crawl(seeds: Seeds, db_path: str, settings: dict[str, Any]) -> C
     from crawler.runner import run_crawl  # Scrapy is imported only when a crawl runs
 
     try:
-        Store.open(db_path).close()
+        open_store(db_path).close()
     except StoreError as exc:
         raise BadInput(str(exc)) from None
     return run_crawl(seeds, db_path, settings=settings)

@@ -83,7 +83,7 @@ class Selection:
         if self.until is not None:
             clauses.append("coalesce(a.published_at, a.fetched_at) < ?")
             params.append(to_iso(self.until))
-        return " AND ".join(clauses) or "1", params
+        return " AND ".join(clauses) or "1 = 1", params
 
 
 def iter_coverage(db: Database, *, selection: Selection | None = None) -> Iterator[Coverage]:

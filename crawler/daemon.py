@@ -8,7 +8,9 @@ with a timeout, and plans the source's next run from it (crawler/polling.py). A 
 reactor cannot run in this process beside asyncio's loop, so crawls never run here. Workers
 are recycled after --recycle-after crawls or above --recycle-above MB, giving their memory
 back. `--workers 0` runs each crawl as a child `python -m crawler crawl --source ID --json`
-instead, as before.
+instead, as before. A source with a crawl node (nodes.toml) is polled as a Scrapyd job on that
+node instead (NodeCrawl, crawler/nodes.py), outside the --max-crawls slots: it runs on the
+node's CPU.
 
 Stopping (SIGTERM, SIGINT): pause the scheduler, ask each running crawl to stop exactly once
 (a worker message, or a child's SIGTERM: Scrapy takes a second one as "forcing unclean
@@ -26,7 +28,8 @@ import sqlite3
 import sys
 from asyncio import FIRST_COMPLETED
 from collections.abc import Callable
-from contextlib import suppress
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager, nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,8 +41,25 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crawler.config import Seeds, Source
 from crawler.dates import format_duration, utcnow
 from crawler.locks import Lock, source_lock_path
+from crawler.nodes import (
+    NodeError,
+    ScrapydClient,
+    crawl_settings,
+    get_last_run_id,
+    get_node_run,
+    get_unfinished_job,
+    schedule_crawl,
+    watch_job,
+)
 from crawler.notify.targets import Target
-from crawler.polling import STOPPING, RunReport, after_run, first_run, read_run
+from crawler.polling import (
+    STOPPING,
+    RunReport,
+    after_run,
+    first_run,
+    read_node_run,
+    read_run,
+)
 from crawler.state import (
     SourceState,
     forget_other_sources,
@@ -112,6 +132,13 @@ class DaemonOptions:
             *self.crawl_args,
         ]
 
+    @property
+    def settings(self) -> dict[str, str]:
+        """The -s NAME=VALUE of crawl_args, for crawls that take settings, not arguments (a
+        node's Scrapyd job)."""
+        pairs = zip(self.crawl_args, self.crawl_args[1:], strict=False)
+        return dict(value.split("=", 1) for flag, value in pairs if flag == "-s")
+
     def worker_command(self) -> list[str]:
         return [*self._followup("worker"), *self.crawl_args]
 
@@ -124,6 +151,8 @@ class DaemonOptions:
 
 class Crawl:
     """One running crawl; asked to stop exactly once, whoever asks, and killed if it won't."""
+
+    local = True  # runs on this machine: takes one of --max-crawls
 
     def __init__(self, source_id: str) -> None:
         self.source_id = source_id
@@ -233,6 +262,41 @@ class WorkerCrawl(Crawl):
         """SIGKILL to the worker: its other crawls are lost too (and rescheduled soon)."""
         if self.worker is not None:
             self.worker.kill()
+
+
+class NodeCrawl(Crawl):
+    """A crawl run as a Scrapyd job on the source's node (crawler/nodes.py): a thread watches
+    the job and cancels it with the signal this crawl asks for (SIGINT to stop, then SIGKILL)."""
+
+    job_id: str | None = None
+    local = False
+
+    def __init__(self, source_id: str, client: ScrapydClient) -> None:
+        super().__init__(source_id)
+        self.client = client
+        self._signal: str | None = None  # read by the watching thread
+
+    def attach(self, job_id: str) -> None:
+        self.job_id = job_id
+        self._begin()
+
+    def signal(self) -> str | None:
+        """The cancel signal the job is due: None, "INT" or "KILL"."""
+        return self._signal
+
+    def _ask_stop(self) -> None:
+        self._signal = "INT"
+        logger.info(
+            "%s: stopping its job %s on node %s: %s",
+            self.source_id,
+            self.job_id,
+            self.client.node.id,
+            self.stop_reason,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL to the job, through its node."""
+        self._signal = "KILL"
 
 
 class Worker:
@@ -407,6 +471,10 @@ class Daemon:
         # Crawls at once, whichever way they run; workers when there are any.
         self.slots = asyncio.Semaphore(options.max_crawls)
         self.pool = WorkerPool(options) if options.workers > 0 else None
+        self.clients = {node.id: ScrapydClient(node) for node in seeds.nodes}
+        # One thread per node source at most (each watches its one job; a source never has two).
+        on_nodes = sum(source.node is not None for source in seeds.sources)
+        self.watchers = ThreadPoolExecutor(max(on_nodes, 1), thread_name_prefix="node-job")
         self.notifying = False
         self.notify_again = False
 
@@ -456,6 +524,7 @@ class Daemon:
             await asyncio.wait([asyncio.ensure_future(c.done.wait()) for c in self.crawls.values()])
         if self.pool is not None:
             await self.pool.close(grace=self.options.grace)
+        self.watchers.shutdown()  # each watch ended with its crawl
         self.scheduler.shutdown(wait=False)
         await asyncio.sleep(0)  # AsyncIOScheduler.shutdown runs in a loop callback
         logger.info("followup daemon stopped")
@@ -494,13 +563,13 @@ class Daemon:
         """The job of one source: one crawl, then the source's next run planned."""
         if self.stopping.is_set() or source_id in self.crawls:
             return
-        crawl: Crawl = WorkerCrawl(source_id) if self.pool else ChildCrawl(source_id)
+        crawl = self._new_crawl(self.sources[source_id])
         self.crawls[source_id] = crawl
         # Paused while it runs: the trigger never fires into a running crawl.
         self.scheduler.pause_job(source_id)
         state = self.states[source_id]
         try:
-            async with self.slots:  # --max-crawls: a due source waits here for its turn
+            async with self._slot(crawl):  # a due source may wait here for its turn
                 state = await self._crawl(crawl, self.sources[source_id], state)
         except Exception:
             logger.exception("%s: the daemon failed to run its crawl", source_id)
@@ -513,15 +582,24 @@ class Daemon:
             self.scheduler.modify_job(source_id, next_run_time=state.next_run_at)
             await self.notify()
 
+    def _new_crawl(self, source: Source) -> Crawl:
+        if source.node is not None:
+            return NodeCrawl(source.id, self.clients[source.node])
+        return WorkerCrawl(source.id) if self.pool else ChildCrawl(source.id)
+
+    def _slot(self, crawl: Crawl) -> AbstractAsyncContextManager[Any]:
+        """--max-crawls caps the crawls on this machine; a node's jobs use the node's CPU (its
+        Scrapyd's max_proc caps them there) and never wait behind local crawls."""
+        return self.slots if crawl.local else nullcontext()
+
     async def _crawl(self, crawl: Crawl, source: Source, state: SourceState) -> SourceState:
         if crawl.stop_requested.is_set():  # the daemon began stopping while it waited
             return replace(state, next_run_at=utcnow())
-        if isinstance(crawl, WorkerCrawl):
-            outcome = await self._run_in_worker(crawl)
+        if isinstance(crawl, NodeCrawl):
+            report, log = await self._run_on_node(crawl, source)
         else:
-            assert isinstance(crawl, ChildCrawl)
-            outcome = await self._run_child(crawl, source)
-        if outcome.busy:
+            report, log = await self._run_here(crawl, source)
+        if report is None:
             retry = min(BUSY_RETRY, state.interval)
             logger.warning(
                 "%s: an earlier crawl still runs (a daemon was killed?); trying again in %s",
@@ -529,19 +607,73 @@ class Daemon:
                 format_duration(retry),
             )
             return replace(state, next_run_at=utcnow() + retry)
-        if outcome.lost and crawl.stop_reason is None:
-            report = RunReport(error=outcome.stderr, lost=True)
-        else:
-            report = read_run(
-                source.id,
-                outcome.returncode,
-                outcome.stdout,
-                outcome.stderr,
-                stop_reason=crawl.stop_reason,
-            )
         new_state = after_run(state, report, source, now=utcnow())
-        _log_run(source.id, report, new_state, outcome.stderr)
+        _log_run(source.id, report, new_state, log)
         return new_state
+
+    async def _run_here(self, crawl: Crawl, source: Source) -> tuple[RunReport | None, str]:
+        """Crawl in a worker or child process: its report (None: busy) and its log."""
+        if isinstance(crawl, WorkerCrawl):
+            outcome = await self._run_in_worker(crawl)
+        else:
+            assert isinstance(crawl, ChildCrawl)
+            outcome = await self._run_child(crawl, source)
+        if outcome.busy:
+            return None, ""
+        if outcome.lost and crawl.stop_reason is None:
+            return RunReport(error=outcome.stderr, lost=True), outcome.stderr
+        report = read_run(
+            source.id,
+            outcome.returncode,
+            outcome.stdout,
+            outcome.stderr,
+            stop_reason=crawl.stop_reason,
+        )
+        return report, outcome.stderr
+
+    async def _run_on_node(self, crawl: NodeCrawl, source: Source) -> tuple[RunReport | None, str]:
+        """Crawl as a job on the source's node: its report (None: a job of the source still
+        runs there) and the end of the job's log. A node down or refusing is a failure."""
+        client, db = crawl.client, self.options.db_path
+        where = crawl_settings(client.node, seeds_dir=self.options.seeds_dir, db=db)
+        settings = {**self.options.settings, **where}
+        try:
+            if await asyncio.to_thread(get_unfinished_job, client, source.id):
+                return None, ""
+            after = await asyncio.to_thread(get_last_run_id, db)
+            job_id = await asyncio.to_thread(
+                schedule_crawl, client, source.id, settings=settings, now=utcnow()
+            )
+        except NodeError as exc:
+            return RunReport(error=str(exc)), ""
+        logger.info("%s: job %s scheduled on node %s", source.id, job_id, client.node.id)
+        crawl.attach(job_id)
+        error = await self._watch(crawl, job_id)
+        run = await asyncio.to_thread(
+            get_node_run, db, client.node, source.id, job_id, after=after, error=error
+        )
+        clean = crawl.stop_reason is None and run.ok
+        log = "" if clean else await asyncio.to_thread(client.get_log_tail, job_id)
+        report = read_node_run(
+            source.id,
+            run.stats,
+            run_id=run.run_id,
+            error=run.error,
+            log=log,
+            stop_reason=crawl.stop_reason,
+        )
+        return report, log
+
+    async def _watch(self, crawl: NodeCrawl, job_id: str) -> str | None:
+        """Wait for the job (cancelled at --timeout or the daemon's stop); a node error, or None."""
+        watching = asyncio.get_running_loop().run_in_executor(
+            self.watchers, lambda: watch_job(crawl.client, job_id, signal=crawl.signal)
+        )
+        try:
+            await crawl.settle(watching, timeout=self.options.timeout, grace=self.options.grace)
+        except NodeError as exc:
+            return str(exc)
+        return None
 
     async def _run_in_worker(self, crawl: WorkerCrawl) -> CrawlReport:
         assert self.pool is not None

@@ -318,7 +318,7 @@ def record_verdicts(
 ) -> None:
     """Save a finished run's per-source figures as status and the rules read them."""
     db.conn.executemany(
-        """INSERT OR REPLACE INTO crawl_run_sources (source, started_at, run_id, new, duplicates,
+        """INSERT INTO crawl_run_sources (source, started_at, run_id, new, duplicates,
                irrelevant, new_entries, telling, problems) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [(source, started_at, run_id, *verdict_row(f)) for source, f in summary.items()],
     )

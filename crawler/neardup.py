@@ -116,7 +116,7 @@ def _window_query(db: Database, last_id: int, since: datetime, limit: int) -> tu
     if last_id:
         return WINDOW_BY_FINGERPRINT, params  # a top-up reads only fingerprints past last_id
     (recent,) = db.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM articles WHERE fetched_at >= ? LIMIT ?)",
+        "SELECT count(*) FROM (SELECT 1 FROM articles WHERE fetched_at >= ? LIMIT ?) AS recent",
         [params[1], FEW_RECENT],
     ).fetchone()
     return (WINDOW_BY_ARTICLE if recent < FEW_RECENT else WINDOW_BY_FINGERPRINT), params

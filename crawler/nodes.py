@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,10 @@ from typing import Any
 from sqlite_utils import Database
 
 from crawler.config import Node
+from crawler.report import source_failed
+from crawler.store import open_readonly
+
+logger = logging.getLogger(__name__)
 
 # Scrapyd answers in milliseconds; a node that takes this long is as good as down.
 REQUEST_TIMEOUT = 30.0
@@ -33,6 +38,8 @@ WATCH_INTERVAL = 1.0
 CANCEL_GRACE = 45.0
 KILL_WAIT = 120.0
 SPIDER = "followup"
+# Bytes of a job's log read for its last error line.
+LOG_TAIL_BYTES = 65536
 
 
 class NodeError(RuntimeError):
@@ -99,6 +106,17 @@ class ScrapydClient:
         """The project's pending, running and finished jobs."""
         answer = self._call("listjobs.json", query={"project": self.node.project})
         return [parse_job(raw, state) for state in JOB_STATES for raw in answer.get(state, [])]
+
+    def get_log_tail(self, job_id: str, *, spider: str = SPIDER) -> str:
+        """The end of the job's log (the node's logs_dir), or "" when the node keeps none."""
+        url = f"{self.node.url}/logs/{self.node.project}/{spider}/{job_id}.log"
+        headers = {**self._headers(), "Range": f"bytes=-{LOG_TAIL_BYTES}"}
+        try:
+            request = urllib.request.Request(url, headers=headers)
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return bytes(response.read()).decode("utf-8", "replace")
+        except (urllib.error.URLError, OSError):
+            return ""  # the log only adds the error line; the run's figures are in the store
 
     def _call(
         self,
@@ -169,8 +187,11 @@ def get_node_status(node: Node, *, timeout: float = REQUEST_TIMEOUT) -> NodeStat
         return NodeStatus(node, error=str(exc))
 
 
-def format_node_status(status: NodeStatus) -> list[str]:
-    """Lines for `followup nodes`: the node, then one line per job."""
+def format_node_status(
+    status: NodeStatus, runs: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[str]:
+    """Lines for `followup nodes`: the node, then one line per job (with the run it recorded,
+    from runs: job id → get_job_runs' entry)."""
     node = status.node
     if status.error is not None:
         return [f"{node.id}  {node.url}  DOWN  {status.error}"]
@@ -178,11 +199,15 @@ def format_node_status(status: NodeStatus) -> list[str]:
     lines = [f"{node.id}  {node.url}  up  {counts}"]
     for job in status.jobs:
         when = job.end_time or job.start_time or ""
-        lines.append(f"  {job.state:<8}  {job.id}  {job.spider}  {when}".rstrip())
+        run = (runs or {}).get(job.id)
+        recorded = f"  run {run['id']}: {run['new']} new, {run['reason']}" if run else ""
+        lines.append(f"  {job.state:<8}  {job.id}  {job.spider}  {when}{recorded}".rstrip())
     return lines
 
 
-def node_status_json(status: NodeStatus) -> dict[str, Any]:
+def node_status_json(
+    status: NodeStatus, runs: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
     """A node's status as `followup nodes --json` prints it."""
     return {
         "id": status.node.id,
@@ -196,6 +221,7 @@ def node_status_json(status: NodeStatus) -> dict[str, Any]:
                 "state": job.state,
                 "start_time": job.start_time,
                 "end_time": job.end_time,
+                "run": (runs or {}).get(job.id),
             }
             for job in status.jobs
         ],
@@ -223,15 +249,101 @@ class NodeRun:
     job_id: str | None
     stats: dict[str, Any] | None = None  # the run's crawl_runs.stats; None: it left no run
     error: str | None = None  # the node was down, refused, or the job was cancelled
+    run_id: int | None = None  # its crawl_runs row
 
     @property
     def failed(self) -> bool:
         return self.error is not None or self.stats is None
 
+    @property
+    def ok(self) -> bool:
+        """The job recorded a run in which its source was read."""
+        figures = (self.stats or {}).get("sources", {}).get(self.source)
+        return not self.failed and figures is not None and not source_failed(figures)
+
 
 def job_id_for(source_id: str, now: datetime) -> str:
     """A Scrapyd job id that says which source it crawls and when it was scheduled."""
     return f"{source_id}-{now:%Y%m%dT%H%M%S}"
+
+
+def crawl_settings(node: Node, *, seeds_dir: str | Path, db: str | Path) -> dict[str, str]:
+    """The settings a job of the node needs: its seeds directory and the store to write to."""
+    return {"FOLLOWUP_SEEDS": node.seeds or str(seeds_dir), "FOLLOWUP_DB": str(db)}
+
+
+def schedule_crawl(
+    client: ScrapydClient, source_id: str, *, settings: Mapping[str, str], now: datetime
+) -> str:
+    """Schedule a crawl of one source on the node; its job id."""
+    return client.schedule(
+        SPIDER,
+        job_id=job_id_for(source_id, now),
+        settings=settings,
+        arguments={"source": source_id},
+    )
+
+
+def get_unfinished_job(client: ScrapydClient, source_id: str) -> str | None:
+    """A pending or running job of the source (one a daemon killed with -9 left behind)."""
+    prefix = f"{source_id}-"  # source ids have no "-": job ids of "a" never begin "a_b-"
+    jobs = client.list_jobs()
+    return next((j.id for j in jobs if j.state != "finished" and j.id.startswith(prefix)), None)
+
+
+def watch_job(
+    client: ScrapydClient,
+    job_id: str,
+    *,
+    signal: Callable[[], str | None],
+    interval: float = WATCH_INTERVAL,
+) -> None:
+    """Wait for the job to end, cancelling it with each signal that signal() asks for ("INT",
+    then "KILL"), once each. NodeError: the node failed, or the job outlived its SIGKILL."""
+    sent: set[str] = set()
+    killed_at: float | None = None
+    while (state := _job_state(client, job_id)) != "finished":
+        if state is None:  # a job cancelled while pending leaves the list instead of finishing
+            if sent:
+                return
+            raise NodeError(f"node {client.node.id}: job {job_id} is gone (was Scrapyd restarted?)")
+        wanted = signal()
+        if wanted is not None and wanted not in sent:
+            was = client.cancel(job_id, signal=wanted)
+            sent.add(wanted)
+            # Logged once the node has it: tests wait for this line before a held page answers.
+            logger.info(
+                "node %s: job %s (%s) cancelled with SIG%s", client.node.id, job_id, was, wanted
+            )
+            killed_at = time.monotonic() if wanted == "KILL" else killed_at
+        if killed_at is not None and time.monotonic() > killed_at + KILL_WAIT:
+            raise NodeError(
+                f"node {client.node.id}: job {job_id} still {state} {KILL_WAIT:g} s after SIGKILL"
+            )
+        time.sleep(interval)
+
+
+class JobDeadline:
+    """When run_on_node cancels its job: SIGINT past the timeout or once stopping() says so
+    (Scrapy's graceful stop), SIGKILL grace seconds later."""
+
+    def __init__(self, *, timeout: float, stopping: Callable[[], bool], grace: float) -> None:
+        self.timeout, self.stopping, self.grace = timeout, stopping, grace
+        self.deadline = time.monotonic() + timeout
+        self.why: str | None = None  # why it was cancelled; None: it was not
+        self._asked_at = 0.0
+
+    def signal(self) -> str | None:
+        now = time.monotonic()
+        if self.why is None:
+            if self.stopping():
+                self.why = "the daemon is stopping"
+            elif now > self.deadline:
+                self.why = f"--timeout ({self.timeout:g} s)"
+            else:
+                return None
+            self._asked_at = now
+        return "KILL" if now > self._asked_at + self.grace else "INT"
 
 
 def run_on_node(
@@ -249,60 +361,35 @@ def run_on_node(
     """Crawl one source on its node and wait for it: cancelled after timeout seconds or when
     stopping() says so. settings must name the node's FOLLOWUP_SEEDS and FOLLOWUP_DB, a store
     that db_path (an existing database) reads too. A node down is the source's failure."""
-    node = client.node.id
-    after = get_last_run_id(db_path)  # the node's run is the source's next one in the store
+    after = get_last_run_id(db_path)  # the node's run is a later one in the store
+    deadline = JobDeadline(timeout=timeout, stopping=stopping, grace=grace)
     try:
-        job_id = client.schedule(
-            SPIDER,
-            job_id=job_id_for(source_id, now),
-            settings=settings,
-            arguments={"source": source_id},
-        )
-        error = _watch(
-            client, job_id, timeout=timeout, stopping=stopping, grace=grace, interval=interval
-        )
+        job_id = schedule_crawl(client, source_id, settings=settings, now=now)
+        watch_job(client, job_id, signal=deadline.signal, interval=interval)
     except NodeError as exc:
-        return NodeRun(node, source_id, None, error=str(exc))
-    stats = get_source_run(db_path, source_id, after=after)
-    if stats is None and error is None:
-        error = f"node {node}: job {job_id} ended without recording a run; see its Scrapyd log"
-    return NodeRun(node, source_id, job_id, stats, error)
+        return NodeRun(client.node.id, source_id, None, error=str(exc))
+    cancelled = deadline.why and f"node {client.node.id}: job {job_id} cancelled: {deadline.why}"
+    return get_node_run(db_path, client.node, source_id, job_id, after=after, error=cancelled)
 
 
-def _watch(
-    client: ScrapydClient,
+def get_node_run(
+    db_path: str | Path,
+    node: Node,
+    source_id: str,
     job_id: str,
     *,
-    timeout: float,
-    stopping: Callable[[], bool],
-    grace: float,
-    interval: float,
-) -> str | None:
-    """Wait for the job to finish; why it was cancelled, or None."""
-    deadline = time.monotonic() + timeout
-    while (state := _job_state(client, job_id)) != "finished":
-        if state is None:
-            raise NodeError(f"node {client.node.id}: job {job_id} is gone (was Scrapyd restarted?)")
-        if stopping() or time.monotonic() > deadline:
-            why = "the daemon is stopping" if stopping() else f"--timeout ({timeout:g} s)"
-            client.cancel(job_id)
-            if not _wait_finished(client, job_id, within=grace, interval=interval):
-                client.cancel(job_id, signal="KILL")
-                _wait_finished(client, job_id, within=KILL_WAIT, interval=interval)
-            return f"node {client.node.id}: job {job_id} cancelled: {why}"
-        time.sleep(interval)
-    return None
-
-
-def _wait_finished(client: ScrapydClient, job_id: str, *, within: float, interval: float) -> bool:
-    """True when the job ended within that many seconds."""
-    deadline = time.monotonic() + within
-    # A job cancelled while pending leaves the list instead of finishing.
-    while _job_state(client, job_id) not in ("finished", None):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
-    return True
+    after: int,
+    error: str | None = None,
+) -> NodeRun:
+    """What the ended job recorded in crawl_runs, found by its job id after run id `after`."""
+    found = get_job_run(db_path, job_id, after=after)
+    if found is None and error is None:
+        error = (
+            f"node {node.id}: job {job_id} ended without recording a run; see its Scrapyd log "
+            "(a node running a followup older than the daemon's records no job id: upgrade it)"
+        )
+    run_id, stats = found or (None, None)
+    return NodeRun(node.id, source_id, job_id, stats, error, run_id)
 
 
 def _job_state(client: ScrapydClient, job_id: str) -> str | None:
@@ -311,18 +398,66 @@ def _job_state(client: ScrapydClient, job_id: str) -> str | None:
 
 
 def get_last_run_id(db_path: str | Path) -> int:
-    """The newest crawl_runs id (0 for none)."""
-    with Database(db_path) as db:
+    """The newest crawl_runs id (0 for none), of a SQLite file or a PostgreSQL store."""
+    db = open_readonly(db_path)
+    try:
         return int(next(db.query("SELECT coalesce(max(id), 0) AS id FROM crawl_runs"))["id"])
+    finally:
+        db.close()
 
 
-def get_source_run(db_path: str | Path, source_id: str, *, after: int) -> dict[str, Any] | None:
-    """The stats of the first finished run of exactly this source after run id `after`."""
-    with Database(db_path) as db:
+def get_job_run(
+    db_path: str | Path, job_id: str, *, after: int
+) -> tuple[int, dict[str, Any]] | None:
+    """The id and stats of the finished run the Scrapyd job recorded after run id `after`."""
+    db = open_readonly(db_path)
+    try:
         rows = db.query(
-            "SELECT stats FROM crawl_runs WHERE id > ? AND sources = ? AND stats IS NOT NULL "
+            "SELECT id, stats FROM crawl_runs WHERE id > ? AND job = ? AND stats IS NOT NULL "
             "ORDER BY id LIMIT 1",
-            [after, json.dumps([source_id])],
+            [after, job_id],
         )
         row = next(rows, None)
-    return json.loads(row["stats"]) if row else None
+    finally:
+        db.close()
+    return (int(row["id"]), json.loads(row["stats"])) if row else None
+
+
+def has_job_column(db: Database) -> bool:
+    """Whether crawl_runs records jobs (m011_nodes; a reader opens older files unmigrated)."""
+    if not isinstance(db, Database):  # a PostgreSQL store (crawler.postgres)
+        found = db.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = 'crawl_runs' AND column_name = 'job'"
+        )
+        return found.fetchone() is not None
+    return "job" in db["crawl_runs"].columns_dict
+
+
+def get_job_runs(db: Database, job_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The finished run each of these Scrapyd jobs recorded: id, reason and new articles."""
+    wanted = list(job_ids)
+    if not wanted or not has_job_column(db):
+        return {}
+    marks = ", ".join("?" * len(wanted))
+    rows = db.query(
+        f"SELECT id, job, stats FROM crawl_runs WHERE job IN ({marks}) AND stats IS NOT NULL",
+        wanted,
+    )
+    return {row["job"]: _job_run(row["id"], json.loads(row["stats"])) for row in rows}
+
+
+def _job_run(run_id: int, stats: Mapping[str, Any]) -> dict[str, Any]:
+    figures = stats.get("sources", {}).values()
+    new = sum(int(f.get("new", 0)) for f in figures)
+    return {"id": run_id, "reason": stats.get("reason"), "new": new}
+
+
+def get_run_jobs(db: Database, run_ids: Iterable[int]) -> dict[int, str]:
+    """The Scrapyd job of each of these runs that a node made (run id → job id)."""
+    wanted = list(run_ids)
+    if not wanted or not has_job_column(db):
+        return {}
+    marks = ", ".join("?" * len(wanted))
+    sql = f"SELECT id, job FROM crawl_runs WHERE id IN ({marks}) AND job IS NOT NULL"
+    return {int(row["id"]): str(row["job"]) for row in db.query(sql, wanted)}

@@ -20,7 +20,7 @@ from crawler.faults import record_store_failure
 from crawler.ingest import Outcome, ingest_article, recheck_article, revise_article
 from crawler.items import ArticleItem, ListItem, RejectedItem, RevisionItem, ValidatorsItem
 from crawler.report import all_failed, format_summary, stats_key, summarize
-from crawler.store import CrawlReads, RobotsTxtCache, Store, StoreError
+from crawler.store import CrawlReads, RobotsTxtCache, Store, StoreError, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -82,13 +82,15 @@ class StorePipeline:
         spider: Any = self.crawler.spider
         if spider.setup_error is None:
             try:
-                self._store = Store.open(self.crawler.settings["FOLLOWUP_DB"])
+                self._store = open_store(self.crawler.settings["FOLLOWUP_DB"])
             except StoreError as exc:
                 spider.fail_setup(str(exc))
         if self._store is None:
             self._store = Store.memory()  # the crawl of nothing still has its run
         try:
-            self.run_id = self._store.start_run(s.id for s in self._seeds().sources)
+            # Scrapyd passes its job id as the spider argument _job (crawler/nodes.py).
+            job = getattr(spider, "_job", None)
+            self.run_id = self._store.start_run((s.id for s in self._seeds().sources), job=job)
         except sqlite3.DatabaseError as exc:
             record_store_failure(self.crawler, exc)
 

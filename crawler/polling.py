@@ -88,6 +88,25 @@ def read_run(
     return RunReport(figures, run_id)
 
 
+def read_node_run(
+    source_id: str,
+    stats: Mapping[str, Any] | None,
+    *,
+    run_id: int | None = None,
+    error: str | None = None,
+    log: str = "",
+    stop_reason: str | None = None,
+) -> RunReport:
+    """Interpret a source's Scrapyd job (crawler/nodes.py): the stats its run recorded in
+    crawl_runs (None: it recorded none), why the node failed it, and the end of its log."""
+    sources = (stats or {}).get("sources", {})
+    if source_id not in sources and stop_reason is None:
+        return RunReport(run_id=run_id, error=error or f"its job recorded no run of {source_id}")
+    summary = {"run_id": run_id, "sources": sources}
+    # Scrapyd reports no exit status: the figures in the store say how the crawl went.
+    return read_run(source_id, 0, json.dumps(summary), log or error or "", stop_reason=stop_reason)
+
+
 def _parse_summary(stdout: str) -> dict[str, Any] | None:
     try:
         summary = json.loads(stdout)

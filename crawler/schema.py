@@ -303,6 +303,13 @@ def m010_search(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m011_nodes(db: Database) -> None:
+    """The Scrapyd job that made a crawl run (crawler/nodes.py): the daemon reads a node's
+    result by job id. A plain column, no index: it is read together with a run id range."""
+    db.execute("ALTER TABLE crawl_runs ADD COLUMN job TEXT")
+
+
+@MIGRATIONS()
 def m013_scale(db: Database) -> None:
     """What each crawl and `followup status` read at once on a store of a million articles."""
     execute_all(db, SCALE_SCHEMA)

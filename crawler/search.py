@@ -68,7 +68,7 @@ class SearchResult:
     """The hits, best first, and how they were found."""
 
     hits: list[SearchHit]
-    method: Literal["match", "bigrams", "like"]
+    method: Literal["match", "bigrams", "like", "trigram"]
     note: str = ""  # why the index could not be used, when it could not
 
 
@@ -189,6 +189,9 @@ def search_articles(
     terms = parse_terms(text)
     if not terms:
         raise ValueError("nothing to search for: give at least one term")
+    if not isinstance(db, Database):  # PostgreSQL: ILIKE, served by pg_trgm's GIN indexes
+        hits = _like(db, terms, topic=topic, limit=limit, mark=mark, like="ILIKE")
+        return SearchResult(hits, "trigram")
     note = index_problem(db)
     if not note and all(len(term) >= MIN_MATCH_CHARS for term in terms):
         return SearchResult(_match(db, terms, topic=topic, limit=limit, mark=mark), "match")
@@ -208,9 +211,9 @@ def like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
-def _title_hit(terms: list[str]) -> tuple[str, list[str]]:
+def _title_hit(terms: list[str], *, like: str = "LIKE") -> tuple[str, list[str]]:
     """SQL true when every term is in the title (LIKE: case-insensitive for ASCII, as FTS)."""
-    sql = " AND ".join("a.title LIKE ? ESCAPE '\\'" for _ in terms)
+    sql = " AND ".join(f"a.title {like} ? ESCAPE '\\'" for _ in terms)
     return f"({sql})", [like_pattern(t) for t in terms]
 
 
@@ -284,9 +287,11 @@ def _checked_bigrams(
     return _like(db, terms, topic=topic, limit=limit, mark=mark, candidates=bigram_query(terms))
 
 
-def _found(terms: list[str]) -> tuple[str, list[str]]:
+def _found(terms: list[str], *, like: str = "LIKE") -> tuple[str, list[str]]:
     """SQL true when every term is in the title or the text (LIKE)."""
-    sql = " AND ".join("(a.title LIKE ? ESCAPE '\\' OR a.text LIKE ? ESCAPE '\\')" for _ in terms)
+    sql = " AND ".join(
+        f"(a.title {like} ? ESCAPE '\\' OR a.text {like} ? ESCAPE '\\')" for _ in terms
+    )
     return f"({sql})", [like_pattern(t) for t in terms for _ in (0, 1)]
 
 
@@ -305,12 +310,13 @@ def _like(
     limit: int,
     mark: tuple[str, str],
     candidates: str | None = None,
+    like: str = "LIKE",
 ) -> list[SearchHit]:
     """Every term checked with LIKE: in all articles, newest first, or in the `candidates` a
-    bigram query finds, ranked by bm25."""
-    in_title, title_params = _title_hit(terms)
+    bigram query finds, ranked by bm25 (`like`: ILIKE on PostgreSQL, whose LIKE minds case)."""
+    in_title, title_params = _title_hit(terms, like=like)
     topic_sql, topic_params = _topic_filter(topic)
-    found, found_params = _found(terms)
+    found, found_params = _found(terms, like=like)
     source, order = "articles a", "coalesce(a.published_at, a.fetched_at) DESC"
     if candidates is not None:
         source = f"""(SELECT rowid, bm25({BIGRAM_TABLE}, {TITLE_WEIGHT}, 1.0) AS score

@@ -25,6 +25,7 @@ from types import FrameType
 from typing import Any
 
 from crawler.export import safe_cell
+from crawler.postgres import is_postgres_url
 from crawler.store import open_readonly
 from crawler.tables import CELL_WIDTH, clip, column_widths, format_row, format_table
 
@@ -153,6 +154,10 @@ def open_query(path: str | Path, sql: str, *, timeout: float) -> Iterator[QueryR
     streamed while the block runs, abandoned after timeout seconds or on Ctrl-C."""
     if not sql.strip():
         raise QueryError('no SQL given; e.g. followup query "SELECT count(*) FROM articles"')
+    if is_postgres_url(path):
+        with _postgres_query(str(path), sql, timeout=timeout) as result:
+            yield result
+        return
     conn = open_readonly(path).conn
     refused: list[str] = []
     conn.set_authorizer(lambda *args: _authorize(refused, *args))
@@ -168,6 +173,24 @@ def open_query(path: str | Path, sql: str, *, timeout: float) -> Iterator[QueryR
             yield QueryResult(columns, _rows(cursor, refused, stop, sql))
     finally:
         conn.close()
+
+
+@contextmanager
+def _postgres_query(url: str, sql: str, *, timeout: float) -> Iterator[QueryResult]:
+    """The same on PostgreSQL (crawler.postgres_query), its errors as this module's."""
+    from crawler.postgres_query import (
+        PostgresQueryError,
+        PostgresQueryStopped,
+        open_postgres_query,
+    )
+
+    try:
+        with open_postgres_query(url, sql, timeout=timeout) as (columns, rows):
+            yield QueryResult(_unique(columns), rows)
+    except PostgresQueryError as exc:
+        raise QueryError(str(exc)) from None
+    except PostgresQueryStopped as exc:
+        raise QueryStopped(str(exc)) from None
 
 
 def _rows(

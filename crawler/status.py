@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
 from crawler.dates import format_duration, from_iso, to_iso
 from crawler.health import Health, get_health, iter_run_sources
+from crawler.nodes import get_run_jobs
 from crawler.state import SourceState, get_source_states
 from crawler.tables import clip, format_table
 
@@ -39,21 +40,27 @@ class SourceStatus:
     irrelevant_24h: int
     problem: str | None  # why a health check should alert, or None
     health: list[Health]  # crawler.health's codes, [] when all is well
+    last_job: str | None = None  # the Scrapyd job of its last run, for a source on a node
 
 
 def get_status(db: Database, *, now: datetime, max_failing: timedelta) -> list[SourceStatus]:
     """The status of every source in source_state, with crawl_runs figures of the last 24 h."""
     figures = _recent_figures(db, since=now - WINDOW)
     health = get_health(db, now=now, max_failing=max_failing)
+    states = get_source_states(db).values()
+    jobs = get_run_jobs(db, [state.last_run_id for state in states if state.last_run_id])
     return [
-        _status(
-            state,
-            figures.get(state.source, Counter()),
-            health.get(state.source, []),
-            now=now,
-            max_failing=max_failing,
+        replace(
+            _status(
+                state,
+                figures.get(state.source, Counter()),
+                health.get(state.source, []),
+                now=now,
+                max_failing=max_failing,
+            ),
+            last_job=jobs.get(state.last_run_id or 0),
         )
-        for state in get_source_states(db).values()
+        for state in states
     ]
 
 

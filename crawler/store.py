@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlite_utils import Database
 
@@ -28,6 +28,7 @@ from crawler.fingerprint import to_hex
 from crawler.health import HISTORY, record_verdicts
 from crawler.model import Article
 from crawler.neardup import NearDuplicateIndex, Original
+from crawler.postgres import PostgresError, is_postgres_url, mask_url
 from crawler.rows import insert_row, select, update_row
 from crawler.schema import MIGRATIONS, migrate
 from crawler.search import register_search_functions
@@ -46,6 +47,8 @@ class StoreError(RuntimeError):
 def describe_store_error(path: str | Path, exc: sqlite3.Error) -> str:
     """One line for a database that failed while in use: what happened and what to do."""
     message = str(exc)
+    if is_postgres_url(path):
+        return f"{mask_url(str(path))} failed ({message}): check the server, then run again"
     if "full" in message:
         return (
             f"the disk holding {path} is full ({message}): free space, then run again "
@@ -102,6 +105,8 @@ def write_problem(path: Path) -> str | None:
 
 def check_followup_database(db: Database, path: Path) -> None:
     """Raise ForeignDatabase for a file with tables but no followup schema, before any change."""
+    if not isinstance(db, Database):
+        return  # PostgreSQL: its reader and store check this as they connect
     tables = db.table_names()
     if not tables or MIGRATIONS.applied(db):
         return
@@ -146,6 +151,8 @@ def open_readonly(path: str | Path) -> Database:
     In a directory nobody may write (a read-only mount), WAL's -shm file cannot be made, so
     the file is read as immutable: what it holds, without a -wal that was never checkpointed.
     """
+    if is_postgres_url(path):
+        return _open_postgres_reader(str(path))
     path = Path(path)
     if not path.is_file():
         raise StoreError(
@@ -169,6 +176,17 @@ def open_readonly(path: str | Path) -> Database:
     return _connect_readonly(path, immutable=True)
 
 
+def _open_postgres_reader(url: str) -> Database:
+    """A read-only session of a PostgreSQL followup database (crawler.postgres)."""
+    from crawler.postgres_schema import open_reader
+
+    try:
+        # A PgDatabase answers every call the readers make of a Database, in PostgreSQL.
+        return cast(Database, open_reader(url))
+    except PostgresError as exc:
+        raise StoreError(str(exc)) from exc
+
+
 def _connect_readonly(path: Path, *, immutable: bool = False) -> Database:
     mode = "immutable=1" if immutable else "mode=ro"
     try:
@@ -190,7 +208,8 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         # The bigram index's triggers call it on every article write, on any connection.
-        register_search_functions(db)
+        if isinstance(db, Database):
+            register_search_functions(db)
         self.neardup = NearDuplicateIndex(db)
         self._pending_seen: list[dict[str, Any]] = []
 
@@ -214,6 +233,17 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot use {path} as a followup database: {exc}") from exc
         return cls(db)
+
+    @classmethod
+    def open_postgres(cls, url: str) -> Store:
+        """Open a PostgreSQL database (crawler.postgres), migrated to the current schema."""
+        from crawler.postgres_schema import open_migrated
+
+        try:
+            # A PgDatabase answers every call the store makes of a Database, in PostgreSQL.
+            return cls(cast(Database, open_migrated(url)))
+        except PostgresError as exc:
+            raise StoreError(str(exc)) from exc
 
     @classmethod
     def memory(cls) -> Store:
@@ -386,9 +416,9 @@ class Store:
 
     # Crawl runs ----------------------------------------------------------------------------
 
-    def start_run(self, sources: Iterable[str]) -> int:
-        """Record the start of a crawl; returns the run id."""
-        row = {"started_at": to_iso(utcnow()), "sources": json.dumps(list(sources))}
+    def start_run(self, sources: Iterable[str], *, job: str | None = None) -> int:
+        """Record the start of a crawl (job: the Scrapyd job running it); returns the run id."""
+        row = {"started_at": to_iso(utcnow()), "sources": json.dumps(list(sources)), "job": job}
         return insert_row(self.db, "crawl_runs", row)
 
     def finish_run(self, run_id: int, stats: dict[str, Any]) -> None:
@@ -423,7 +453,9 @@ class Store:
     def save_robots_txt(self, url: str, status: int, body: bytes) -> None:
         """Keep a robots.txt as fetched now (a 404 too: it means everything is allowed)."""
         self.db.execute(
-            "INSERT OR REPLACE INTO robots_txt (url, status, body, fetched_at) VALUES (?, ?, ?, ?)",
+            """INSERT INTO robots_txt (url, status, body, fetched_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT(url) DO UPDATE SET status = excluded.status, body = excluded.body,
+                 fetched_at = excluded.fetched_at""",
             [url, status, body, to_iso(utcnow())],
         )
 
@@ -547,6 +579,13 @@ class Store:
             return self.db.execute(
                 f"DELETE FROM crawl_runs WHERE id IN ({old})", [to_iso(before)]
             ).rowcount
+
+
+def open_store(location: str | Path) -> Store:
+    """The store at a SQLite file path or a postgresql:// URL, migrated (--db, FOLLOWUP_DB)."""
+    if is_postgres_url(location):
+        return Store.open_postgres(str(location))
+    return Store.open(location)
 
 
 class CrawlReads(Protocol):

@@ -173,6 +173,20 @@ def run_followup(
     )
 
 
+def start_followup_daemon(seeds: Path, db: Path, log: Path, *args: str) -> subprocess.Popen[str]:
+    """The installed `followup daemon` with the fast settings, logging to log (reap it)."""
+    command = Path(sys.executable).with_name("followup")
+    return subprocess.Popen(
+        [
+            *(str(command), "daemon", "--seeds", str(seeds), "--db", str(db)),
+            *("--log-file", str(log), *setting_args(), *args),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def setting_args(settings: dict[str, str] = FAST_SETTINGS) -> Sequence[str]:
     """-s NAME=VALUE arguments for the crawl command."""
     return [arg for name, value in settings.items() for arg in ("-s", f"{name}={value}")]

@@ -14,7 +14,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -32,7 +31,7 @@ from tests.helpers import (
     assert_consistent,
     query,
     reaped,
-    setting_args,
+    start_followup_daemon,
     wait_until,
     write_seeds,
 )
@@ -87,18 +86,8 @@ SLOW_PAGES = [f"https://daily.example.org/a/{n}.html" for n in (1001, 1002, 1003
 
 
 def start_daemon(seeds: Path, db: Path, log: Path, *args: str) -> subprocess.Popen[str]:
-    command = Path(sys.executable).with_name("followup")
-    return subprocess.Popen(
-        [
-            *(str(command), "daemon", "--seeds", str(seeds), "--db", str(db)),
-            *("--log-file", str(log), *setting_args(), *args),
-            # These tests follow crawls as child processes (the daemon before workers).
-            *("--workers", "0"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # These tests follow crawls as child processes (the daemon before workers).
+    return start_followup_daemon(seeds, db, log, *args, "--workers", "0")
 
 
 def logged(log: Path) -> str:

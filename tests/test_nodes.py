@@ -142,10 +142,11 @@ def test_a_node_crawls_a_source_and_the_run_is_read_from_crawl_runs(
     assert job_id == "news-1"
     wait_until(lambda: finished(client, job_id), "the node's job to finish")
     with sqlite3.connect(db) as conn:
-        runs = conn.execute("SELECT sources, finished_at, stats FROM crawl_runs").fetchall()
+        runs = conn.execute("SELECT sources, finished_at, stats, job FROM crawl_runs").fetchall()
         stored = conn.execute("SELECT DISTINCT source FROM articles").fetchall()
     conn.close()
     assert [(json.loads(r[0]), r[1] is not None) for r in runs] == [(["news"], True)], runs
+    assert runs[0][3] == "news-1"  # Scrapyd's job id, which the daemon reads the run by
     stats = json.loads(runs[0][2])
     assert stats["reason"] == "finished"
     assert stats["sources"]["news"]["new"] > 0
@@ -269,6 +270,7 @@ def test_run_on_node_reads_the_jobs_result_from_crawl_runs(
     assert (run.job_id, run.error, run.failed) == ("daily-20261129T093800", None, False)
     assert run.stats is not None and run.stats["reason"] == "finished"
     assert run.stats["sources"]["daily"]["new"] > 0
+    assert run.ok and run.run_id == 2  # found by its job id, after the earlier run
 
 
 def test_run_on_node_cancels_a_job_past_its_timeout(

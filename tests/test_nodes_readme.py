@@ -42,17 +42,24 @@ def test_the_readme_node_setup_is_the_one_the_tests_run() -> None:
 
 
 def test_the_readme_followup_nodes_output() -> None:
-    (shown,) = re.findall(r"```\n\$ followup nodes\n(.*?)```", readme_section(SECTION), re.S)
+    (shown,) = re.findall(
+        r"```\n\$ followup nodes --db followup\.db\n(.*?)```", readme_section(SECTION), re.S
+    )
     up = re.match(r"cn  (\S+)  up", shown)
     down = re.search(r"^us  (\S+)  DOWN", shown, re.M)
     assert up and down
-    job = re.search(r"finished  (\S+)  followup  (.+)", shown)
-    assert job
-    finished = Job(job[1], "followup", "finished", start_time="x", end_time=job[2])
+    jobs = re.findall(
+        r"^  finished  (\S+)  followup  (\S+ \S+)  run (\d+): (\d+) new, (\w+)$", shown, re.M
+    )
+    assert len(jobs) == 3
+    finished = tuple(Job(j[0], "followup", "finished", start_time="x", end_time=j[1]) for j in jobs)
+    runs = {j[0]: {"id": int(j[2]), "new": int(j[3]), "reason": j[4]} for j in jobs}
     port = free_port()  # nobody listens there: the real message of a node that is down
     gone = get_node_status(Node("us", f"http://127.0.0.1:{port}")).error or ""
     printed = [
-        *format_node_status(NodeStatus(Node("cn", up[1]), (finished,))),
-        *format_node_status(NodeStatus(Node("us", down[1]), error=gone.replace(str(port), "6801"))),
+        *format_node_status(NodeStatus(Node("cn", up[1]), finished), runs),
+        *format_node_status(
+            NodeStatus(Node("us", down[1]), error=gone.replace(str(port), "44891"))
+        ),
     ]
     assert "\n".join(printed) + "\n" == shown

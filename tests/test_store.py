@@ -69,6 +69,7 @@ def test_opens_in_wal_mode_with_the_schema(tmp_path: Path) -> None:
         "m008_notifications",
         "m009_serve",
         "m010_search",
+        "m011_nodes",
         "m013_scale",
     ]
     assert MIGRATIONS.pending(db) == []

@@ -233,7 +233,9 @@ def save_health_changes(
         for event in changes:
             if event.state == "start":
                 db.execute(
-                    "INSERT OR REPLACE INTO notify_health VALUES (?, ?, ?, ?, ?)",
+                    """INSERT INTO notify_health (target, source, code, detail, since)
+                       VALUES (?, ?, ?, ?, ?) ON CONFLICT (target, source, code)
+                       DO UPDATE SET detail = excluded.detail, since = excluded.since""",
                     [target, event.source, event.code, event.detail, event.since],
                 )
             else:

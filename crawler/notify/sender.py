@@ -42,7 +42,8 @@ from crawler.notify.outbox import (
     save_target_result,
 )
 from crawler.notify.targets import Target
-from crawler.store import Store
+from crawler.postgres import NOTIFY_LOCK, is_postgres_url, mask_url, session_lock
+from crawler.store import open_store
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def send_pending(
     """One round on a database file, holding the sender lock."""
     options = options or SenderOptions()
     with sender_lock(db_path, wait=options.lock_wait):
-        store = Store.open(db_path)
+        store = open_store(db_path)
         try:
             return run_round(store.db, targets, now=now or utcnow(), options=options)
         finally:
@@ -95,7 +96,14 @@ def send_pending(
 
 @contextmanager
 def sender_lock(db_path: str | Path, *, wait: timedelta) -> Iterator[None]:
-    """Hold `<db>-locks/notify.lock`, waiting up to `wait` for another sender to finish."""
+    """Hold `<db>-locks/notify.lock` (on PostgreSQL an advisory lock: senders may be on other
+    machines), waiting up to `wait` for another sender to finish."""
+    if is_postgres_url(db_path):
+        with session_lock(str(db_path), NOTIFY_LOCK, wait=wait.total_seconds()) as held:
+            if not held:
+                raise _busy(db_path, wait)
+            yield
+        return
     lock_dir = Path(f"{Path(db_path).resolve()}-locks")
     lock_dir.mkdir(exist_ok=True)
     deadline = time.monotonic() + wait.total_seconds()
@@ -106,12 +114,16 @@ def sender_lock(db_path: str | Path, *, wait: timedelta) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise SenderBusy(
-                        f"another process has been sending {db_path}'s notifications for "
-                        f"over {wait}; its rows stay pending for the next round"
-                    ) from None
+                    raise _busy(db_path, wait) from None
                 time.sleep(LOCK_POLL_SECONDS)
         yield  # the lock goes with the file's close
+
+
+def _busy(db_path: str | Path, wait: timedelta) -> SenderBusy:
+    return SenderBusy(
+        f"another process has been sending {mask_url(str(db_path))}'s notifications for "
+        f"over {wait}; its rows stay pending for the next round"
+    )
 
 
 def run_round(
