@@ -139,6 +139,15 @@ PG_MIGRATIONS: dict[str, tuple[str, ...]] = {
             problems BIGINT NOT NULL,
             PRIMARY KEY (source, started_at, run_id))""",
         "CREATE INDEX IF NOT EXISTS crawl_run_sources_run_id ON crawl_run_sources(run_id)",
+        # A run's time is its crawl_runs row's, whoever changes it (as SQLite's trigger).
+        """CREATE OR REPLACE FUNCTION crawl_run_sources_started_at() RETURNS trigger AS $$
+           BEGIN
+               UPDATE crawl_run_sources SET started_at = NEW.started_at WHERE run_id = NEW.id;
+               RETURN NEW;
+           END $$ LANGUAGE plpgsql""",
+        """CREATE OR REPLACE TRIGGER crawl_run_sources_started_at
+           AFTER UPDATE OF started_at ON crawl_runs
+           FOR EACH ROW EXECUTE FUNCTION crawl_run_sources_started_at()""",
     ),
 }
 

@@ -25,8 +25,10 @@ from crawler.neardup import (
 )
 from crawler.state import SourceState, save_source_state
 from crawler.status import format_status, get_status, status_json
-from crawler.store import Store
+from crawler.store import Store, open_store
 from crawler.text import one_line
+from tests.pg import pg_url  # noqa: F401 (a fixture)
+from tests.services import postgres  # noqa: F401 (a fixture)
 
 DAY = timedelta(days=1)
 MAX_FAILING = timedelta(hours=6)
@@ -309,3 +311,25 @@ def test_the_title_lookup_reads_its_indexes_after_analyze(tmp_path: Path) -> Non
     for sql in plans:
         steps = [row[3] for row in store.db.execute(f"EXPLAIN QUERY PLAN {sql}")]
         assert not [step for step in steps if step.startswith("SCAN articles")], (sql, steps)
+
+
+# The same on PostgreSQL -------------------------------------------------------------------------
+
+
+def test_health_status_and_pruning_on_postgresql(pg_url: str) -> None:  # noqa: F811
+    """crawl_run_sources on PostgreSQL: the same codes as from every run's figures, and a
+    pruned history that leaves status as it was."""
+    rng = random.Random(2)
+    now = utcnow()
+    store = open_store(pg_url)
+    try:
+        random_history(store, rng, now=now, runs=150)
+        found = get_health(store.db, now=now, max_failing=MAX_FAILING)
+        assert found == health_before(store, now=now)
+        assert any(found.values())
+        before = format_status(get_status(store.db, now=now, max_failing=MAX_FAILING), now=now)
+        assert store.prune_runs(before=now - DAY) > 10
+        after = format_status(get_status(store.db, now=now, max_failing=MAX_FAILING), now=now)
+        assert after == before
+    finally:
+        store.close()
