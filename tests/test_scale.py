@@ -313,6 +313,23 @@ def test_the_title_lookup_reads_its_indexes_after_analyze(tmp_path: Path) -> Non
         assert not [step for step in steps if step.startswith("SCAN articles")], (sql, steps)
 
 
+def test_a_recheck_reads_its_window_after_analyze(tmp_path: Path) -> None:
+    """A source's recheck window through articles_source_recheck, not all of its articles."""
+    now = utcnow()
+    store = store_with_fingerprints(tmp_path, old=300, recent=10, now=now)
+    store.db.execute("ANALYZE")
+    plans: list[str] = []
+    store.db.conn.set_trace_callback(plans.append)
+    try:
+        rows = list(store.iter_recheck("s", since=now - DAY))
+    finally:
+        store.db.conn.set_trace_callback(None)
+    assert [row["id"] for row in rows] == list(range(301, 311))
+    (sql,) = [sql for sql in plans if "baseline = 0" in sql]
+    steps = [row[3] for row in store.db.execute(f"EXPLAIN QUERY PLAN {sql}")]
+    assert [step for step in steps if "articles_source_recheck" in step], steps
+
+
 # The same on PostgreSQL -------------------------------------------------------------------------
 
 
