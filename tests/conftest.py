@@ -11,15 +11,7 @@ from sqlite_utils import Database
 
 from crawler.demo import restore_real_urls
 from crawler.mirror import Mirror
-from tests.helpers import (
-    FAST_SETTINGS,
-    HEALTHY_SOURCES,
-    QUERY,
-    WEB,
-    crawl,
-    refused_port,
-    write_seeds,
-)
+from tests.helpers import HEALTHY_SOURCES, QUERY, WEB, crawl, refused_port, write_seeds
 from tests.inprocess import stop_reactor_thread
 
 # The default topic (with its seed article) and a narrower one, so exports have two topics.
@@ -68,9 +60,7 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = root / "followup.db"
     with Mirror.from_directory(WEB) as mirror:
         seeds = write_seeds(root / "seeds", mirror, HEALTHY_SOURCES, topics=TWO_TOPICS)
-        # One request at a time: which copy of a story is met first (and so which is stored,
-        # its id, the search order of equal scores) must not depend on how downloads interleave.
-        crawl(seeds, path, settings={**FAST_SETTINGS, "CONCURRENT_REQUESTS": 1})
+        crawl(seeds, path)
         with Database(path) as db:
             restore_real_urls(db, mirror)
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
