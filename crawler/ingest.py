@@ -143,7 +143,7 @@ def ingest_article(
             source,
             signature,
             matches,
-            baseline=baseline_topic is not None,
+            baseline_topic=baseline_topic,
             notify=notify,
         )
 
@@ -155,10 +155,15 @@ def _record(
     signature: Signature,
     matches: dict[str, list[str]],
     *,
-    baseline: bool,
+    baseline_topic: str | None,
     notify: Sequence[Target] = (),
 ) -> Outcome:
-    """Store a related article as new, as a sighting, or as the earlier original."""
+    """Store a related article as new, as a sighting, or as the earlier original.
+
+    A topic's known coverage makes its story known (baseline) whichever copy the crawl met
+    first: met after a repost of it was stored, it still marks the story's row.
+    """
+    baseline = baseline_topic is not None
     value, sketch = signature.fingerprint, signature.sketch
     key, original_key = signature.title_key, signature.original_title_key
     original = store.find_original(value, key, sketch=sketch, original_title_key=original_key)
@@ -188,11 +193,14 @@ def _record(
             sketch=sketch,
             original_title_key=original_key,
         )
-        return Outcome("earlier", original.article_id, original, tuple(matches))
-    store.save_duplicate(
-        article, source=source, original=original, fingerprint=value, sketch=sketch
-    )
-    return Outcome("duplicate", original.article_id, original, tuple(matches))
+    else:
+        store.save_duplicate(
+            article, source=source, original=original, fingerprint=value, sketch=sketch
+        )
+    if baseline_topic is not None:
+        store.mark_baseline(original.article_id, baseline_topic, matches[baseline_topic])
+    status: Literal["earlier", "duplicate"] = "earlier" if decision == "earlier" else "duplicate"
+    return Outcome(status, original.article_id, original, tuple(matches))
 
 
 def revise_article(

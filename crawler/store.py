@@ -429,6 +429,16 @@ class Store:
         row |= {"distance": original.distance, "method": original.method}
         insert_row(self.db, "duplicates", row | {"published_at": published_at, "seen_at": seen_at})
 
+    def mark_baseline(self, article_id: int, topic: str, terms: list[str]) -> None:
+        """Mark a stored story as a topic's known coverage, filed under that topic (keeping the
+        terms it already matched there, if it was)."""
+        self.db.execute("UPDATE articles SET baseline = 1 WHERE id = ?", [article_id])
+        self.db.execute(
+            """INSERT INTO article_topics (article_id, topic, matched) VALUES (?, ?, ?)
+               ON CONFLICT(article_id, topic) DO NOTHING""",
+            [article_id, topic, json.dumps(terms, ensure_ascii=False)],
+        )
+
     def _save_topics(self, article_id: int, topics: dict[str, list[str]]) -> None:
         """File an article under its topics with the terms it matched (replacing old terms)."""
         self.db.conn.executemany(

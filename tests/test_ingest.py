@@ -108,6 +108,29 @@ def test_a_copy_without_a_date_or_of_baseline_coverage_never_takes_the_place() -
     assert undated.status == "stored"
 
 
+def test_known_coverage_met_after_its_repost_still_makes_the_story_known() -> None:
+    # Whichever copy a crawl meets first: a topic seed crawled after a repost of it was stored
+    # marks the story's row as baseline, filed under the seed's topic, as if met first.
+    other = (Topic("other", "其他", parse_query("阿里")),)
+    for published, status in ((EARLY, "earlier"), (LATE, "duplicate")):
+        store = Store.memory()
+        first = ingest_article(
+            store, repost(story(), "https://b.example/1", published=LATE), source="b", topics=other
+        )
+        assert first.status == "stored"
+        seed = replace(story(), published=published)
+        outcome = ingest_article(
+            store, seed, source="seeds", topics=TOPICS, baseline_topic="interop"
+        )
+        assert (outcome.status, outcome.article_id) == (status, first.article_id)
+        (article,) = store.db.query("SELECT id, url, baseline FROM articles")
+        assert article["baseline"] == 1
+        expected_url = seed.url if status == "earlier" else "https://b.example/1"
+        assert article["url"] == expected_url
+        topics = [r["topic"] for r in store.db.query("SELECT topic FROM article_topics")]
+        assert sorted(topics) == ["interop", "other"]
+
+
 def test_newsflashes_match_by_title() -> None:
     store = Store.memory()
     flash = Article("https://a.example/f", "淘宝接入微信支付", "淘宝宣布接入微信支付。")
