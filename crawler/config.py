@@ -150,8 +150,8 @@ def _pick(items: tuple[IdT, ...], ids: Sequence[str], path: Path, kind: str) -> 
 def load_seeds(directory: str | Path) -> Seeds:
     """Read and check sources.toml and topics.toml in a seeds directory."""
     directory = Path(directory)
-    sources = tuple(_parse_entries(directory / SOURCES_FILE, "source", _parse_source))
-    topics = tuple(_parse_entries(directory / TOPICS_FILE, "topic", _parse_topic))
+    sources = tuple(parse_entries(directory / SOURCES_FILE, "source", _parse_source))
+    topics = tuple(parse_entries(directory / TOPICS_FILE, "topic", _parse_topic))
     nodes = load_nodes(directory)
     _check_source_nodes(directory / SOURCES_FILE, sources, nodes)
     return Seeds(directory, sources, topics, nodes)
@@ -162,7 +162,7 @@ def load_nodes(directory: str | Path) -> tuple[Node, ...]:
     path = Path(directory) / NODES_FILE
     if not path.exists():
         return ()
-    return tuple(_parse_entries(path, "node", _parse_node))
+    return tuple(parse_entries(path, "node", _parse_node))
 
 
 def _check_source_nodes(path: Path, sources: Sequence[Source], nodes: Sequence[Node]) -> None:
@@ -176,7 +176,7 @@ def _check_source_nodes(path: Path, sources: Sequence[Source], nodes: Sequence[N
             )
 
 
-class _EntryReader:
+class EntryReader:
     """Typed access to one [[table]] entry, raising ConfigError that names where it is."""
 
     def __init__(self, path: Path, kind: str, index: int, data: dict[str, Any]) -> None:
@@ -227,14 +227,14 @@ class _EntryReader:
         return self.duration(key, "") if key in self.data else None
 
 
-def _parse_entries(path: Path, kind: str, parse: Callable[[_EntryReader], IdT]) -> list[IdT]:
+def parse_entries(path: Path, kind: str, parse: Callable[[EntryReader], IdT]) -> list[IdT]:
     data = _read_toml(path)
     entries = data.get(kind, [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ConfigError(f"{path}: {kind!r} must be an array of tables, written [[{kind}]]")
     if not entries:
         raise ConfigError(f"{path}: no [[{kind}]] entries; add at least one (see README)")
-    parsed = [parse(_EntryReader(path, kind, i, e)) for i, e in enumerate(entries, start=1)]
+    parsed = [parse(EntryReader(path, kind, i, e)) for i, e in enumerate(entries, start=1)]
     ids = [item.id for item in parsed]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
@@ -254,7 +254,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
-def _parse_source(entry: _EntryReader) -> Source:
+def _parse_source(entry: EntryReader) -> Source:
     entry.check_keys(
         {
             "id",
@@ -304,7 +304,7 @@ def _parse_source(entry: _EntryReader) -> Source:
     return source
 
 
-def _parse_node(entry: _EntryReader) -> Node:
+def _parse_node(entry: EntryReader) -> Node:
     entry.check_keys({"id", "url", "project", "auth_env", "seeds"})
     url = entry.string("url")
     if not is_http_url(url):
@@ -325,7 +325,7 @@ def _parse_node(entry: _EntryReader) -> Node:
     )
 
 
-def _parse_topic(entry: _EntryReader) -> Topic:
+def _parse_topic(entry: EntryReader) -> Topic:
     entry.check_keys({"id", "name", "query", "seeds"})
     topic_id = entry.identifier()
     try:
@@ -344,7 +344,7 @@ def _parse_topic(entry: _EntryReader) -> Topic:
     return Topic(topic_id, entry.string("name", topic_id), query, _parse_topic_seeds(entry))
 
 
-def _parse_topic_seeds(entry: _EntryReader) -> tuple[TopicSeed, ...]:
+def _parse_topic_seeds(entry: EntryReader) -> tuple[TopicSeed, ...]:
     raw = entry.data.get("seeds", [])
     if not isinstance(raw, list):
         raise entry.error("seeds", "must be a list of URLs or { url = …, site = … } tables")
@@ -358,7 +358,7 @@ def _parse_topic_seeds(entry: _EntryReader) -> tuple[TopicSeed, ...]:
     return tuple(seeds)
 
 
-def _seed_table(entry: _EntryReader, item: object) -> tuple[str, str | None]:
+def _seed_table(entry: EntryReader, item: object) -> tuple[str, str | None]:
     if not isinstance(item, dict) or not isinstance(item.get("url"), str):
         raise entry.error("seeds", f"{item!r} is neither a URL nor a {{ url = … }} table")
     site = item.get("site")

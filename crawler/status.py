@@ -127,8 +127,8 @@ def format_status(statuses: Iterable[SourceStatus], *, now: datetime) -> str:
         [
             s.source,
             format_duration(timedelta(seconds=s.interval_seconds)),
-            _ago(s.last_run_at, now),
-            _ago(s.last_success_at, now),
+            ago(s.last_run_at, now),
+            ago(s.last_success_at, now),
             str(s.consecutive_failures),
             _ahead(s.next_run_at, now),
             str(s.new_24h),
@@ -158,7 +158,8 @@ def status_json(statuses: Iterable[SourceStatus]) -> str:
     return json.dumps([asdict(s) for s in statuses], ensure_ascii=False, indent=2)
 
 
-def _ago(value: str | None, now: datetime) -> str:
+def ago(value: str | None, now: datetime) -> str:
+    """How long before `now` an ISO time was, coarsely ("3h ago"), or "never"."""
     if value is None:
         return "never"
     return f"{_coarse(now - from_iso(value))} ago"

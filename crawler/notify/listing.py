@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from crawler.status import ERROR_COLUMN_CHARS, _ago
+from crawler.status import ERROR_COLUMN_CHARS, ago
 from crawler.tables import clip, format_table
 
 
@@ -18,8 +18,8 @@ def format_targets(targets: Sequence[dict[str, Any]], *, now: datetime) -> str:
         [
             t["target"],
             t["url"],
-            _ago(t["last_success_at"], now),
-            _ago(t["last_failure_at"], now),
+            ago(t["last_success_at"], now),
+            ago(t["last_failure_at"], now),
             str(t["pending"]),
             str(t["failed"]),
             clip(t["last_error"] or "", ERROR_COLUMN_CHARS),

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from crawler.config import ConfigError, Topic, _EntryReader, _parse_entries
+from crawler.config import ConfigError, EntryReader, Topic, parse_entries
 
 NOTIFY_FILE = "notify.toml"
 MODES = ("each", "digest")
@@ -62,7 +62,7 @@ def load_targets(directory: str | Path, *, topics: Sequence[Topic] = ()) -> tupl
     if not path.exists():
         return ()
     known = {topic.id for topic in topics}
-    return tuple(_parse_entries(path, "notify", lambda entry: _parse_target(entry, known)))
+    return tuple(parse_entries(path, "notify", lambda entry: _parse_target(entry, known)))
 
 
 def mask_url(url: str) -> str:
@@ -87,7 +87,7 @@ def mask_url(url: str) -> str:
     return f"{scheme}://{user}{shown_host}{shown_port}{path}"
 
 
-def _parse_target(entry: _EntryReader, known_topics: set[str]) -> Target:
+def _parse_target(entry: EntryReader, known_topics: set[str]) -> Target:
     entry.check_keys({"id", "url", "topics", "mode", "every", "at", "events", "burst", "max_bytes"})
     url, shown = _url(entry)
     mode = _choice(entry, "mode", MODES, "each")
@@ -106,7 +106,7 @@ def _parse_target(entry: _EntryReader, known_topics: set[str]) -> Target:
     )
 
 
-def _url(entry: _EntryReader) -> tuple[str, str]:
+def _url(entry: EntryReader) -> tuple[str, str]:
     """The URL (an env:VAR read from the environment) and how it may be shown."""
     raw = entry.string("url")
     if raw.startswith(ENV_PREFIX):
@@ -124,7 +124,7 @@ def _url(entry: _EntryReader) -> tuple[str, str]:
     return url, shown
 
 
-def _choice(entry: _EntryReader, key: str, allowed: tuple[str, ...], default: str) -> str:
+def _choice(entry: EntryReader, key: str, allowed: tuple[str, ...], default: str) -> str:
     value = entry.string(key, default)
     if value not in allowed:
         raise entry.error(key, f"{value!r} is not one of {', '.join(map(repr, allowed))}")
@@ -132,7 +132,7 @@ def _choice(entry: _EntryReader, key: str, allowed: tuple[str, ...], default: st
 
 
 def _names(
-    entry: _EntryReader,
+    entry: EntryReader,
     key: str,
     known: set[str],
     kind: str,
@@ -151,7 +151,7 @@ def _names(
     return tuple(dict.fromkeys(value))
 
 
-def _at(entry: _EntryReader) -> time:
+def _at(entry: EntryReader) -> time:
     value = entry.string("at", "08:30")
     match = AT_RE.match(value)
     if match is None:
@@ -159,7 +159,7 @@ def _at(entry: _EntryReader) -> time:
     return time(int(match[1]), int(match[2]))
 
 
-def _count(entry: _EntryReader, key: str) -> int | None:
+def _count(entry: EntryReader, key: str) -> int | None:
     value = entry.data.get(key)
     if value is None:
         return None
