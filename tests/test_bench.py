@@ -137,17 +137,10 @@ def numbers(cell: str) -> list[float]:
     return [float(n.replace(",", "")) for n in NUMBER_RE.findall(cell)]
 
 
-def test_quick_benchmark_reports_every_measurement(tmp_path: Path) -> None:
-    report = tmp_path / "benchmarks.md"
-    # Measurement 6 on real texts too (`--real`): the same run, not a second benchmark process.
-    real = tmp_path / "real"
-    real.mkdir()
-    write_feed(real)
+def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m bench ARGS` from the repository, which must succeed."""
     result = subprocess.run(
-        [
-            *(sys.executable, "-m", "bench", "--quick", *SMALLEST, "--out", str(report), *ONLY),
-            *("--real", str(real)),
-        ],
+        [sys.executable, "-m", "bench", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -155,6 +148,16 @@ def test_quick_benchmark_reports_every_measurement(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_quick_benchmark_reports_every_measurement(tmp_path: Path) -> None:
+    report = tmp_path / "benchmarks.md"
+    # Measurement 6 on real texts too (`--real`): the same run, not a second benchmark process.
+    real = tmp_path / "real"
+    real.mkdir()
+    write_feed(real)
+    result = run_bench("--quick", *SMALLEST, "--out", str(report), *ONLY, "--real", str(real))
     rows = table_rows(result.stdout)
     for expected in ROWS:
         assert [name for name in rows if name.startswith(expected)], f"no row {expected!r}"
