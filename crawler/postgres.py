@@ -245,7 +245,13 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def connect(url: str, *, read_only: bool = False, statement_timeout_s: float = 0) -> PgDatabase:
+def connect(
+    url: str,
+    *,
+    read_only: bool = False,
+    statement_timeout_s: float = 0,
+    application_name: str = "followup",
+) -> PgDatabase:
     """A session of the database at `url` (autocommit; read-only when asked, every
     transaction then refused a write by the server)."""
     try:
@@ -267,7 +273,7 @@ def connect(url: str, *, read_only: bool = False, statement_timeout_s: float = 0
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT_S,
             options=" ".join(options) or None,
-            application_name="followup",
+            application_name=application_name,
         )
     except psycopg.Error as exc:
         raise PostgresError(f"cannot connect to {mask_url(url)}: {_one_line(exc)}") from exc
