@@ -472,7 +472,9 @@ def daemon(
     Each source is crawled every `every` of sources.toml, adapted between its min_every and
     max_every, backing off while it fails. Crawls run in long-lived worker processes
     (one Scrapy process runs many crawls), at most --max-crawls at once; a source with a crawl
-    node (nodes.toml) is a Scrapyd job on that node, not counted in --max-crawls.
+    node (nodes.toml) is a Scrapyd job on that node, not counted in --max-crawls. With
+    --db postgresql://…, daemons on several machines may share the store: a source is crawled
+    by one of them at a time (advisory locks in the database).
     Exit status 0 after a clean stop, 2 for a bad seeds file or argument, or when another
     daemon already polls the database.
     """

@@ -12,6 +12,10 @@ instead, as before. A source with a crawl node (nodes.toml) is polled as a Scrap
 node instead (NodeCrawl, crawler/nodes.py), outside the --max-crawls slots: it runs on the
 node's CPU.
 
+Locks (crawler/locks.py, chosen by --db): one daemon per SQLite file (per machine and seeds
+directory on PostgreSQL), one crawl of a source at a time, held by the crawling process, so
+daemons on several machines may share a PostgreSQL store.
+
 Stopping (SIGTERM, SIGINT): pause the scheduler, ask each running crawl to stop exactly once
 (a worker message, or a child's SIGTERM: Scrapy takes a second one as "forcing unclean
 shutdown"), wait for them, SIGKILL after --grace, shut down.
@@ -78,7 +82,8 @@ from crawler.worker_protocol import (
 
 logger = logging.getLogger(__name__)
 
-# A source whose earlier crawl still runs (left behind by a daemon killed with -9) is tried
+# A source whose earlier crawl still runs (another daemon's on a shared PostgreSQL store, or one
+# left behind by a daemon killed with -9) is tried
 # again this soon, or at its own interval if that is shorter.
 BUSY_RETRY = timedelta(seconds=30)
 PRUNE_EVERY = timedelta(days=1)
@@ -607,7 +612,8 @@ class Daemon:
         if report is None:
             retry = min(BUSY_RETRY, state.interval)
             logger.warning(
-                "%s: an earlier crawl still runs (a daemon was killed?); trying again in %s",
+                "%s: an earlier crawl still runs (another daemon's, or one a daemon killed with -9 "
+                "left); trying again in %s",
                 source.id,
                 format_duration(retry),
             )

@@ -1,4 +1,4 @@
-"""`followup daemon --db postgresql://…`: real daemons on the real PostgreSQL server
+"""`followup daemon --db postgresql://…` (README "The daemon on PostgreSQL"): real daemons on the real PostgreSQL server
 (tests/services.py), crawling the local web; a source on a real Scrapyd node.
 
 Per-source locks are session advisory locks in the store's database (crawler/locks.py), held
@@ -37,7 +37,7 @@ from tests.helpers import (
 from tests.pg import pg_rows, pg_url  # noqa: F401 (a fixture)
 from tests.services import postgres, running_scrapyd  # noqa: F401 (a fixture)
 from tests.test_daemon import DAILY, SLOW_PAGES, logged
-from tests.test_daemon_nodes import NEWS_ON_NODE
+from tests.test_daemon_nodes import NEWS_ON_NODE, assert_the_readme_log_is_this_log
 from tests.test_postgres_store import crawled_alone, stories
 
 NEWS = """
@@ -195,6 +195,7 @@ def test_the_daemon_on_postgresql_stores_each_story_once_polls_again_and_prunes(
     assert "pruned 1 seen URL(s) and 1 validator(s)" in text
     assert pg_rows(pg_url, "SELECT url FROM seen WHERE url = %s", OLD_URL) == []
     assert advisory_locks(pg_url) == []  # every session's locks went with it
+    assert_the_readme_log_is_this_log(text, "### The daemon on PostgreSQL")
 
 
 def test_two_daemons_sharing_one_store_never_crawl_a_source_at_once(
@@ -210,7 +211,8 @@ def test_two_daemons_sharing_one_store_never_crawl_a_source_at_once(
     try:
         with reaped(start_daemon(machines[0], pg_url, logs[0])) as one:
             wait_until(lambda: any(p.arrived.is_set() for p in pages), "one's crawl of daily")
-            with reaped(start_daemon(machines[1], pg_url, logs[1])) as two:
+            # two runs each crawl as a child process (--workers 0), holding its lock itself.
+            with reaped(start_daemon(machines[1], pg_url, logs[1], "--workers", "0")) as two:
                 wait_until(
                     lambda: "daily: an earlier crawl still runs" in logged(logs[1]),
                     "two to find daily locked by one's crawl",
