@@ -16,11 +16,15 @@ import fcntl
 import hashlib
 import os
 import socket
+import time
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, TypeVar
 
-from crawler.postgres import connect, is_postgres_url
+from crawler.postgres import NOTIFY_LOCK, connect, is_postgres_url
 
+T = TypeVar("T")
 # The first half of the daemon lock's two-part advisory key ("foll"); source locks use one-part
 # keys, which PostgreSQL keeps apart from two-part ones.
 DAEMON_LOCK_CLASS = 0x666F6C6C
@@ -46,6 +50,10 @@ class Locks(Protocol):
         """The daemon's single-instance lock (scope: its seeds directory), or None."""
         ...
 
+    def take_notify(self) -> Held | None:
+        """The lock of the one notification sender (crawler.notify.sender), or None."""
+        ...
+
     def describe_daemon(self, scope: str) -> str:
         """Who holds the daemon lock, for the message refusing a second daemon."""
         ...
@@ -56,6 +64,14 @@ def open_locks(db: str | Path) -> Locks:
     if is_postgres_url(db):
         return PgLocks(str(db))
     return FileLocks(Path(f"{Path(db).resolve()}-locks"))
+
+
+def wait_for(take: Callable[[], T | None], *, wait: timedelta, poll: float) -> T | None:
+    """What `take` gives, tried every `poll` seconds for up to `wait`; None if it never did."""
+    deadline = time.monotonic() + wait.total_seconds()
+    while (taken := take()) is None and time.monotonic() < deadline:
+        time.sleep(poll)
+    return taken
 
 
 def source_lock_path(lock_dir: Path, source_id: str) -> Path:
@@ -108,6 +124,10 @@ class FileLocks:
             lock.write(str(os.getpid()))
         return lock
 
+    def take_notify(self) -> Lock | None:
+        self.lock_dir.mkdir(exist_ok=True)
+        return Lock.take(self.lock_dir / "notify.lock")
+
     def describe_daemon(self, scope: str) -> str:
         holder = (self.lock_dir / "daemon.lock").read_text().strip() or "?"
         return f"pid {holder}"
@@ -142,6 +162,11 @@ class PgLocks:
         key = advisory_key("source", source_id)
         return self._take(
             "SELECT pg_try_advisory_lock(?::bigint)", [key], f"followup crawl {source_id}"
+        )
+
+    def take_notify(self) -> PgLock | None:
+        return self._take(
+            "SELECT pg_try_advisory_lock(?::bigint)", [NOTIFY_LOCK], "followup notify"
         )
 
     def take_daemon(self, scope: str) -> PgLock | None:

@@ -36,19 +36,11 @@ from tests.helpers import (
 )
 from tests.pg import pg_rows, pg_url  # noqa: F401 (a fixture)
 from tests.services import postgres, running_scrapyd  # noqa: F401 (a fixture)
-from tests.test_daemon import DAILY, SLOW_PAGES, logged
+from tests.test_daemon import DAILY, SLOW_PAGES, SOURCES, logged
 from tests.test_daemon_nodes import NEWS_ON_NODE, assert_the_readme_log_is_this_log
 from tests.test_postgres_store import crawled_alone, stories
 
-NEWS = """
-[[source]]
-id = "news"
-site = "generic"
-feeds = ["{https://news.example.com/feed.xml}"]
-every = "1s"
-min_every = "1s"
-max_every = "2s"
-"""
+NEWS = SOURCES.split('[[source]]\nid = "broken"')[0]  # polled every 1-2 s
 NEWS_AND_DAILY = NEWS + DAILY  # they carry a common story: one stored, one duplicate
 OLD = datetime(2020, 1, 1, tzinfo=UTC)
 OLD_URL = "https://gone.example.com/2020/old.html"
