@@ -184,6 +184,8 @@ class PgLocks:
                 """SELECT a.application_name FROM pg_locks l
                    JOIN pg_stat_activity a ON a.pid = l.pid
                    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                     AND l.database = (SELECT oid FROM pg_database
+                                       WHERE datname = current_database())
                      AND l.classid::bigint = ? AND l.objid::bigint = ?""",
                 [DAEMON_LOCK_CLASS, self._daemon_id(scope) & 0xFFFFFFFF],
             ).fetchone()

@@ -146,7 +146,12 @@ class Worker:
         self.start(command.source)
 
     def start(self, source: str) -> None:
-        lock = None if source in self.crawls else self._take_lock(source)
+        try:
+            lock = None if source in self.crawls else self.locks.take_source(source)
+        except sqlite3.DatabaseError as exc:  # a PostgreSQL store that cannot be reached
+            error = f"{source}: its lock could not be taken: {exc}"
+            self.send(CrawlReport(source, 1, None, (error,), rss_mb()))
+            return
         if lock is None:
             self.send(CrawlReport(source, busy=True))
             return
@@ -156,14 +161,6 @@ class Worker:
         task = self.process.crawl(crawler, seeds=self.seeds, source=[source], topic=[])
         self.tasks.add(task)
         task.add_done_callback(lambda done: self.finished(crawl, done))
-
-    def _take_lock(self, source: str) -> Held | None:
-        """The source's lock; None (busy) when another holds it or the store cannot say."""
-        try:
-            return self.locks.take_source(source)
-        except sqlite3.DatabaseError as exc:  # a PostgreSQL store that cannot be reached
-            logger.error("%s: its lock could not be taken: %s", source, exc)
-            return None
 
     def finished(self, crawl: RunningCrawl, task: asyncio.Task[None]) -> None:
         self.tasks.discard(task)

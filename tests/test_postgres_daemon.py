@@ -11,6 +11,7 @@ Scrapyd is reaped.
 from __future__ import annotations
 
 import contextlib
+import io
 import itertools
 import os
 import re
@@ -22,10 +23,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from crawler.changes import Validators
+from crawler.config import load_seeds
 from crawler.dates import from_iso, to_iso
 from crawler.locks import BUSY_EXIT, PgLocks, advisory_key, open_locks
 from crawler.mirror import Mirror
 from crawler.store import open_store
+from crawler.worker import Worker
+from crawler.worker_protocol import parse_report
 from tests.helpers import (
     WAIT_CEILING,
     reaped,
@@ -35,7 +39,7 @@ from tests.helpers import (
     write_seeds,
 )
 from tests.pg import pg_rows, pg_url  # noqa: F401 (a fixture)
-from tests.services import postgres, running_scrapyd  # noqa: F401 (a fixture)
+from tests.services import free_port, postgres, running_scrapyd  # noqa: F401 (a fixture)
 from tests.test_daemon import DAILY, SLOW_PAGES, SOURCES, logged
 from tests.test_daemon_nodes import NEWS_ON_NODE, assert_the_readme_log_is_this_log
 from tests.test_postgres_store import crawled_alone, stories
@@ -310,3 +314,19 @@ def test_a_node_source_on_postgresql_is_a_job_writing_to_the_shared_store(
         == pg_rows(pg_url, "SELECT max(id) FROM crawl_runs WHERE job LIKE 'news-%'")[0][0]
     )
     assert "news: job news-" in logged(log)
+
+
+def test_a_worker_that_cannot_reach_the_store_for_a_lock_reports_a_failed_crawl(
+    web: Mirror, tmp_path: Path
+) -> None:
+    """Not "busy" (which the daemon retries as another's crawl): a failure, naming the store."""
+    seeds = load_seeds(write_seeds(tmp_path / "seeds", web, DAILY))
+    nobody = f"postgresql://followup@127.0.0.1:{free_port()}/followup"
+    worker = Worker(None, seeds, open_locks(nobody))  # type: ignore[arg-type]
+    worker.out = io.BytesIO()  # type: ignore[assignment]
+    worker.start("daily")
+    report = parse_report(worker.out.getvalue())
+    assert (report.source, report.busy, report.returncode) == ("daily", False, 1)
+    (error,) = report.errors
+    assert error.startswith("daily: its lock could not be taken: cannot connect to " + nobody)
+    assert worker.crawls == {}
