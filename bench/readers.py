@@ -11,7 +11,6 @@ before. Sizes: dbstat's bytes of each index per article.
 
 from __future__ import annotations
 
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from bench.context import Context, followup_command, python, run_child
 from bench.report import Row, markdown_table, ratio, seconds
+from bench.searchindex import indexing_rows, size_rows
 from bench.serve import build_store
 from crawler.search import _like, search_articles
 from crawler.store import open_readonly
@@ -65,7 +65,8 @@ def measure_readers(ctx: Context) -> list[Row]:
         file=sys.stderr,
     )
     baseline = _baseline_checkout(ctx.path("readers") / "baseline")
-    rows = [*_export_rows(path, size, baseline), *_search_rows(path, size), _size_row(path, size)]
+    rows = [*_export_rows(path, size, baseline), *_search_rows(path, size)]
+    rows += [*size_rows(path, size), *indexing_rows(ctx.options.seed, quick=ctx.options.quick)]
     ctx.sections.append(_details(size, rows))
     return rows
 
@@ -140,10 +141,10 @@ def _search_rows(path: Path, size: int) -> list[Row]:
         for length, term in TERMS.items():
             ours = _median(partial(search_articles, db, term))
             how = search_articles(db, term).method
-            # Two characters: beside the LIKE scan before m010_search. Longer terms: the same
-            # trigram index as before (no earlier ranking code is kept to run beside it).
+            # Beside the LIKE scan every term shorter than three characters took before m010,
+            # and any term takes where the index cannot serve (the trigram index is gone).
             scan = partial(_like, db, [term], topic=None, limit=20, mark=("[", "]"))
-            before = _median(scan) if length == 2 else None
+            before = _median(scan)
             rows.append(
                 Row(
                     f"10. Search, {length} characters ({term}, {how}), {size:,} articles",
@@ -163,34 +164,6 @@ def _median(call: Callable[[], object]) -> float:
         call()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
-
-
-def index_bytes(path: Path) -> dict[str, int]:
-    """Bytes of each full-text index (its shadow tables) and of the whole file."""
-    with sqlite3.connect(path) as conn:
-        sizes = dict(
-            conn.execute(
-                """SELECT CASE WHEN name LIKE 'articles_fts%' THEN 'trigram'
-                               WHEN name LIKE 'articles_bigrams%' THEN 'bigrams' ELSE 'rest' END,
-                          sum(pgsize) FROM dbstat GROUP BY 1"""
-            ).fetchall()
-        )
-    conn.close()
-    return sizes
-
-
-def _size_row(path: Path, size: int) -> Row:
-    sizes = index_bytes(path)
-    total = sum(sizes.values())
-    today = total - sizes.get("bigrams", 0)
-    return Row(
-        f"10. Store bytes per article, {size:,} articles (trigram {sizes.get('trigram', 0) / size:,.0f}, "
-        f"bigrams {sizes.get('bigrams', 0) / size:,.0f})",
-        f"{total / size:,.0f}",
-        f"{today / size:,.0f} (without the bigram index)",
-        ratio(total / today),
-        total <= today,
-    )
 
 
 def _details(size: int, rows: list[Row]) -> str:

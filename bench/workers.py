@@ -31,6 +31,7 @@ from bench.context import (
 )
 from bench.daemon import (
     DAEMON_SETTINGS,
+    HUNG_AFTER,
     SCHEDULE,
     crawls_by_source,
     daemon_seeds,
@@ -105,7 +106,7 @@ def run_daemon(
         *("--log-file", str(log), *args, *setting_args(DAEMON_SETTINGS)),
     ]
     started = time.monotonic()
-    deadline = started + 120 + 5 * cycles
+    deadline = started + HUNG_AFTER + 5 * cycles
     peak, usage = run_watched(
         command, log, lambda daemon, pid: _watch(daemon, pid, db, cycles=cycles, deadline=deadline)
     )

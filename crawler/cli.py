@@ -331,9 +331,9 @@ def query(sql: str, db_path: str, fmt: str, timeout: timedelta) -> None:
 def search(words: tuple[str, ...], db_path: str, topic: str | None, limit: int) -> None:
     """Full-text search of titles and texts; every term must occur. Title hits come first.
 
-    Terms are separated by spaces, quoted or not (`微信 支付` or "微信 支付"). Terms of three
-    or more characters use the FTS5 trigram index; a shorter one (阿里) makes the search a
-    LIKE scan. OR, AND and NOT are words here, not operators.
+    Terms are separated by spaces, quoted or not (`微信 支付` or "微信 支付"). Terms of two
+    characters or more (阿里, 微信支付) use the search index; a one-character term makes the
+    search a LIKE scan. OR, AND and NOT are words here, not operators.
     """
     terms = " ".join(words)
     db = open_checked(db_path)

@@ -8,7 +8,12 @@ from collections.abc import Iterable
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from crawler.search import enable_bigram_index, enable_search_index, register_search_functions
+from crawler.search import (
+    enable_bigram_index,
+    enable_search_index,
+    register_search_functions,
+    replace_search_indexes,
+)
 
 MIGRATIONS = Migrations("followup")
 
@@ -16,7 +21,7 @@ MIGRATIONS = Migrations("followup")
 def migrate(db: Database) -> None:
     """Apply pending migrations in one write transaction, taken at once: processes starting
     together on a new file wait for each other instead of creating the same tables twice."""
-    register_search_functions(db)  # the search index's triggers call it on every article write
+    register_search_functions(db)  # m010_search calls followup_bigrams() on an older store
     if not MIGRATIONS.pending(db):
         return
     db.execute("BEGIN IMMEDIATE")
@@ -113,8 +118,8 @@ INITIAL_SCHEMA = (
 
 @MIGRATIONS()
 def m002_search_index(db: Database) -> None:
-    # Full-text search (crawler.search): FTS5 trigram over title and text, kept by triggers.
-    # A SQLite without trigram gets no index (a warning); `followup search` then uses LIKE.
+    # Full-text search (crawler.search): FTS5 trigram over title and text, kept by triggers;
+    # replaced by m012_fts. A SQLite without trigram gets no index (a warning).
     enable_search_index(db)
 
 
@@ -296,7 +301,8 @@ SERVE_SCHEMA = (
 
 @MIGRATIONS()
 def m010_search(db: Database) -> None:
-    """Two-character search: the bigram index (crawler.search), filled from the stored articles."""
+    """Two-character search: the bigram index (crawler.search), filled from the stored articles;
+    replaced by m012_fts."""
     enable_bigram_index(db)
 
 
@@ -305,3 +311,12 @@ def m011_nodes(db: Database) -> None:
     """The Scrapyd job that made a crawl run (crawler/nodes.py): the daemon reads a node's
     result by job id. A plain column, no index: it is read together with a run id range."""
     db.execute("ALTER TABLE crawl_runs ADD COLUMN job TEXT")
+
+
+@MIGRATIONS()
+def m012_fts(db: Database) -> None:
+    """One search index off the crawl path (crawler.search): articles_search, filled in batches
+    from search_queue, replaces the trigram and bigram indexes and their triggers. Stored
+    articles are queued here and indexed by the next writer to open the store (Store.open), a
+    batch per transaction, not in this one."""
+    replace_search_indexes(db)

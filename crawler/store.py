@@ -30,7 +30,12 @@ from crawler.neardup import NearDuplicateIndex, Original
 from crawler.postgres import PostgresError, is_postgres_url, mask_url
 from crawler.rows import insert_row, select, update_row
 from crawler.schema import MIGRATIONS, migrate
-from crawler.search import register_search_functions
+from crawler.search import (
+    SEARCH_BATCH,
+    index_pending,
+    register_match_function,
+    register_search_functions,
+)
 from crawler.seen import RETRIED_STATUSES, Status, is_due, is_settled
 from crawler.sketch import Sketch
 
@@ -192,6 +197,7 @@ def _connect_readonly(path: Path, *, immutable: bool = False) -> Database:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA query_only = ON")
+        register_match_function(conn)  # followup_match() for `followup query`
         db = Database(conn)
         db.table_names()  # reads the schema: fails here on a file that is not SQLite
     except sqlite3.OperationalError:
@@ -206,11 +212,11 @@ class Store:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        # The bigram index's triggers call it on every article write, on any connection.
-        if isinstance(db, Database):
+        if isinstance(db, Database):  # SQLite: followup_match() for SQL that searches
             register_search_functions(db)
         self.neardup = NearDuplicateIndex(db)
         self._pending_seen: list[dict[str, Any]] = []
+        self._queued = 0  # articles this store queued for the search index since it last indexed
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
@@ -229,6 +235,8 @@ class Store:
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
             migrate(db)
+            # What a writer killed before indexing left queued (crawler.search): searchable now.
+            index_pending(db)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot use {path} as a followup database: {exc}") from exc
         return cls(db)
@@ -253,13 +261,26 @@ class Store:
 
     def close(self) -> None:
         self.flush()
+        self.index_search()
         self.db.close()
+
+    def index_search(self) -> int:
+        """Index the articles queued for search (this process's and any other's)."""
+        self._queued = 0
+        if not isinstance(self.db, Database):  # PostgreSQL: pg_trgm's indexes are the server's
+            return 0
+        return index_pending(self.db)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction, taken at once (BEGIN IMMEDIATE) so check-then-write is safe
         against another process doing the same."""
         self.flush()
+        # A batch of queued articles is indexed before the next write, not after the commit of
+        # the one that filled it: an error of the index (a full disk) is then that write's, and
+        # never reported for an article already stored.
+        if self._queued >= SEARCH_BATCH:
+            self.index_search()
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -340,6 +361,7 @@ class Store:
         """Store a new article with its topics, fingerprint and seen row; returns its id."""
         row = article_row(article, source, fingerprint, title_key, original_title_key)
         article_id = insert_row(self.db, "articles", {**row, "baseline": int(baseline)})
+        self._queued += 1  # by the trigger search_queue_ai
         self._save_topics(article_id, topics)
         self.neardup.save_fingerprint(article_id, fingerprint, sketch)
         self.save_seen(article.url, source, "stored")
@@ -386,6 +408,7 @@ class Store:
         update_row(
             self.db, "articles", old["id"], {**row, "simhash": row["simhash"] or old["simhash"]}
         )
+        self._queued += 1  # by the trigger search_queue_au
         self._save_topics(old["id"], topics)
         self.neardup.save_fingerprint(old["id"], fingerprint, sketch)
         self.save_seen(article.url, source, "stored")
@@ -534,6 +557,7 @@ class Store:
         simhash = to_hex(fingerprint) if fingerprint is not None else None
         replaced = {"title": article.title, "text": article.text, "simhash": simhash}
         update_row(self.db, "articles", current["id"], replaced | {"title_key": title_key})
+        self._queued += 1  # by the trigger search_queue_au
         self._save_topics(current["id"], topics)
         if fingerprint is not None and to_hex(fingerprint) != current["simhash"]:
             self.neardup.save_fingerprint(current["id"], fingerprint, sketch)

@@ -7,6 +7,8 @@ import unicodedata
 
 import lxml.html
 
+from crawler.nfkc import nfkc
+
 # Elements that end a line of text when an HTML body is flattened.
 BLOCK_TAGS = frozenset(
     [
@@ -101,7 +103,7 @@ _WORD_RE = re.compile(r"\w+")
 
 def normalize(text: str) -> str:
     """NFKC and case-fold, so full/half width and letter case never matter."""
-    return unicodedata.normalize("NFKC", text).casefold()
+    return nfkc(text).casefold()
 
 
 def strip_controls(text: str) -> str:

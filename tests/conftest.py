@@ -11,7 +11,7 @@ from sqlite_utils import Database
 
 from crawler.demo import restore_real_urls
 from crawler.mirror import Mirror
-from tests.helpers import HEALTHY_SOURCES, QUERY, WEB, crawl, write_seeds
+from tests.helpers import HEALTHY_SOURCES, QUERY, WEB, crawl, refused_port, write_seeds
 from tests.inprocess import stop_reactor_thread
 
 # The default topic (with its seed article) and a narrower one, so exports have two topics.
@@ -41,6 +41,14 @@ def web() -> Iterator[Mirror]:
     """The generic test sites (tests/web) served on 127.0.0.1."""
     with Mirror.from_directory(WEB) as mirror:
         yield mirror
+
+
+@pytest.fixture
+def down_url() -> Iterator[str]:
+    """An http:// URL on 127.0.0.1 that refuses connections for the whole test: its port is held,
+    never listened on, so no server started meanwhile elsewhere on the machine can answer there."""
+    with refused_port() as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -130,6 +131,24 @@ class HeldTimeoutMiddleware:
     def process_request(self, request: Any) -> None:
         if request.url in self.urls:
             request.meta["download_timeout"] = HELD_TIMEOUT
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now, for a server that binds it a moment later (Scrapyd,
+    PostgreSQL and aiosmtpd's Controller take no port 0)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def refused_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that refuses every connection while the block runs: bound, so no
+    other process (another test, another suite on the machine) can listen there, and never
+    listening itself. A port merely found free could be taken before the test connects."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
 
 
 def wait_until(check: Callable[[], object], what: str, *, timeout: float = WAIT_CEILING) -> None:

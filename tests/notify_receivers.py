@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from tests.helpers import free_port
 
 ID_RE = re.compile(r"#(\d+)")
 
@@ -93,7 +94,7 @@ class MailServer:
 
     def __init__(self) -> None:
         self.mailbox = _Mailbox()
-        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=_free_port())
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=free_port())
 
     def __enter__(self) -> MailServer:
         self.controller.start()
@@ -109,13 +110,6 @@ class MailServer:
     @property
     def messages(self) -> list[Any]:
         return list(self.mailbox.messages)
-
-
-def _free_port() -> int:
-    """A port free now (aiosmtpd's Controller cannot take port 0)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def readme_section(title: str = "## Notifications") -> str:

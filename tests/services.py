@@ -14,7 +14,6 @@ import json
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from typing import NoReturn
 
 import pytest
 
-from tests.helpers import WAIT_CEILING, reaped, wait_until
+from tests.helpers import WAIT_CEILING, free_port, reaped, wait_until
 
 REQUIRE_POSTGRES = "FOLLOWUP_REQUIRE_POSTGRES"
 # The system user that runs PostgreSQL when the tests run as root (it refuses to run as root);
@@ -52,13 +51,6 @@ class PostgresServer:
     def url(self, database: str = "postgres", *, user: str = SUPERUSER) -> str:
         """A postgresql:// URL of one of its databases."""
         return f"postgresql://{user}@127.0.0.1:{self.port}/{database}"
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the server binds it a moment later)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def postgres_bindir() -> Path:

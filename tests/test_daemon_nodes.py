@@ -38,7 +38,7 @@ from tests.helpers import (
     write_seeds,
 )
 from tests.notify_receivers import readme_section
-from tests.services import ScrapydServer, free_port, running_scrapyd
+from tests.services import ScrapydServer, running_scrapyd
 from tests.test_daemon import DAILY, logged
 
 AUTH_ENV, WRONG_ENV = "TESTS_NODE_AUTH", "TESTS_NODE_WRONG_AUTH"
@@ -84,11 +84,13 @@ def scrapyd() -> Iterator[ScrapydServer]:
         yield server
 
 
-def seeds_on_nodes(tmp_path: Path, web: Mirror, scrapyd: ScrapydServer, sources: str) -> Path:
+def seeds_on_nodes(
+    tmp_path: Path, web: Mirror, scrapyd: ScrapydServer, sources: str, *, down_url: str
+) -> Path:
     seeds = write_seeds(tmp_path / "seeds", web, sources)
     nodes = [
         f'id = "cn"\nurl = "{scrapyd.url}"\nauth_env = "{AUTH_ENV}"',
-        f'id = "us"\nurl = "http://127.0.0.1:{free_port()}"',  # nobody listens there
+        f'id = "us"\nurl = "{down_url}"',  # nobody listens there
         f'id = "eu"\nurl = "{scrapyd.url}"\nauth_env = "{WRONG_ENV}"',  # refuses: wrong password
     ]
     text = "".join(f"[[node]]\n{entry}\n\n" for entry in nodes)
@@ -139,9 +141,11 @@ def start_daemon(seeds: Path, db: Path, log: Path, *args: str) -> subprocess.Pop
 
 
 def test_node_sources_are_jobs_a_dead_node_backs_off_and_sigterm_cancels_the_running_job(
-    web: Mirror, tmp_path: Path, scrapyd: ScrapydServer, node_auth: None
+    web: Mirror, tmp_path: Path, scrapyd: ScrapydServer, node_auth: None, down_url: str
 ) -> None:
-    seeds = seeds_on_nodes(tmp_path, web, scrapyd, NEWS_ON_NODE + DAILY + UNREACHABLE)
+    seeds = seeds_on_nodes(
+        tmp_path, web, scrapyd, NEWS_ON_NODE + DAILY + UNREACHABLE, down_url=down_url
+    )
     db, log = tmp_path / "f.db", tmp_path / "daemon.log"
 
     def all_under_way() -> bool:
@@ -213,9 +217,9 @@ def test_node_sources_are_jobs_a_dead_node_backs_off_and_sigterm_cancels_the_run
 
 
 def test_a_job_past_the_daemons_timeout_is_cancelled_and_counted_as_failing(
-    web: Mirror, tmp_path: Path, scrapyd: ScrapydServer, node_auth: None
+    web: Mirror, tmp_path: Path, scrapyd: ScrapydServer, node_auth: None, down_url: str
 ) -> None:
-    seeds = seeds_on_nodes(tmp_path, web, scrapyd, NEWS_ON_NODE)
+    seeds = seeds_on_nodes(tmp_path, web, scrapyd, NEWS_ON_NODE, down_url=down_url)
     db, log = tmp_path / "f.db", tmp_path / "daemon.log"
     gate = web.hold(NEWS_FEED)  # the job cannot end before the daemon's timeout
     try:
@@ -297,11 +301,11 @@ def test_a_node_run_reads_as_the_crawl_it_was() -> None:
 
 
 def test_a_job_left_running_on_the_node_makes_the_source_busy(
-    web: Mirror, tmp_path: Path, scrapyd: ScrapydServer, node_auth: None
+    web: Mirror, tmp_path: Path, scrapyd: ScrapydServer, node_auth: None, down_url: str
 ) -> None:
     """What a daemon killed with -9 leaves behind: its job still runs, so the next daemon must
     not schedule a second crawl of the source (it tries again BUSY_RETRY later)."""
-    seeds = seeds_on_nodes(tmp_path, web, scrapyd, NEWS_ON_NODE)
+    seeds = seeds_on_nodes(tmp_path, web, scrapyd, NEWS_ON_NODE, down_url=down_url)
     client = ScrapydClient(Node("cn", scrapyd.url, auth_env=AUTH_ENV))
     gate = web.hold(NEWS_FEED)
     try:

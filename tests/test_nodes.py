@@ -28,7 +28,7 @@ from tests.helpers import (
     wait_until,
     write_seeds,
 )
-from tests.services import ScrapydServer, free_port, running_scrapyd
+from tests.services import ScrapydServer, running_scrapyd
 
 AUTH_ENV = "TESTS_SCRAPYD_AUTH"
 CREDENTIALS = "crawl:s3cret"
@@ -193,9 +193,9 @@ def test_a_refused_schedule_says_what_scrapyd_said(node: Node) -> None:
 
 
 def test_followup_nodes_lists_jobs_and_a_node_that_is_down(
-    tmp_path: Path, web: Mirror, node: Node
+    tmp_path: Path, web: Mirror, node: Node, down_url: str
 ) -> None:
-    down = f"http://127.0.0.1:{free_port()}"  # nobody listens there
+    down = down_url  # nobody listens there
     nodes = nodes_toml(
         f'id = "local"\nurl = "{node.url}"\nauth_env = "{AUTH_ENV}"', f'id = "gone"\nurl = "{down}"'
     )
@@ -315,10 +315,9 @@ def test_run_on_node_cancels_its_job_when_the_daemon_stops(
 
 
 def test_run_on_node_with_the_node_down_is_that_sources_failure(
-    shared: tuple[Path, Path],
+    shared: tuple[Path, Path], down_url: str
 ) -> None:
-    down = Node("gone", f"http://127.0.0.1:{free_port()}")  # nobody listens there
-    run = crawl_on(ScrapydClient(down), "news", shared, 42)
+    run = crawl_on(ScrapydClient(Node("gone", down_url)), "news", shared, 42)
     assert (run.failed, run.job_id, run.stats) == (True, None, None)
     assert run.error is not None and "node gone (" in run.error and ") is down:" in run.error
 

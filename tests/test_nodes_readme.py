@@ -9,8 +9,9 @@ from pathlib import Path
 
 from crawler.config import Node, load_nodes
 from crawler.nodes import Job, NodeStatus, format_node_status, get_node_status
+from tests.helpers import refused_port
 from tests.notify_receivers import readme_section
-from tests.services import SCRAPY_CFG, free_port
+from tests.services import SCRAPY_CFG
 
 SECTION = "## Crawl nodes (Scrapyd)"
 
@@ -54,8 +55,8 @@ def test_the_readme_followup_nodes_output() -> None:
     assert len(jobs) == 3
     finished = tuple(Job(j[0], "followup", "finished", start_time="x", end_time=j[1]) for j in jobs)
     runs = {j[0]: {"id": int(j[2]), "new": int(j[3]), "reason": j[4]} for j in jobs}
-    port = free_port()  # nobody listens there: the real message of a node that is down
-    gone = get_node_status(Node("us", f"http://127.0.0.1:{port}")).error or ""
+    with refused_port() as port:  # nobody listens there: the real message of a node that is down
+        gone = get_node_status(Node("us", f"http://127.0.0.1:{port}")).error or ""
     printed = [
         *format_node_status(NodeStatus(Node("cn", up[1]), finished), runs),
         *format_node_status(

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
-from tests.helpers import run_followup, setting_args
+from tests.helpers import refused_port, run_followup, setting_args
 from tests.sitecrawl import TOPIC
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_unreachable_robots_txt_is_a_log_line_not_a_traceback(tmp_path: Path) -> None:
-    feed = f"http://127.0.0.1:{closed_port()}/feed.xml"
+    with refused_port() as port:
+        check_unreachable(f"http://127.0.0.1:{port}/feed.xml", tmp_path)
+
+
+def check_unreachable(feed: str, tmp_path: Path) -> None:
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     (seeds / "sources.toml").write_text(

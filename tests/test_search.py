@@ -1,4 +1,5 @@
-"""`followup search`: FTS5 trigram for phrases, LIKE for short terms, title hits first."""
+"""`followup search`: the pair index (m012_fts) for terms of two characters or more, LIKE for
+shorter ones, title hits first."""
 
 from __future__ import annotations
 
@@ -39,27 +40,25 @@ def in_title(db_path: Path, term: str) -> set[str]:
     return {r["url"] for r in rows if term in r["title"]}
 
 
-def test_the_index_is_fts5_trigram_the_way_sqlite_utils_and_datasette_see_it(
-    crawled: Path,
-) -> None:
+def test_the_index_is_one_contentless_fts5_table_fed_from_a_queue(crawled: Path) -> None:
     db = Database(crawled)
-    assert db.table("articles").detect_fts() == "articles_fts"  # Datasette's own detection
-    schema = db.table("articles_fts").schema
-    assert "USING FTS5" in schema and "tokenize='trigram'" in schema
-    assert 'content="articles"' in schema
+    schema = db.table("articles_search").schema
+    assert "USING fts5" in schema and "content=''" in schema and "detail=full" in schema
+    assert {"articles_fts", "articles_bigrams"}.isdisjoint(db.table_names())  # m012_fts drops them
     assert {t.name for t in db.table("articles").triggers} == {
-        "articles_ai",
-        "articles_ad",
-        "articles_au",
         # Not the index's: the per-day counts of `followup serve` (store.py, m009_serve).
         "article_days_ai",
         "article_days_ad",
         "article_days_au",
-        # The two-character index's (crawler.search, m010_search).
-        "articles_bigrams_ai",
-        "articles_bigrams_ad",
-        "articles_bigrams_au",
+        # The search queue's: plain SQL, no function of ours (crawler.search, m012_fts).
+        "search_queue_ai",
+        "search_queue_ad",
+        "search_queue_au",
     }
+    # The crawl closed its store: every article it stored is indexed, none left queued.
+    assert db.execute("SELECT count(*) FROM search_queue").fetchone()[0] == 0
+    indexed = db.execute("SELECT count(*) FROM articles_search").fetchone()[0]
+    assert indexed == db["articles"].count > 0
 
 
 def test_a_phrase_is_found_by_match_title_hits_first(crawled: Path) -> None:
@@ -77,7 +76,7 @@ def test_a_phrase_is_found_by_match_title_hits_first(crawled: Path) -> None:
 
 def test_a_two_character_term_is_found_by_bigrams_title_hits_first(crawled: Path) -> None:
     result = search(crawled, "阿里")
-    assert result.method == "bigrams"
+    assert result.method == "match"
     found = [hit.url for hit in result.hits]
     assert set(found) == containing(crawled, "阿里") and len(found) >= 4
     titled = in_title(crawled, "阿里")
@@ -93,7 +92,7 @@ def test_every_term_must_occur_and_topic_and_limit_narrow(crawled: Path) -> None
     assert {h.url for h in both.hits} == containing(crawled, "阿里妈妈", "腾讯广告")
     assert both.hits[0].url == SEED  # both terms in its title
     mixed = search(crawled, "微信支付 券商")  # a two-character term: the bigram index for all
-    assert mixed.method == "bigrams" and [h.url for h in mixed.hits] == [BROKERS]
+    assert mixed.method == "match" and [h.url for h in mixed.hits] == [BROKERS]
     assert [h.url for h in search(crawled, "微信支付", topic="brokers").hits] == [BROKERS]
     assert len(search(crawled, "微信支付", limit=1).hits) == 1
 
@@ -158,11 +157,11 @@ def test_an_older_database_is_searched_by_like_until_a_crawl_migrates_it(tmp_pat
 def test_without_trigram_there_is_no_index_and_search_uses_like(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(crawler.search, "trigram_available", lambda db: False)
+    monkeypatch.setattr(crawler.search, "fts5_available", lambda db, **_: False)
     with caplog.at_level(logging.WARNING, logger="crawler.search"):
         store = Store.open(tmp_path / "f.db")
-    assert "no FTS5 trigram tokenizer" in caplog.text
-    assert "articles_fts" not in store.db.table_names()
+    assert "no FTS5: search will use LIKE" in caplog.text
+    assert "articles_search" not in store.db.table_names()
     with store.transaction():
         store.save_article(
             Article("https://a.example/1", "微信支付", "淘宝接入微信支付。"),

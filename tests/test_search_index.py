@@ -1,4 +1,4 @@
-"""The two-character search index (m010_search): bigrams of every run of letters and digits."""
+"""The search index (m012_fts): the pairs of every run of letters and digits, runs apart."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from crawler.cli import cli
 from crawler.model import Article
 from crawler.schema import MIGRATIONS
 from crawler.search import (
-    BIGRAM_TABLE,
+    SEARCH_TABLE,
     _like,
-    bigram_text,
-    register_search_functions,
+    pair_text,
     search_articles,
+    term_query,
 )
 from crawler.store import Store, open_readonly
 
@@ -31,10 +31,26 @@ def save(store: Store, url: str, title: str, text: str) -> int:
         )
 
 
-def test_bigram_text_pairs_each_run_of_letters_and_digits() -> None:
-    assert bigram_text("微信支付，OpenAI 与 5G") == "微信 信支 支付 Op pe en nA AI 5G"
-    assert bigram_text("a 中 _x_") == ""  # runs of one character hold no pair
-    assert bigram_text(None) == ""
+def test_pair_text_pairs_each_run_of_letters_and_digits_runs_apart() -> None:
+    assert pair_text("微信支付，OpenAI 与 5G") == "微信 信支 支付 0 Op pe en nA AI 0 5G"
+    assert pair_text("a 中 _x_") == ""  # runs of one character hold no pair
+    assert pair_text(None) == ""
+    assert term_query("微信支付") == '"微信 信支 支付"'
+    assert term_query("Wi-Fi") == '"Wi" AND "Fi"'  # candidates, checked with LIKE
+    assert term_query("中") == ""
+
+
+def test_a_longer_term_is_never_found_across_two_runs(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "f.db")
+    # 支付宝 and 宝贝 hold the pairs of 支付贝... but only across the comma.
+    save(store, "https://a.example/1", "标题", "支付宝，宝贝计划。")
+    save(store, "https://a.example/2", "标题", "支付宝贝计划。")
+    store.close()
+    with open_readonly(tmp_path / "f.db") as db:
+        assert [h.url[-1] for h in search_articles(db, "付宝贝").hits] == ["2"]
+        assert {h.url[-1] for h in search_articles(db, "宝贝").hits} == {"1", "2"}
+        wifi = search_articles(db, "付宝-宝贝")
+    assert wifi.method == "match" and wifi.hits == []  # candidates both; LIKE keeps none
 
 
 def test_a_two_character_term_is_found_through_the_index_title_hits_first(tmp_path: Path) -> None:
@@ -48,12 +64,12 @@ def test_a_two_character_term_is_found_through_the_index_title_hits_first(tmp_pa
     with open_readonly(tmp_path / "f.db") as db:
         result = search_articles(db, "阿里")
         ai = search_articles(db, "ai")
-    assert result.method == "bigrams" and result.note == ""
+    assert result.method == "match" and result.note == ""
     # The title hit first, then by bm25: three mentions before one, as documented.
     assert [h.url[-1] for h in result.hits] == ["2", "3", "1"]
     assert [h.in_title for h in result.hits] == [True, False, False]
     assert result.hits[0].title == "[阿里]云降价" and "[阿里]" in result.hits[1].snippet
-    assert ai.method == "bigrams" and [h.url[-1] for h in ai.hits] == ["5"]  # inside OpenAI
+    assert ai.method == "match" and [h.url[-1] for h in ai.hits] == ["5"]  # inside OpenAI
 
 
 def test_updates_and_deletes_keep_the_index_right(tmp_path: Path) -> None:
@@ -70,7 +86,7 @@ def test_updates_and_deletes_keep_the_index_right(tmp_path: Path) -> None:
 def test_the_migration_indexes_the_articles_already_stored(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     with Database(path) as db:
-        MIGRATIONS.apply(db, stop_before="m010_search")
+        MIGRATIONS.apply(db, stop_before="m010_search")  # passes through m010 and m012
         db.execute(
             "INSERT INTO articles (url, source, title, fetched_at, text, title_key) "
             "VALUES ('https://a.example/1', 'a', '旧文章', '2026-01-01T00:00:00Z', "
@@ -81,8 +97,9 @@ def test_the_migration_indexes_the_articles_already_stored(tmp_path: Path) -> No
     Store.open(path).close()  # what the next crawl (or any command that writes) does first
     with open_readonly(path) as db:
         result = search_articles(db, "腾讯")
-        assert db.execute(f"SELECT count(*) FROM {BIGRAM_TABLE}").fetchone()[0] == 1
-    assert result.method == "bigrams" and [h.url for h in result.hits] == ["https://a.example/1"]
+        assert db.execute(f"SELECT count(*) FROM {SEARCH_TABLE}").fetchone()[0] == 1
+        assert db.execute("SELECT count(*) FROM search_queue").fetchone()[0] == 0
+    assert result.method == "match" and [h.url for h in result.hits] == ["https://a.example/1"]
 
 
 def test_the_index_finds_what_a_scan_finds_on_a_generated_corpus(tmp_path: Path) -> None:
@@ -104,7 +121,7 @@ def test_the_index_finds_what_a_scan_finds_on_a_generated_corpus(tmp_path: Path)
     for term in [*sorted(terms)[:40], "微信", "AI"]:
         ours = search_articles(store.db, term, limit=1000)
         scan = _like(store.db, [term], topic=None, limit=1000, mark=MARK)
-        assert ours.method == "bigrams"
+        assert ours.method == "match"
         assert {h.url for h in ours.hits} == {h.url for h in scan}, term
         assert sorted(h.in_title for h in ours.hits) == sorted(h.in_title for h in scan), term
     pair = f"{rng.choice(sorted(terms))} {rng.choice(sorted(terms))}"
@@ -114,15 +131,18 @@ def test_the_index_finds_what_a_scan_finds_on_a_generated_corpus(tmp_path: Path)
     store.close()
 
 
-def test_a_writer_that_registers_the_function_keeps_its_articles_searchable(tmp_path: Path) -> None:
+def test_any_writer_keeps_its_articles_searchable(tmp_path: Path) -> None:
     Store.open(tmp_path / "f.db").close()
-    db = Database(tmp_path / "f.db")
-    register_search_functions(db)  # what every writer must do: Store does it
+    db = Database(tmp_path / "f.db")  # another program: no function of ours registered
     db.execute(
         "INSERT INTO articles (url, source, title, fetched_at, text, title_key) "
         "VALUES ('https://a.example/1', 'a', '标题', '2026-01-01T00:00:00Z', '京东', 'k')"
     )
     db.conn.commit()
+    assert db.execute("SELECT article_id FROM search_queue").fetchall() == [(1,)]
+    assert [h.url for h in search_articles(db, "京东").hits] == ["https://a.example/1"]
+    Store.open(tmp_path / "f.db").close()  # the next writer indexes it
+    assert db.execute("SELECT count(*) FROM search_queue").fetchone()[0] == 0
     assert [h.url for h in search_articles(db, "京东").hits] == ["https://a.example/1"]
 
 

@@ -29,7 +29,6 @@ from crawler.dates import from_iso, to_iso, utcnow
 from crawler.model import Article
 from crawler.neardup import Original
 from crawler.schema import ARTICLE_DAY
-from crawler.search import register_search_functions
 from crawler.state import SourceState, save_source_state
 from crawler.status import get_status
 from crawler.store import Store
@@ -131,7 +130,7 @@ def test_metadata_hides_internal_tables_and_names_every_query_in_two_languages()
         assert CJK.search(chinese) and english.isascii(), name
         # Chinese first, then an English sentence or more.
         assert CJK.search(entry["description"]) and ENGLISH.search(entry["description"]), name
-    assert database["tables"]["articles"]["fts_table"] == "articles_fts"
+    assert database["tables"]["articles"]["fts_table"] == "articles_search"
     assert database["tables"]["articles"]["sort_desc"] == "published_at"
 
 
@@ -142,7 +141,7 @@ def test_database_page_hides_internal_tables(store_path: Path) -> None:
     # Only the tables people see are counted (the FTS index's shadow tables take seconds).
     counts = {t["name"]: t["count"] for t in tables}
     assert counts["articles"] == 3 and counts["duplicates"] == 1
-    assert counts["articles_fts_data"] is None and counts["seen"] is None
+    assert counts["articles_search_data"] is None and counts["seen"] is None
     assert {"articles", "article_topics", "duplicates", "crawl_runs", "source_state"} <= shown
     assert not shown & set(HIDDEN)
     assert [d["name"] for d in get(datasette, "/.json").json().values()] == ["followup"]
@@ -222,7 +221,6 @@ def test_the_migration_counts_the_articles_already_stored(tmp_path: Path) -> Non
             db.execute(f"DROP TRIGGER {trigger}")
         db.execute("DROP INDEX crawl_runs_started_at")
         db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm009_serve'")
-        register_search_functions(db)  # the bigram index's triggers call it on article writes
         db.execute(
             """INSERT INTO articles (url, source, title, published_at, fetched_at, text, title_key)
                VALUES ('https://a.example/1', 'news', 't', '2026-11-20T16:30:00Z',

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -33,7 +32,14 @@ from crawler.mirror import Mirror
 from crawler.store import Store
 from crawler.web.cells import beijing_time
 from tests.conftest import TWO_TOPICS
-from tests.helpers import FAST_SETTINGS, HEALTHY_SOURCES, WEB, setting_args, write_seeds
+from tests.helpers import (
+    FAST_SETTINGS,
+    HEALTHY_SOURCES,
+    WEB,
+    free_port,
+    setting_args,
+    write_seeds,
+)
 
 READY_CEILING = 120.0  # seconds the server may take to answer its first request
 CRAWL_CEILING = 300.0
@@ -55,13 +61,6 @@ def wait_for(condition: Callable[[], bool], *, ceiling: float, what: str) -> Non
         if time.monotonic() > deadline:
             pytest.fail(f"gave up after {ceiling:.0f} s waiting for {what}")
         time.sleep(0.1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

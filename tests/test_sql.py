@@ -62,7 +62,7 @@ def test_read_only_pragmas_and_full_text_search_work(crawled: Path) -> None:
     assert {"url", "title", "baseline"} <= {r["name"] for r in json.loads(output)}
     code, output = query(
         crawled,
-        "SELECT count(*) AS n FROM articles_fts WHERE articles_fts MATCH '\"微信支付\"'",
+        "SELECT count(*) AS n FROM articles_search WHERE articles_search MATCH followup_match('微信支付')",
         "--format",
         "json",
     )
@@ -95,7 +95,7 @@ def test_read_only_pragmas_and_full_text_search_work(crawled: Path) -> None:
         ("BEGIN IMMEDIATE", "TRANSACTION"),
         ("REINDEX", "REINDEX"),
         ("ANALYZE", SCHEMA),  # it would create sqlite_stat1
-        ("INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')", "INSERT"),
+        ("INSERT INTO articles_search (articles_search) VALUES ('delete-all')", "INSERT"),
     ],
 )
 def test_writes_are_refused_and_the_file_stays_byte_identical(

@@ -70,6 +70,7 @@ def test_opens_in_wal_mode_with_the_schema(tmp_path: Path) -> None:
         "m009_serve",
         "m010_search",
         "m011_nodes",
+        "m012_fts",
     ]
     assert MIGRATIONS.pending(db) == []
 

@@ -46,7 +46,7 @@ class StoreDatabase(DatasetteDatabase):
     """The store as Datasette sees it, except that hidden tables are not counted.
 
     Datasette counts every table for the database page, each within 10 ms, a limit SQLite cannot
-    enforce while it reads the full-text index's large blobs: `articles_fts_data` alone takes
+    enforce while it reads the full-text index's large blobs: `articles_search_data` alone takes
     1 s at 1M articles. Nobody reads the counts of hidden tables.
     """
 

@@ -16,7 +16,7 @@ from sqlite_utils import Database
 
 from crawler.dates import utcnow
 from crawler.health import get_health
-from crawler.search import BIGRAM_FUNCTION, bigram_text
+from crawler.search import box_query, parse_terms, register_match_function, snippet_around
 from crawler.web.cells import (
     LINKED_TITLE_COLUMNS,
     sightings_html,
@@ -37,9 +37,9 @@ def render_cell(row: Any, value: Any, column: str, database: str) -> Markup | No
     return Markup(html) if html is not None else None
 
 
-@hookimpl
+@hookimpl(trylast=True)  # after Datasette's own functions: ours replaces its escape_fts()
 def prepare_connection(conn: sqlite3.Connection, database: str) -> None:
-    """`followup_health()` in SQL: crawler.health's codes of every source, as JSON."""
+    """`followup_health()` and `followup_match()` in SQL, and the table search box's query."""
     if database == DATABASE:
         register_functions(conn)
 
@@ -48,9 +48,19 @@ def register_functions(conn: sqlite3.Connection) -> None:
     """The SQL functions the canned queries call, on a connection to a followup store."""
     path = conn.execute("PRAGMA database_list").fetchone()[2]
     conn.create_function("followup_health", 0, lambda: health_json(path))
-    # The search query's two-character branch; and the bigram index's triggers, which SQLite
-    # compiles for any write statement on articles (refused anyway: the file is read-only).
-    conn.create_function(BIGRAM_FUNCTION, 1, bigram_text, deterministic=True)
+    register_match_function(conn)  # the canned search query
+    conn.create_function("followup_snippet", 2, search_snippet, deterministic=True)
+    # The articles table's search box sends `MATCH escape_fts(:search)` to articles_search,
+    # which holds character pairs: the text becomes the query finding it (crawler.search).
+    conn.create_function("escape_fts", 1, box_query, deterministic=True)
+
+
+def search_snippet(text: str | None, query: str | None) -> str:
+    """followup_snippet(text, q): about 24 characters around the first hit, terms in 【】."""
+    return snippet_around(text or "", parse_terms(query or ""), mark=SNIPPET_MARK, width=24)
+
+
+SNIPPET_MARK = ("【", "】")
 
 
 def health_json(path: str) -> str:
