@@ -16,8 +16,10 @@ import fcntl
 import hashlib
 import os
 import socket
+import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar
@@ -140,12 +142,16 @@ def advisory_key(*parts: str) -> int:
 
 
 class PgLock:
-    """A session advisory lock on a connection of its own; released by closing it."""
+    """A session advisory lock on a connection of its own."""
 
     def __init__(self, db: Any) -> None:
         self.db = db
 
     def release(self) -> None:
+        """Unlocked before the connection closes: the server ends a closed session a moment
+        later, and a lock taken again at once (the next poll) must not find it still held."""
+        with suppress(sqlite3.DatabaseError):  # a session already gone took its lock with it
+            self.db.execute("SELECT pg_advisory_unlock_all()")
         self.db.close()
 
 

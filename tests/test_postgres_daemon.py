@@ -33,13 +33,14 @@ from crawler.worker_protocol import parse_report
 from tests.helpers import (
     WAIT_CEILING,
     reaped,
+    refused_port,
     setting_args,
     start_followup_daemon,
     wait_until,
     write_seeds,
 )
 from tests.pg import pg_rows, pg_url  # noqa: F401 (a fixture)
-from tests.services import free_port, postgres, running_scrapyd  # noqa: F401 (a fixture)
+from tests.services import postgres, running_scrapyd  # noqa: F401 (a fixture)
 from tests.test_daemon import DAILY, SLOW_PAGES, SOURCES, logged
 from tests.test_daemon_nodes import NEWS_ON_NODE, assert_the_readme_log_is_this_log
 from tests.test_postgres_store import crawled_alone, stories
@@ -321,10 +322,11 @@ def test_a_worker_that_cannot_reach_the_store_for_a_lock_reports_a_failed_crawl(
 ) -> None:
     """Not "busy" (which the daemon retries as another's crawl): a failure, naming the store."""
     seeds = load_seeds(write_seeds(tmp_path / "seeds", web, DAILY))
-    nobody = f"postgresql://followup@127.0.0.1:{free_port()}/followup"
-    worker = Worker(None, seeds, open_locks(nobody))  # type: ignore[arg-type]
-    worker.out = io.BytesIO()  # type: ignore[assignment]
-    worker.start("daily")
+    with refused_port() as port:
+        nobody = f"postgresql://followup@127.0.0.1:{port}/followup"
+        worker = Worker(None, seeds, open_locks(nobody))  # type: ignore[arg-type]
+        worker.out = io.BytesIO()  # type: ignore[assignment]
+        worker.start("daily")
     report = parse_report(worker.out.getvalue())
     assert (report.source, report.busy, report.returncode) == ("daily", False, 1)
     (error,) = report.errors
