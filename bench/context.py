@@ -41,7 +41,7 @@ class Options:
     lookups: int = 2_000
     daemon_cycles: int = 200
     serve_articles: int = 1_000_000
-    only: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)  # the measurements to run
+    only: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14)  # the measurements to run
     quick: bool = False
     profile: bool = True
     real: Path | None = None  # a directory of real texts for measurement 6 (never committed)
@@ -58,6 +58,8 @@ class Context:
     sections: list[str] = field(default_factory=list)
     # Measurement 1's crawl CPU per article (start-up excluded), for measurement 6's cost.
     crawl_cpu_per_article: float | None = None
+    # The size of the store bench.serve.large_store built in this run (None: not built yet).
+    large_store_size: int | None = None
 
     def path(self, name: str) -> Path:
         return self.workdir / name

@@ -18,7 +18,8 @@ extraction per site against the whole-document extractors of an earlier commit, 
 search on a store of `--serve-articles` articles beside the code before streaming and the
 bigram index, (11) the crawl into PostgreSQL against the same crawl into SQLite (a local
 server from the system packages), (12) the sources crawled as jobs on 3 local Scrapyd nodes
-against one process; and profiles the crawl. `--real DIR` adds real texts to (6), read from DIR at run
+against one process, (14) what a crawl and `followup status` read on the store of (10)
+beside the code before m013_scale; and profiles the crawl. `--real DIR` adds real texts to (6), read from DIR at run
 time; `--only 7` runs the serve
 measurement alone.
 The table goes to stdout and, with the machine and the parameters, to docs/benchmarks.md.
@@ -48,6 +49,7 @@ from bench.postgres import measure_postgres
 from bench.readers import measure_readers
 from bench.recrawl import measure_unchanged_recrawl
 from bench.report import Row, definition_list, load_average, machine, results_table
+from bench.scale import measure_scale
 from bench.serve import measure_serve
 from bench.workers import measure_daemon_workers
 from crawler.mirror import Mirror
@@ -67,6 +69,7 @@ MEASUREMENTS: dict[int, Callable[[Context], list[Row]]] = {
     10: measure_readers,
     11: measure_postgres,
     12: measure_nodes,
+    14: measure_scale,
 }
 DOCS = REPO / "docs" / "benchmarks.md"
 QUICK = Options(
@@ -182,7 +185,7 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, Path | None, Pat
             "at least 1"
         )
     # docs/benchmarks.md holds one whole run: a partial or quick one goes there only when asked.
-    partial = args.quick or len(options.only) < len(MEASUREMENTS)
+    partial = args.quick or set(MEASUREMENTS) - set(options.only)
     out = args.out if args.out is not None else (None if partial else DOCS)
     return options, out, args.keep
 
@@ -233,7 +236,7 @@ def document(rows: list[Row], ctx: Context, loads: tuple[str, str]) -> str:
         "serve": f"a store of {options.serve_articles:,} articles built by SQL",
     }
     command = "python -m bench" + (" --quick" if options.quick else "")
-    if len(options.only) < len(MEASUREMENTS):
+    if set(MEASUREMENTS) - set(options.only):
         command += " --only " + ",".join(map(str, options.only))
     return "\n".join(
         [

@@ -34,6 +34,7 @@ from typing import Any
 from bench.context import BenchError, Context, followup_command
 from bench.report import Row, markdown_table, median, seconds
 from bench.textgen import TextGenerator
+from crawler.health import verdict_row
 from crawler.search import index_pending
 from crawler.web.plugin import register_functions
 
@@ -118,6 +119,18 @@ def build_store(path: Path, size: int, *, seed: int) -> dict[str, int]:
     return counts
 
 
+def large_store(ctx: Context, size: int) -> Path:
+    """The store of `size` articles measurements 10 and 14 read, built once per run."""
+    path = ctx.path("large") / "followup.db"
+    if ctx.large_store_size != size:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        build_store(path, size, seed=ctx.options.seed)
+        ctx.large_store_size = size
+        print(f"built {size:,} articles in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return path
+
+
 def _when(i: int, size: int, now: datetime) -> datetime:
     """Article i of size: older ids earlier, spread over SPAN."""
     return now - SPAN * (1 - i / size)
@@ -177,6 +190,12 @@ def _daemon_history(conn: sqlite3.Connection, now: datetime) -> None:
     conn.executemany(
         "INSERT INTO crawl_runs (started_at, finished_at, sources, stats) VALUES (?, ?, '[]', ?)",
         ((_iso(now - RUN_EVERY * k), _iso(now - RUN_EVERY * k), stats) for k in range(runs, 0, -1)),
+    )
+    # What Store.finish_run records beside each run (m013_scale): each of its sources' verdict.
+    values = ", ".join(str(value) for value in verdict_row(figures))
+    conn.executemany(
+        f"INSERT INTO crawl_run_sources SELECT ?, started_at, id, {values} FROM crawl_runs",
+        [(source,) for source in SOURCES[:5]],
     )
     conn.executemany(
         """INSERT INTO source_state (source, interval_seconds, consecutive_failures, last_run_at,

@@ -421,7 +421,8 @@ def open_checked(db_path: str) -> Database:
 @duration_option(
     "--prune-after",
     "90d",
-    "Forget URLs not stored (unrelated, blocked, failed) last seen this long ago.",
+    "Forget URLs not stored (unrelated, blocked, failed) last seen this long ago, and crawl "
+    "runs started this long ago (never those of the last 30 days, nor a source's last run).",
 )
 @click.option(
     "--max-crawls",

@@ -116,7 +116,7 @@ class DaemonOptions:
     db_path: Path | str  # a SQLite file, or a postgresql:// URL
     timeout: timedelta = timedelta(minutes=20)  # a crawl running longer is ended
     grace: timedelta = timedelta(seconds=45)  # between its stop request and SIGKILL
-    prune_after: timedelta = timedelta(days=90)  # `seen` rows not stored are forgotten then
+    prune_after: timedelta = timedelta(days=90)  # `seen` rows not stored and old runs go then
     crawl_args: tuple[str, ...] = ()  # more arguments for each crawl (-s NAME=VALUE, -v)
     notify: tuple[Target, ...] = ()  # notify.toml: the daemon is their one sender
     python: str = field(default_factory=lambda: sys.executable)
@@ -795,19 +795,21 @@ class Daemon:
             logger.info("notify: %s", result.describe())
 
     async def prune(self) -> None:
-        """Forget old `seen` rows and validators (daily)."""
+        """Forget old `seen` rows, validators and crawl runs (daily)."""
         assert self.store is not None
         before = utcnow() - self.options.prune_after
         try:
             seen = self.store.prune_seen(before=before)
             validators = self.store.prune_validators(before=before)
+            runs = self.store.prune_runs(before=before)
         except sqlite3.DatabaseError as exc:
             self._store_failed("pruning failed", exc)
             return
         logger.info(
-            "pruned %d seen URL(s) and %d validator(s) older than %s",
+            "pruned %d seen URL(s), %d validator(s) and %d crawl run(s) older than %s",
             seen,
             validators,
+            runs,
             format_duration(self.options.prune_after),
         )
 

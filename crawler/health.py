@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from itertools import pairwise
 
 from sqlite_utils import Database
@@ -127,6 +128,33 @@ def run_problems(figures: Figures) -> list[str]:
     return [rule.code for rule in RULES if rule.check(figures)]
 
 
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One finished run of one source as the rules see it: bit i of `telling` when RULES[i]
+    says something about the run, of `problems` when it shows RULES[i]'s problem (a row of
+    crawl_run_sources, or `judge` of a Run's figures)."""
+
+    started_at: str  # UTC ISO-8601, as crawl_runs keeps it: most are never read as a time
+    telling: int
+    problems: int
+    new_entries: int
+    run_id: int = 0
+
+
+# The figures of the run a verdict came from (read only for a streak's detail).
+FiguresOf = Callable[[Verdict], Figures]
+
+
+def judge(figures: Figures) -> tuple[int, int]:
+    """(telling, problems): the bits of the rules a run's figures tell about and fail."""
+    telling = problems = 0
+    for bit, rule in enumerate(RULES):
+        detail = rule.check(figures)
+        telling |= (detail is not None) << bit
+        problems |= bool(detail) << bit
+    return telling, problems
+
+
 def find_health(
     runs: Sequence[Run],
     state: SourceState | None = None,
@@ -135,27 +163,55 @@ def find_health(
     max_failing: timedelta = DEFAULT_MAX_FAILING,
 ) -> list[Health]:
     """The health codes of one source from its runs (oldest first) and daemon state."""
+    verdicts = [
+        Verdict(_iso(run.started_at), *judge(run.figures), new_entries(run.figures), run_id=i)
+        for i, run in enumerate(runs)
+    ]
+    return judge_health(
+        verdicts,
+        state,
+        now=now,
+        max_failing=max_failing,
+        last_run_at=verdicts[-1].started_at if verdicts else None,
+        figures_of=lambda v: runs[v.run_id].figures,
+    )
+
+
+def judge_health(
+    verdicts: Sequence[Verdict],
+    state: SourceState | None,
+    *,
+    now: datetime,
+    max_failing: timedelta,
+    last_run_at: str | None,
+    figures_of: FiguresOf,
+) -> list[Health]:
+    """The health codes of one source from the verdicts of its runs (oldest first; those that
+    tell no rule anything and brought nothing new may be left out), the start of its last run
+    and its daemon state."""
     found = [h for h in (_failing(state, now=now, max_failing=max_failing),) if h]
-    found += [h for rule in RULES if (h := _streak(rule, runs))]
-    if silent := _silent(runs, now=now):
+    found += [h for bit, rule in enumerate(RULES) if (h := _streak(bit, verdicts, figures_of))]
+    if last_run_at and (silent := _silent(verdicts, from_iso(last_run_at), now=now)):
         found.append(silent)
     return found
 
 
-def _streak(rule: Rule, runs: Sequence[Run]) -> Health | None:
-    """The rule's Health when its latest `rule.runs` telling runs all showed the problem."""
-    streak: list[tuple[Run, str]] = []
-    for run in reversed(runs):
-        detail = rule.check(run.figures)
-        if detail is None:
+def _streak(bit: int, verdicts: Sequence[Verdict], figures_of: FiguresOf) -> Health | None:
+    """RULES[bit]'s Health when its latest `runs` telling runs all showed the problem; the
+    detail is the latest one's."""
+    rule, mask = RULES[bit], 1 << bit
+    streak: list[Verdict] = []
+    for verdict in reversed(verdicts):
+        if not verdict.telling & mask:
             continue
-        if not detail:
+        if not verdict.problems & mask:
             break
-        streak.append((run, detail))
+        streak.append(verdict)
     if len(streak) < rule.runs:
         return None
     suffix = f" ({len(streak)} runs in a row)" if rule.runs > 1 else ""
-    return Health(rule.code, _iso(streak[-1][0].started_at), streak[0][1] + suffix)
+    detail = rule.check(figures_of(streak[0])) or ""
+    return Health(rule.code, streak[-1].started_at, detail + suffix)
 
 
 def _failing(state: SourceState | None, *, now: datetime, max_failing: timedelta) -> Health | None:
@@ -169,10 +225,10 @@ def _failing(state: SourceState | None, *, now: datetime, max_failing: timedelta
     )
 
 
-def _silent(runs: Sequence[Run], *, now: datetime) -> Health | None:
+def _silent(verdicts: Sequence[Verdict], last_run_at: datetime, *, now: datetime) -> Health | None:
     """No new entry for much longer than the source's usual gap between new entries."""
-    arrivals = [run.started_at for run in runs if new_entries(run.figures) > 0]
-    if len(arrivals) < SILENT_MIN_GAPS + 1 or runs[-1].started_at <= arrivals[-1]:
+    arrivals = [from_iso(v.started_at) for v in verdicts if v.new_entries > 0]
+    if len(arrivals) < SILENT_MIN_GAPS + 1 or last_run_at <= arrivals[-1]:
         return None  # too little history, or not polled since its last new entry
     usual = timedelta(
         seconds=statistics.median((b - a).total_seconds() for a, b in pairwise(arrivals))
@@ -197,14 +253,81 @@ def get_health(
     db: Database, *, now: datetime, max_failing: timedelta = DEFAULT_MAX_FAILING
 ) -> dict[str, list[Health]]:
     """Every source's health codes: sources with daemon state or with runs in HISTORY."""
-    runs = get_runs(db, since=now - HISTORY)
+    since = _iso(now - HISTORY)
     states = get_source_states(db)
+    last_runs = get_last_runs(db, since=since)
     return {
-        source: find_health(
-            runs.get(source, []), states.get(source), now=now, max_failing=max_failing
+        source: judge_health(
+            list(iter_verdicts(db, source, since=since)),
+            states.get(source),
+            now=now,
+            max_failing=max_failing,
+            last_run_at=last_runs.get(source),
+            figures_of=partial(_stored_figures, db, source),
         )
-        for source in sorted({*states, *runs} - {SEEDS_SOURCE})
+        for source in sorted({*states, *last_runs} - {SEEDS_SOURCE})
     }
+
+
+def get_last_runs(db: Database, *, since: str) -> dict[str, str]:
+    """The start of each source's last finished run, for sources with one since a time."""
+    last = {}
+    for source in iter_run_sources(db):
+        (started_at,) = db.execute(
+            "SELECT max(started_at) FROM crawl_run_sources WHERE source = ?", [source]
+        ).fetchone()
+        if started_at >= since:
+            last[source] = started_at
+    return last
+
+
+def iter_run_sources(db: Database) -> Iterator[str]:
+    """Every source of crawl_run_sources, one index seek each (a skip scan)."""
+    rows = db.execute(
+        """WITH RECURSIVE s(source) AS (
+               SELECT min(source) FROM crawl_run_sources
+               UNION ALL
+               SELECT (SELECT min(source) FROM crawl_run_sources WHERE source > s.source)
+               FROM s WHERE s.source IS NOT NULL)
+           SELECT source FROM s WHERE source IS NOT NULL"""
+    )
+    return (source for (source,) in rows)
+
+
+def iter_verdicts(db: Database, source: str, *, since: str) -> Iterator[Verdict]:
+    """A source's verdicts since a time, oldest first: those that tell a rule something or
+    brought new entries (the others change no code)."""
+    rows = db.execute(
+        """SELECT started_at, telling, problems, new_entries, run_id FROM crawl_run_sources
+           WHERE source = ? AND started_at >= ? AND (telling != 0 OR new_entries > 0)
+           ORDER BY started_at, run_id""",
+        [source, since],
+    )
+    return (Verdict(*row) for row in rows)
+
+
+def _stored_figures(db: Database, source: str, verdict: Verdict) -> Figures:
+    """One source's figures of the run a verdict came from."""
+    row = db.execute("SELECT stats FROM crawl_runs WHERE id = ?", [verdict.run_id]).fetchone()
+    figures: Figures = json.loads(row[0] or "{}").get("sources", {}).get(source, {}) if row else {}
+    return figures
+
+
+def record_verdicts(
+    db: Database, run_id: int, started_at: str, summary: Mapping[str, Figures]
+) -> None:
+    """Save a finished run's per-source figures as status and the rules read them."""
+    db.conn.executemany(
+        """INSERT INTO crawl_run_sources (source, started_at, run_id, new, duplicates,
+               irrelevant, new_entries, telling, problems) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [(source, started_at, run_id, *verdict_row(f)) for source, f in summary.items()],
+    )
+
+
+def verdict_row(figures: Figures) -> tuple[int, ...]:
+    """crawl_run_sources' new, duplicates, irrelevant, new_entries, telling, problems."""
+    counted = (_get(figures, event) for event in ("new", "duplicates", "irrelevant"))
+    return (*counted, new_entries(figures), *judge(figures))
 
 
 def get_runs(db: Database, *, since: datetime) -> dict[str, list[Run]]:

@@ -123,6 +123,31 @@ PG_MIGRATIONS: dict[str, tuple[str, ...]] = {
         "CREATE INDEX IF NOT EXISTS articles_fetched_at ON articles(fetched_at)",
         "CREATE INDEX IF NOT EXISTS fingerprints_article_id ON fingerprints(article_id)",
         "CREATE INDEX IF NOT EXISTS crawl_runs_finished_at ON crawl_runs(finished_at)",
+        """CREATE INDEX IF NOT EXISTS articles_source_recheck
+            ON articles(source, coalesce(published_at, fetched_at))""",
+        # Status and health read each run's verdict per source (crawler.health). Unlike on
+        # SQLite, runs finished before this migration get none (their figures are in stats).
+        """CREATE TABLE IF NOT EXISTS crawl_run_sources (
+            source TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            run_id BIGINT NOT NULL REFERENCES crawl_runs(id),
+            new BIGINT NOT NULL,
+            duplicates BIGINT NOT NULL,
+            irrelevant BIGINT NOT NULL,
+            new_entries BIGINT NOT NULL,
+            telling BIGINT NOT NULL,
+            problems BIGINT NOT NULL,
+            PRIMARY KEY (source, started_at, run_id))""",
+        "CREATE INDEX IF NOT EXISTS crawl_run_sources_run_id ON crawl_run_sources(run_id)",
+        # A run's time is its crawl_runs row's, whoever changes it (as SQLite's trigger).
+        """CREATE OR REPLACE FUNCTION crawl_run_sources_started_at() RETURNS trigger AS $$
+           BEGIN
+               UPDATE crawl_run_sources SET started_at = NEW.started_at WHERE run_id = NEW.id;
+               RETURN NEW;
+           END $$ LANGUAGE plpgsql""",
+        """CREATE OR REPLACE TRIGGER crawl_run_sources_started_at
+           AFTER UPDATE OF started_at ON crawl_runs
+           FOR EACH ROW EXECUTE FUNCTION crawl_run_sources_started_at()""",
     ),
 }
 

@@ -3,11 +3,13 @@ creating what it owns. Only this module changes the schema."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from crawler.health import record_verdicts
 from crawler.search import (
     enable_bigram_index,
     enable_search_index,
@@ -320,3 +322,45 @@ def m012_fts(db: Database) -> None:
     articles are queued here and indexed by the next writer to open the store (Store.open), a
     batch per transaction, not in this one."""
     replace_search_indexes(db)
+
+
+@MIGRATIONS()
+def m013_scale(db: Database) -> None:
+    """What each crawl and `followup status` read at once on a store of a million articles."""
+    execute_all(db, SCALE_SCHEMA)
+    finished = db.execute(
+        "SELECT id, started_at, stats FROM crawl_runs WHERE stats IS NOT NULL"
+    ).fetchall()
+    for run_id, started_at, stats in finished:
+        record_verdicts(db, run_id, started_at, json.loads(stats).get("sources", {}))
+
+
+SCALE_SCHEMA = (
+    # The recent-fingerprint window of a quiet store: its few recent articles by fetching time,
+    # then their fingerprints (crawler.neardup), instead of every fingerprint newest first.
+    "CREATE INDEX articles_fetched_at ON articles(fetched_at)",
+    "CREATE INDEX fingerprints_article_id ON fingerprints(article_id)",
+    # A source's recheck window (Store.iter_recheck) without reading all its articles.
+    "CREATE INDEX articles_source_recheck ON articles(source, coalesce(published_at, fetched_at))",
+    # Each finished run's figures per source as `followup status` and the health rules use them
+    # (crawler.health.record_verdicts), by source and time: status reads a few rows per source
+    # (its last run, the runs that say something) instead of parsing a month of crawl_runs.stats.
+    """CREATE TABLE crawl_run_sources (
+        source TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        run_id INTEGER NOT NULL REFERENCES crawl_runs(id),
+        new INTEGER NOT NULL,
+        duplicates INTEGER NOT NULL,
+        irrelevant INTEGER NOT NULL,
+        new_entries INTEGER NOT NULL,
+        telling INTEGER NOT NULL,
+        problems INTEGER NOT NULL,
+        PRIMARY KEY (source, started_at, run_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX crawl_run_sources_run_id ON crawl_run_sources(run_id)",
+    # A run's time is its crawl_runs row's, whoever changes it.
+    """CREATE TRIGGER crawl_run_sources_started_at AFTER UPDATE OF started_at ON crawl_runs
+    BEGIN
+        UPDATE crawl_run_sources SET started_at = new.started_at WHERE run_id = new.id;
+    END""",
+)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlite_utils import Database
 
 from crawler.dates import format_duration, from_iso, to_iso
-from crawler.health import Health, get_health
+from crawler.health import Health, get_health, iter_run_sources
 from crawler.nodes import get_run_jobs
 from crawler.state import SourceState, get_source_states
 from crawler.tables import clip, format_table
@@ -107,16 +107,15 @@ def find_problem(state: SourceState, *, now: datetime, max_failing: timedelta) -
 
 def _recent_figures(db: Database, *, since: datetime) -> dict[str, Counter[str]]:
     """Per source: runs, new, duplicates, irrelevant summed over crawls started since a time."""
-    figures: dict[str, Counter[str]] = {}
-    rows = db.query(
-        "SELECT stats FROM crawl_runs WHERE started_at >= ? AND stats IS NOT NULL", [to_iso(since)]
-    )
-    for row in rows:
-        for source, counts in json.loads(row["stats"]).get("sources", {}).items():
-            totals = figures.setdefault(source, Counter())
-            totals["runs"] += 1
-            for event in COUNTED:
-                totals[event] += int(counts.get(event, 0))
+    figures = {}
+    for source in iter_run_sources(db):
+        counts = db.execute(
+            """SELECT count(*), sum(new), sum(duplicates), sum(irrelevant) FROM crawl_run_sources
+               WHERE source = ? AND started_at >= ?""",
+            [source, to_iso(since)],
+        ).fetchone()
+        if counts[0]:
+            figures[source] = Counter(dict(zip(("runs", *COUNTED), counts, strict=True)))
     return figures
 
 

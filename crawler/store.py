@@ -25,6 +25,7 @@ from sqlite_utils import Database
 from crawler.changes import Validators, content_hash
 from crawler.dates import to_iso, utcnow
 from crawler.fingerprint import to_hex
+from crawler.health import HISTORY, record_verdicts
 from crawler.model import Article
 from crawler.neardup import NearDuplicateIndex, Original
 from crawler.postgres import PostgresError, is_postgres_url, mask_url
@@ -444,11 +445,16 @@ class Store:
         return insert_row(self.db, "crawl_runs", row)
 
     def finish_run(self, run_id: int, stats: dict[str, Any]) -> None:
-        """Record the end of a crawl and its per-source figures."""
-        self.db.execute(
-            "UPDATE crawl_runs SET finished_at = ?, stats = ? WHERE id = ?",
-            [to_iso(utcnow()), json.dumps(stats, ensure_ascii=False, sort_keys=True), run_id],
-        )
+        """Record the end of a crawl and its per-source figures (and their verdicts)."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE crawl_runs SET finished_at = ?, stats = ? WHERE id = ?",
+                [to_iso(utcnow()), json.dumps(stats, ensure_ascii=False, sort_keys=True), run_id],
+            )
+            (started_at,) = self.db.execute(
+                "SELECT started_at FROM crawl_runs WHERE id = ?", [run_id]
+            ).fetchone()
+            record_verdicts(self.db, run_id, started_at, stats.get("sources", {}))
 
     # Change monitoring: validators, revisions, recheck, pruning ------------------------------
 
@@ -509,12 +515,13 @@ class Store:
         for start in range(0, len(urls), 500):
             chunk = list(urls[start : start + 500])
             marks = ",".join("?" * len(chunk))
+            # By URL alone: with `source = ?` too, SQLite reads every article of the source.
             rows = self.db.query(
-                f"SELECT url, title, text FROM articles WHERE source = ? AND url IN ({marks})",
-                [source, *chunk],
+                f"SELECT url, source, title, text FROM articles WHERE url IN ({marks})", chunk
             )
             for row in rows:
-                found[row["url"]] = content_hash(row["title"], row["text"])
+                if row["source"] == source:
+                    found[row["url"]] = content_hash(row["title"], row["text"])
         return found
 
     def get_article(self, url: str) -> dict[str, Any] | None:
@@ -522,13 +529,15 @@ class Store:
         return next(iter(self.db.query("SELECT * FROM articles WHERE url = ?", [url])), None)
 
     def iter_recheck(self, source: str, *, since: datetime) -> Iterator[dict[str, Any]]:
-        """Articles of `source` published (or, without a date, fetched) since a time."""
-        yield from self.db.query(
+        """Articles of `source` published (or, without a date, fetched) since a time, by id."""
+        # Sorted here: with `ORDER BY id` SQLite walks articles_source (already in id order)
+        # through every article of the source rather than the window's index and a sort.
+        rows = self.db.query(
             """SELECT id, url, title, author, published_at FROM articles
-               WHERE source = ? AND baseline = 0 AND coalesce(published_at, fetched_at) >= ?
-               ORDER BY id""",
+               WHERE source = ? AND baseline = 0 AND coalesce(published_at, fetched_at) >= ?""",
             [source, to_iso(since)],
         )
+        yield from sorted(rows, key=lambda row: row["id"])
 
     def save_revision(
         self,
@@ -581,6 +590,21 @@ class Store:
         """Forget validators saved before a time (the next request is simply unconditional)."""
         cursor = self.db.execute("DELETE FROM http_validators WHERE saved_at < ?", [to_iso(before)])
         return cursor.rowcount
+
+    def prune_runs(self, *, before: datetime) -> int:
+        """Forget crawl runs started before a time, but what `status` and the health codes
+        read: every run of the last HISTORY, and the last run of each source the daemon polls
+        (source_state.last_run_id). Returns how many runs went."""
+        before = min(before, utcnow() - HISTORY)
+        old = """SELECT id FROM crawl_runs WHERE started_at < ? AND id NOT IN
+                 (SELECT last_run_id FROM source_state WHERE last_run_id IS NOT NULL)"""
+        with self.transaction():
+            self.db.execute(
+                f"DELETE FROM crawl_run_sources WHERE run_id IN ({old})", [to_iso(before)]
+            )
+            return self.db.execute(
+                f"DELETE FROM crawl_runs WHERE id IN ({old})", [to_iso(before)]
+            ).rowcount
 
 
 def open_store(location: str | Path) -> Store:

@@ -74,15 +74,27 @@ ROWS = (
     "10. Store bytes per article",
     "10. CPU to store and index an article",
     *(f"12. 1 sources: {figure}" for figure in ("wall time", "CPU", "rows stored")),
+    # Measurement 14 times against an earlier commit too (a shallow checkout skips it).
+    *(
+        (
+            "14. Recent-window load at crawl start, 2,000 articles, quiet store",
+            "14. Recent-window load at crawl start, 2,000 articles, the store as built",
+            "14. Near-duplicate lookup",
+            *("14. `followup status`, 2,000 articles",) * 3,  # wall, CPU, the whole command
+            "14. Crawl CPU per article",
+        )
+        if baseline_available()
+        else ()
+    ),
 )
 QUICK_LISTS = 1  # one source with one feed or list
 QUICK_CYCLES = 4
 BENCH_CEILING = 1800  # seconds: a guard against a hung run (the bench has its own), not a budget
-# Measurement 9 times against an earlier commit: a checkout without it (shallow) skips it.
+# Measurements 9 and 14 time against earlier commits: a checkout without them (shallow) skips them.
 # Measurement 11 needs a PostgreSQL server: tests/test_bench_postgres.py runs it.
 ONLY = (
     "--only",
-    "1,2,3,4,5,6,7,8,9,10,12" if baseline_available() else "1,2,3,4,5,6,7,8,10,12",
+    "1,2,3,4,5,6,7,8,9,10,12,14" if baseline_available() else "1,2,3,4,5,6,7,8,10,12",
 )
 # Measurement 9 has a row per site and page origin: every site's recorded pages at least.
 EXTRACTION_ROWS = tuple(
@@ -172,6 +184,7 @@ def test_quick_benchmark_reports_every_measurement(tmp_path: Path) -> None:
         "## 8. Daemon polls",
         "## 10. Streaming readers and search",
         "## 12. Crawl nodes",
+        *(("## 14. A store of a million articles",) if baseline_available() else ()),
         *(("## 9. Page extraction per site",) if baseline_available() else ()),
     ):
         assert section in text

@@ -71,6 +71,7 @@ def test_opens_in_wal_mode_with_the_schema(tmp_path: Path) -> None:
         "m010_search",
         "m011_nodes",
         "m012_fts",
+        "m013_scale",
     ]
     assert MIGRATIONS.pending(db) == []
 
