@@ -179,6 +179,10 @@ def test_the_daemon_on_postgresql_stores_each_story_once_polls_again_and_prunes(
         store.db.execute(
             "UPDATE http_validators SET saved_at = ? WHERE url = ?", [to_iso(OLD), OLD_URL]
         )
+        old_run = store.start_run(["gone"])  # a run of 2020, of a source polled no more
+        store.db.execute(
+            "UPDATE crawl_runs SET started_at = ? WHERE id = ?", [to_iso(OLD), old_run]
+        )
     finally:
         store.close()
     log = tmp_path / "daemon.log"
@@ -189,8 +193,9 @@ def test_the_daemon_on_postgresql_stores_each_story_once_polls_again_and_prunes(
     assert stories(lambda sql: pg_rows(pg_url, sql)) == expected
     masked = re.sub(r":[^:@/]*@", ":***@", pg_url)
     assert f"polling news, daily into {masked}" in text
-    assert "pruned 1 seen URL(s) and 1 validator(s)" in text
+    assert "pruned 1 seen URL(s), 1 validator(s) and 1 crawl run(s)" in text
     assert pg_rows(pg_url, "SELECT url FROM seen WHERE url = %s", OLD_URL) == []
+    assert pg_rows(pg_url, "SELECT id FROM crawl_runs WHERE id = %s", old_run) == []
     assert advisory_locks(pg_url) == []  # every session's locks went with it
     assert_the_readme_log_is_this_log(text, "### The daemon on PostgreSQL")
 
