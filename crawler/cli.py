@@ -132,6 +132,9 @@ def cli() -> None:
     is_flag=True,
     help="Queue notifications (notify.toml) but leave sending to another process.",
 )
+# The daemon's child crawls (--workers 0): hold each source's lock (crawler/locks.py) while
+# crawling; exit 75 (BUSY_EXIT) without crawling when another process holds one.
+@click.option("--hold-locks", is_flag=True, hidden=True)
 def crawl(
     seeds_dir: str,
     db_path: str,
@@ -142,6 +145,7 @@ def crawl(
     verbose: bool,
     timeout: timedelta,
     no_notify: bool,
+    hold_locks: bool,
 ) -> None:
     """Crawl every source once; store new related articles, record reposts as duplicates.
 
@@ -156,7 +160,8 @@ def crawl(
         "CLOSESPIDER_TIMEOUT": timeout.total_seconds(),
         **scrapy_settings(overrides, verbose=verbose),
     }
-    result = run_checked_crawl(seeds, db_path, settings)
+    with source_locks(db_path, [s.id for s in seeds.sources] if hold_locks else []):
+        result = run_checked_crawl(seeds, db_path, settings)
     summary = {"run_id": result.run_id, "sources": result.summary, "error": result.error}
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -468,7 +473,9 @@ def daemon(
     Each source is crawled every `every` of sources.toml, adapted between its min_every and
     max_every, backing off while it fails. Crawls run in long-lived worker processes
     (one Scrapy process runs many crawls), at most --max-crawls at once; a source with a crawl
-    node (nodes.toml) is a Scrapyd job on that node, not counted in --max-crawls.
+    node (nodes.toml) is a Scrapyd job on that node, not counted in --max-crawls. With
+    --db postgresql://…, daemons on several machines may share the store: a source is crawled
+    by one of them at a time (advisory locks in the database).
     Exit status 0 after a clean stop, 2 for a bad seeds file or argument, or when another
     daemon already polls the database.
     """
@@ -481,12 +488,6 @@ def daemon(
         run_daemon,
     )
 
-    if is_postgres_url(db_path):
-        raise BadInput(
-            "followup daemon runs on a SQLite file only for now (its per-source locks are "
-            "files beside it); on PostgreSQL run `followup crawl --db postgresql://…` from cron "
-            "or a systemd timer, one crawl per source or per machine (see README)"
-        )
     seeds = load_checked_seeds(seeds_dir)
     targets = load_checked_targets(seeds_dir, check_urls=True)
     parse_overrides(overrides)
@@ -497,7 +498,7 @@ def daemon(
     crawl_args += ["-s", f"CLOSESPIDER_TIMEOUT={timeout.total_seconds():g}"]
     options = DaemonOptions(
         seeds_dir=Path(seeds_dir).resolve(),
-        db_path=Path(db_path).resolve(),
+        db_path=db_path if is_postgres_url(db_path) else Path(db_path).resolve(),
         timeout=timeout,
         grace=grace,
         prune_after=prune_after,
@@ -524,7 +525,7 @@ def worker(seeds_dir: str, db_path: str, overrides: tuple[str, ...], verbose: bo
     from crawler.worker import run_worker  # Scrapy is imported only when a crawl runs
 
     seeds = load_checked_seeds(seeds_dir)
-    run_worker(seeds, Path(db_path), settings=scrapy_settings(overrides, verbose=verbose))
+    run_worker(seeds, db_path, settings=scrapy_settings(overrides, verbose=verbose))
 
 
 @cli.command()
@@ -786,10 +787,35 @@ def serve(db_path: str, host: str, port: int) -> None:
     run_datasette(datasette, host=host, port=port)
 
 
+@contextmanager
+def source_locks(db_path: str, source_ids: Sequence[str]) -> Iterator[None]:
+    """Hold the locks of these sources for the block, or exit BUSY_EXIT when another process
+    holds one (nothing done), 1 when the store cannot be reached."""
+    from crawler.locks import BUSY_EXIT, Held, open_locks
+
+    locks = open_locks(db_path)
+    held: list[Held] = []
+    try:
+        for source_id in source_ids:
+            try:
+                lock = locks.take_source(source_id)
+            except sqlite3.DatabaseError as exc:
+                click.echo(f"error: {source_id}: its lock could not be taken: {exc}", err=True)
+                raise SystemExit(1) from None
+            if lock is None:
+                click.echo(f"{source_id}: another process crawls it now; not crawled", err=True)
+                raise SystemExit(BUSY_EXIT)
+            held.append(lock)
+        yield
+    finally:
+        for lock in held:
+            lock.release()
+
+
 def _check_database(db_path: str) -> Store:
     """The database, opened and migrated, or a clear error (exit 2)."""
     try:
-        return Store.open(db_path)
+        return open_store(db_path)
     except StoreError as exc:
         raise BadInput(str(exc)) from None
 

@@ -12,6 +12,10 @@ instead, as before. A source with a crawl node (nodes.toml) is polled as a Scrap
 node instead (NodeCrawl, crawler/nodes.py), outside the --max-crawls slots: it runs on the
 node's CPU.
 
+Locks (crawler/locks.py, chosen by --db): one daemon per SQLite file (per machine and seeds
+directory on PostgreSQL), one crawl of a source at a time, held by the crawling process, so
+daemons on several machines may share a PostgreSQL store.
+
 Stopping (SIGTERM, SIGINT): pause the scheduler, ask each running crawl to stop exactly once
 (a worker message, or a child's SIGTERM: Scrapy takes a second one as "forcing unclean
 shutdown"), wait for them, SIGKILL after --grace, shut down.
@@ -40,7 +44,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.config import Seeds, Source
 from crawler.dates import format_duration, utcnow
-from crawler.locks import Lock, source_lock_path
+from crawler.locks import BUSY_EXIT, open_locks
 from crawler.nodes import (
     NodeError,
     ScrapydClient,
@@ -60,13 +64,14 @@ from crawler.polling import (
     read_node_run,
     read_run,
 )
+from crawler.postgres import is_postgres_url, mask_url
 from crawler.state import (
     SourceState,
     forget_other_sources,
     get_source_states,
     save_source_state,
 )
-from crawler.store import Store, describe_store_error
+from crawler.store import Store, describe_store_error, open_store
 from crawler.worker_protocol import (
     CrawlReport,
     ProtocolError,
@@ -77,7 +82,8 @@ from crawler.worker_protocol import (
 
 logger = logging.getLogger(__name__)
 
-# A source whose earlier crawl still runs (left behind by a daemon killed with -9) is tried
+# A source whose earlier crawl still runs (another daemon's on a shared PostgreSQL store, or one
+# left behind by a daemon killed with -9) is tried
 # again this soon, or at its own interval if that is shorter.
 BUSY_RETRY = timedelta(seconds=30)
 PRUNE_EVERY = timedelta(days=1)
@@ -107,7 +113,7 @@ class DaemonOptions:
     """How the daemon runs its crawls."""
 
     seeds_dir: Path
-    db_path: Path
+    db_path: Path | str  # a SQLite file, or a postgresql:// URL
     timeout: timedelta = timedelta(minutes=20)  # a crawl running longer is ended
     grace: timedelta = timedelta(seconds=45)  # between its stop request and SIGKILL
     prune_after: timedelta = timedelta(days=90)  # `seen` rows not stored and old runs go then
@@ -120,13 +126,14 @@ class DaemonOptions:
     recycle_above_mb: int = 300  # a worker this large after a crawl is replaced
 
     @property
-    def lock_dir(self) -> Path:
-        return Path(f"{self.db_path}-locks")
+    def where(self) -> str:
+        """The store, for the log (a URL without its password)."""
+        return mask_url(str(self.db_path)) if is_postgres_url(self.db_path) else str(self.db_path)
 
     def crawl_command(self, source_id: str) -> list[str]:
         return [
             *self._followup("crawl"),
-            *("--source", source_id, "--json"),
+            *("--source", source_id, "--json", "--hold-locks"),
             # Crawls queue notifications; the daemon sends them (one sender, no races).
             "--no-notify",
             *self.crawl_args,
@@ -468,6 +475,7 @@ class Daemon:
             },
         )
         self.store: Store | None = None
+        self.locks = open_locks(options.db_path)  # one daemon; a crawl of a source at a time
         # Crawls at once, whichever way they run; workers when there are any.
         self.slots = asyncio.Semaphore(options.max_crawls)
         self.pool = WorkerPool(options) if options.workers > 0 else None
@@ -480,27 +488,29 @@ class Daemon:
 
     async def run(self) -> None:
         """Poll until SIGTERM or SIGINT, then stop cleanly."""
-        self.options.lock_dir.mkdir(exist_ok=True)
-        lock = Lock.take(self.options.lock_dir / "daemon.lock")
+        scope = str(self.options.seeds_dir)
+        try:
+            lock = self.locks.take_daemon(scope)
+            holder = "" if lock else self.locks.describe_daemon(scope)
+        except sqlite3.DatabaseError as exc:
+            raise DaemonError(describe_store_error(self.options.db_path, exc)) from None
         if lock is None:
-            holder = (self.options.lock_dir / "daemon.lock").read_text().strip() or "?"
             raise DaemonError(
-                f"another followup daemon (pid {holder}) is polling {self.options.db_path}; "
+                f"another followup daemon ({holder}) is polling {self.options.where}; "
                 "stop it first, or use another --db"
             )
-        lock.write(str(os.getpid()))
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.request_stop, signal.Signals(signum).name)
         try:
-            self.store = Store.open(self.options.db_path)  # migrated before any crawl starts
+            self.store = open_store(self.options.db_path)  # migrated before any crawl starts
             self._schedule_sources()
             self.scheduler.start()
             logger.info(
                 "followup daemon (pid %d): polling %s into %s",
                 os.getpid(),
                 ", ".join(self.sources),
-                self.options.db_path,
+                self.options.where,
             )
             await self.stopping.wait()
             await self._stop()
@@ -596,13 +606,14 @@ class Daemon:
         if crawl.stop_requested.is_set():  # the daemon began stopping while it waited
             return replace(state, next_run_at=utcnow())
         if isinstance(crawl, NodeCrawl):
-            report, log = await self._run_on_node(crawl, source)
+            report, log = await self._run_locked_on_node(crawl, source)
         else:
             report, log = await self._run_here(crawl, source)
         if report is None:
             retry = min(BUSY_RETRY, state.interval)
             logger.warning(
-                "%s: an earlier crawl still runs (a daemon was killed?); trying again in %s",
+                "%s: an earlier crawl still runs (another daemon's, or one a daemon killed with -9 "
+                "left); trying again in %s",
                 source.id,
                 format_duration(retry),
             )
@@ -630,6 +641,22 @@ class Daemon:
             stop_reason=crawl.stop_reason,
         )
         return report, outcome.stderr
+
+    async def _run_locked_on_node(
+        self, crawl: NodeCrawl, source: Source
+    ) -> tuple[RunReport | None, str]:
+        """A node's job under its source's lock, held here (the job runs in no process of
+        ours): two daemons sharing a store never run jobs of one source at once."""
+        try:
+            lock = await asyncio.to_thread(self.locks.take_source, source.id)
+        except sqlite3.DatabaseError as exc:
+            return RunReport(error=describe_store_error(self.options.db_path, exc)), ""
+        if lock is None:
+            return None, ""
+        try:
+            return await self._run_on_node(crawl, source)
+        finally:
+            lock.release()
 
     async def _run_on_node(self, crawl: NodeCrawl, source: Source) -> tuple[RunReport | None, str]:
         """Crawl as a job on the source's node: its report (None: a job of the source still
@@ -683,32 +710,44 @@ class Daemon:
         )
 
     async def _run_child(self, crawl: ChildCrawl, source: Source) -> CrawlReport:
-        lock = Lock.take(source_lock_path(self.options.lock_dir, source.id))
-        if lock is None:
+        """The child holds its source's lock itself (`crawl --hold-locks`), so a child left
+        running by a daemon killed with -9 still holds it; BUSY_EXIT: another held it. A lock
+        already held is seen here first, so no process starts only to find it busy."""
+        if not await asyncio.to_thread(self._lock_free, source.id):
             return CrawlReport(source.id, busy=True)
-        try:
-            process = await asyncio.create_subprocess_exec(
-                *self.options.crawl_command(source.id),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
-                pass_fds=(lock.fileno(),),
-            )
-            crawl.attach(process)
-            output = asyncio.ensure_future(process.communicate())
-            stdout, stderr = await crawl.settle(
-                output, timeout=self.options.timeout, grace=self.options.grace
-            )
-        finally:
-            lock.release()
+        process = await asyncio.create_subprocess_exec(
+            *self.options.crawl_command(source.id),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        crawl.attach(process)
+        output = asyncio.ensure_future(process.communicate())
+        stdout, stderr = await crawl.settle(
+            output, timeout=self.options.timeout, grace=self.options.grace
+        )
         assert process.returncode is not None
+        if process.returncode == BUSY_EXIT:
+            return CrawlReport(source.id, busy=True)
         return CrawlReport(
             source.id,
             returncode=process.returncode,
             output=stdout.decode("utf-8", "replace"),
             log=stderr.decode("utf-8", "replace"),
         )
+
+    def _lock_free(self, source_id: str) -> bool:
+        """Whether no process holds the source's lock now (a store that cannot say: let the
+        crawl find out, and fail, itself)."""
+        try:
+            lock = self.locks.take_source(source_id)
+        except sqlite3.DatabaseError:
+            return True
+        if lock is None:
+            return False
+        lock.release()
+        return True
 
     def _save(self, state: SourceState) -> None:
         """Keep a source's state; one that cannot be written (a full disk) is kept in memory,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import re
 import sqlite3
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -25,7 +24,7 @@ URL_SCHEMES = ("postgresql://", "postgres://")
 # pg_advisory_xact_lock keys (64-bit): "followup" in ASCII, and the next one for migrations.
 STORE_LOCK = 0x666F6C6C6F777570
 MIGRATION_LOCK = STORE_LOCK + 1
-NOTIFY_LOCK = STORE_LOCK + 2  # one notification sender at a time (crawler.notify.sender)
+NOTIFY_LOCK = STORE_LOCK + 2  # one notification sender at a time (crawler.locks)
 # The tables whose rows have a generated `id`: an INSERT into them returns it (lastrowid).
 ID_TABLES = frozenset(
     {"articles", "duplicates", "fingerprints", "crawl_runs", "article_versions", "notifications"}
@@ -245,7 +244,13 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def connect(url: str, *, read_only: bool = False, statement_timeout_s: float = 0) -> PgDatabase:
+def connect(
+    url: str,
+    *,
+    read_only: bool = False,
+    statement_timeout_s: float = 0,
+    application_name: str = "followup",
+) -> PgDatabase:
     """A session of the database at `url` (autocommit; read-only when asked, every
     transaction then refused a write by the server)."""
     try:
@@ -267,26 +272,8 @@ def connect(url: str, *, read_only: bool = False, statement_timeout_s: float = 0
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT_S,
             options=" ".join(options) or None,
-            application_name="followup",
+            application_name=application_name,
         )
     except psycopg.Error as exc:
         raise PostgresError(f"cannot connect to {mask_url(url)}: {_one_line(exc)}") from exc
     return PgDatabase(conn, url, read_only=read_only)
-
-
-@contextmanager
-def session_lock(url: str, key: int, *, wait: float, poll: float = 0.2) -> Iterator[bool]:
-    """Hold a session-level advisory lock on a connection of its own, waiting up to `wait`
-    seconds; yields False when another session held it all along. The lock goes with the
-    session: released at the end of the block, or by the server when this process dies."""
-    db = connect(url)
-    try:
-        deadline = time.monotonic() + wait
-        while not db.execute("SELECT pg_try_advisory_lock(?)", [key]).fetchone()[0]:
-            if time.monotonic() >= deadline:
-                yield False
-                return
-            time.sleep(poll)
-        yield True
-    finally:
-        db.close()

@@ -6,8 +6,8 @@ new Python process. Each crawl is its own Scrapy `Crawler` (the same FollowupSpi
 pipelines and settings as `followup crawl`), several at once on an `AsyncCrawlerProcess`;
 one stuck crawl holds up none of the others. The protocol is crawler/worker_protocol.py.
 
-Each crawl holds its source's flock (`<db>-locks/source-ID.lock`) while it runs; the kernel
-drops it if the worker dies. SIGTERM or SIGINT: every running crawl is asked to stop once
+Each crawl holds its source's lock (crawler/locks.py: a flock beside a SQLite store, a session
+advisory lock in a PostgreSQL one) while it runs; it goes if the worker dies. SIGTERM or SIGINT: every running crawl is asked to stop once
 (Scrapy's graceful close), and the worker ends when they have.
 """
 
@@ -18,6 +18,7 @@ import logging
 import os
 import resource
 import signal
+import sqlite3
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any
 from scrapy.crawler import AsyncCrawlerProcess, Crawler
 
 from crawler.config import Seeds
-from crawler.locks import Lock, source_lock_path
+from crawler.locks import Held, Locks, open_locks
 from crawler.report import all_failed
 from crawler.runner import CrawlError, crawl_result, project_settings
 from crawler.spiders.followup import FollowupSpider
@@ -48,7 +49,7 @@ STOP_RETRY = 0.1
 class RunningCrawl:
     """One source's crawl in this worker, and the error lines logged while it ran."""
 
-    def __init__(self, source: str, crawler: Crawler, lock: Lock) -> None:
+    def __init__(self, source: str, crawler: Crawler, lock: Held) -> None:
         self.source = source
         self.crawler = crawler
         self.lock = lock
@@ -112,10 +113,10 @@ class ErrorCollector(logging.Handler):
 class Worker:
     """Reads commands, runs crawls, writes a report line as each ends."""
 
-    def __init__(self, process: AsyncCrawlerProcess, seeds: Seeds, lock_dir: Path) -> None:
+    def __init__(self, process: AsyncCrawlerProcess, seeds: Seeds, locks: Locks) -> None:
         self.process = process
         self.seeds = seeds
-        self.lock_dir = lock_dir
+        self.locks = locks
         self.crawls: dict[str, RunningCrawl] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.out = sys.stdout.buffer
@@ -145,10 +146,13 @@ class Worker:
         self.start(command.source)
 
     def start(self, source: str) -> None:
-        lock = Lock.take(source_lock_path(self.lock_dir, source))
-        if lock is None or source in self.crawls:
-            if lock is not None:
-                lock.release()
+        try:
+            lock = None if source in self.crawls else self.locks.take_source(source)
+        except sqlite3.DatabaseError as exc:  # a PostgreSQL store that cannot be reached
+            error = f"{source}: its lock could not be taken: {exc}"
+            self.send(CrawlReport(source, 1, None, (error,), rss_mb()))
+            return
+        if lock is None:
             self.send(CrawlReport(source, busy=True))
             return
         crawler = self.process.create_crawler(FollowupSpider)
@@ -188,7 +192,9 @@ def rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def run_worker(seeds: Seeds, db_path: Path, *, settings: Mapping[str, Any] | None = None) -> None:
+def run_worker(
+    seeds: Seeds, db_path: str | Path, *, settings: Mapping[str, Any] | None = None
+) -> None:
     """Run crawls as the daemon asks, on stdin, until its end. Blocks; once per process."""
     from scrapy.utils.defer import deferred_from_coro
 
@@ -197,7 +203,7 @@ def run_worker(seeds: Seeds, db_path: Path, *, settings: Mapping[str, Any] | Non
     from twisted.internet import reactor as installed
 
     reactor: Any = installed
-    worker = Worker(process, seeds, Path(f"{db_path}-locks"))
+    worker = Worker(process, seeds, open_locks(db_path))
     done = deferred_from_coro(worker.run())
     done.addErrback(lambda failure: logger.error("worker failed: %s", failure.getTraceback()))
     done.addBoth(lambda _: reactor.stop())

@@ -98,10 +98,10 @@ def seeds_on_nodes(
     return seeds
 
 
-def assert_the_readme_log_is_this_log(text: str) -> None:
-    """Each line of the README's daemon log, its figures (times, ports, counts) left open, is a
-    line of this run's log."""
-    (block,) = re.findall(r"```log\n(.*?)```", readme_section(README_SECTION), re.S)
+def assert_the_readme_log_is_this_log(text: str, section: str = README_SECTION) -> None:
+    """Each line of the README's daemon log (in `section`), its figures (times, ports, counts)
+    left open, is a line of this run's log."""
+    (block,) = re.findall(r"```log\n(.*?)```", readme_section(section), re.S)
     lines = text.splitlines()
     for shown in block.splitlines():
         pattern = re.compile(re.sub(r"\d+", r"\\d+", re.escape(shown)))

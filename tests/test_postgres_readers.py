@@ -1,6 +1,6 @@
 """The readers on a PostgreSQL store: `followup query` read-only (a read-only session, a
 statement timeout, a SELECT-only role), `status`, `export` streamed from a server-side
-cursor, `search` through pg_trgm; `serve` and `daemon` refuse a PostgreSQL URL in one line.
+cursor, `search` through pg_trgm; `serve` refuses a PostgreSQL URL in one line.
 Each reads a crawl of the tests' web and answers what it answers on SQLite for the same crawl."""
 
 from __future__ import annotations
@@ -179,16 +179,8 @@ def test_status_reads_a_postgresql_store(stores: tuple[str, str]) -> None:
     assert (on_pg.exit_code, on_pg.stdout) == (on_sqlite.exit_code, on_sqlite.stdout)
 
 
-@pytest.mark.parametrize(
-    ("command", "message"),
-    [
-        (["serve"], "followup serve reads a SQLite file only (Datasette reads SQLite)"),
-        (["daemon", "--seeds", "seeds"], "followup daemon runs on a SQLite file only for now"),
-    ],
-)
-def test_serve_and_daemon_refuse_a_postgresql_url_in_one_line(
-    stores: tuple[str, str], command: list[str], message: str
-) -> None:
-    result = run(*command, "--db", stores[0])
+def test_serve_refuses_a_postgresql_url_in_one_line(stores: tuple[str, str]) -> None:
+    message = "followup serve reads a SQLite file only (Datasette reads SQLite)"
+    result = run("serve", "--db", stores[0])
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and message in result.output, result.output

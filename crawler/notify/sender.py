@@ -1,15 +1,14 @@
 """A delivery round: health changes into the outbox, then every due row to its target.
 
-One sender at a time per database (an flock beside the daemon's locks), so two processes
-never deliver the same row; a sender killed mid-round leaves its rows pending and the next
-one delivers them (at-least-once, the row ids in each message).
+One sender at a time per database (crawler/locks.py: an flock beside a SQLite file, an
+advisory lock in PostgreSQL), so two processes never deliver the same row; a sender killed
+mid-round leaves its rows pending and the next one delivers them (at-least-once, the row ids
+in each message).
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from sqlite_utils import Database
 
 from crawler.coverage import Coverage, Selection, iter_coverage
 from crawler.dates import to_iso, utcnow
+from crawler.locks import open_locks, wait_for
 from crawler.notify.deliver import DeliveryError, send_message
 from crawler.notify.health import MAX_FAILING, diff_health, get_problems
 from crawler.notify.messages import (
@@ -42,7 +42,7 @@ from crawler.notify.outbox import (
     save_target_result,
 )
 from crawler.notify.targets import Target
-from crawler.postgres import NOTIFY_LOCK, is_postgres_url, mask_url, session_lock
+from crawler.postgres import mask_url
 from crawler.store import open_store
 
 logger = logging.getLogger(__name__)
@@ -96,27 +96,16 @@ def send_pending(
 
 @contextmanager
 def sender_lock(db_path: str | Path, *, wait: timedelta) -> Iterator[None]:
-    """Hold `<db>-locks/notify.lock` (on PostgreSQL an advisory lock: senders may be on other
-    machines), waiting up to `wait` for another sender to finish."""
-    if is_postgres_url(db_path):
-        with session_lock(str(db_path), NOTIFY_LOCK, wait=wait.total_seconds()) as held:
-            if not held:
-                raise _busy(db_path, wait)
-            yield
-        return
-    lock_dir = Path(f"{Path(db_path).resolve()}-locks")
-    lock_dir.mkdir(exist_ok=True)
-    deadline = time.monotonic() + wait.total_seconds()
-    with (lock_dir / "notify.lock").open("a+") as handle:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise _busy(db_path, wait) from None
-                time.sleep(LOCK_POLL_SECONDS)
-        yield  # the lock goes with the file's close
+    """Hold the store's notify lock (crawler/locks.py: `<db>-locks/notify.lock`, on PostgreSQL
+    an advisory lock: senders may be on other machines), waiting up to `wait` for another
+    sender to finish."""
+    lock = wait_for(open_locks(db_path).take_notify, wait=wait, poll=LOCK_POLL_SECONDS)
+    if lock is None:
+        raise _busy(db_path, wait)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _busy(db_path: str | Path, wait: timedelta) -> SenderBusy:
