@@ -12,7 +12,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +24,7 @@ from tests.helpers import (
     WAIT_CEILING,
     assert_consistent,
     query,
-    setting_args,
+    start_followup_daemon,
     wait_until,
     write_seeds,
 )
@@ -64,17 +63,9 @@ SLOW_PAGES = [f"https://daily.example.org/a/{n}.html" for n in (1001, 1002, 1003
 
 @contextmanager
 def running_daemon(seeds: Path, db: Path, log: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
-    """The installed `followup daemon`, killed and reaped (workers too) whatever happens."""
-    command = Path(sys.executable).with_name("followup")
-    daemon = subprocess.Popen(
-        [
-            *(str(command), "daemon", "--seeds", str(seeds), "--db", str(db)),
-            *("--log-file", str(log), *args),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    """The installed `followup daemon` with the fast settings, killed and reaped (workers too)
+    whatever happens."""
+    daemon = start_followup_daemon(seeds, db, log, *args)
     try:
         yield daemon
     finally:
@@ -135,7 +126,7 @@ def test_one_worker_crawls_several_sources_while_a_stuck_one_waits(
     feed = web.hold(STUCK_FEED)  # the stuck crawl cannot end while the test holds its feed
     args = ("--workers", "1", "--max-crawls", "4", "--timeout", "10m")
     try:
-        with running_daemon(seeds, db, log, *args, *setting_args()) as daemon:
+        with running_daemon(seeds, db, log, *args) as daemon:
             wait_until(feed.arrived.is_set, "the stuck feed to be asked for")
             wait_until(
                 lambda: all(len(finished_runs(db, s)) >= 3 for s in ("news", "daily", "listed")),
@@ -165,9 +156,7 @@ def test_a_stuck_crawl_in_a_worker_is_ended_at_its_timeout_and_counted_as_failin
     db, log = tmp_path / "f.db", tmp_path / "daemon.log"
     feed = web.hold(STUCK_FEED)  # it never answers: only the timeout can end the crawl
     try:
-        with running_daemon(
-            seeds, db, log, "--workers", "1", "--timeout", "1s", *setting_args()
-        ) as daemon:
+        with running_daemon(seeds, db, log, "--workers", "1", "--timeout", "1s") as daemon:
             wait_until(lambda: finished_runs(db, "stuck"), "the stuck crawl to end")
             wait_until(lambda: state(db, "stuck"), "the stuck source's state")
             stderr = stop(daemon)
@@ -189,8 +178,7 @@ def test_a_worker_killed_mid_wave_loses_nothing_and_its_sources_are_polled_again
     news_feed = web.hold("https://news.example.com/feed.xml")
     pages = [web.hold(url) for url in SLOW_PAGES]
     gates = [news_feed, *pages]
-    settings = setting_args()
-    with running_daemon(seeds, db, log, "--workers", "1", *settings) as daemon:
+    with running_daemon(seeds, db, log, "--workers", "1") as daemon:
         wait_until(
             lambda: (
                 news_feed.arrived.is_set()
@@ -239,7 +227,7 @@ def test_a_worker_killed_mid_wave_loses_nothing_and_its_sources_are_polled_again
 def test_workers_are_recycled_after_n_crawls(web: Mirror, tmp_path: Path) -> None:
     seeds = write_seeds(tmp_path / "seeds", web, NEWS)
     db, log = tmp_path / "f.db", tmp_path / "daemon.log"
-    args = ("--workers", "1", "--recycle-after", "2", "-v", *setting_args())
+    args = ("--workers", "1", "--recycle-after", "2", "-v")
     with running_daemon(seeds, db, log, *args) as daemon:
         wait_until(lambda: len(finished_runs(db, "news")) >= 6, "six polls")
         stderr = stop(daemon)
@@ -276,7 +264,7 @@ def test_max_crawls_caps_the_crawls_running_at_once(web: Mirror, tmp_path: Path)
             done.wait(0.01)
 
     sampler = threading.Thread(target=sample, daemon=True)
-    args = ("--workers", "2", "--max-crawls", "2", *setting_args())
+    args = ("--workers", "2", "--max-crawls", "2")
     with running_daemon(seeds, db, log, *args) as daemon:
         sampler.start()
         try:
@@ -310,12 +298,12 @@ def test_a_daemon_killed_with_9_leaves_its_worker_to_finish_and_the_next_daemon_
     # The orphaned worker's crawl cannot finish before the second daemon has met its lock.
     pages = [web.hold(url) for url in SLOW_PAGES]
     try:
-        with running_daemon(seeds, db, log, "--workers", "1", *setting_args()) as first:
+        with running_daemon(seeds, db, log, "--workers", "1") as first:
             wait_until(lambda: any(p.arrived.is_set() for p in pages), "a held page asked for")
             (orphan,) = worker_pids(db)
             first.kill()  # kill -9 the daemon alone: its worker's input ends
             first.communicate()
-            with running_daemon(seeds, db, log, "--workers", "1", *setting_args()) as second:
+            with running_daemon(seeds, db, log, "--workers", "1") as second:
                 wait_until(lambda: "an earlier crawl still runs" in read(log), "the lock")
                 for page in pages:
                     page.release()
