@@ -10,12 +10,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from crawler.health import record_verdicts
-from crawler.search import (
-    enable_bigram_index,
-    enable_search_index,
-    register_search_functions,
-    replace_search_indexes,
-)
+from crawler.search import register_search_functions, replace_search_indexes
 
 MIGRATIONS = Migrations("followup")
 
@@ -23,7 +18,8 @@ MIGRATIONS = Migrations("followup")
 def migrate(db: Database) -> None:
     """Apply pending migrations in one write transaction, taken at once: processes starting
     together on a new file wait for each other instead of creating the same tables twice."""
-    register_search_functions(db)  # m010_search calls followup_bigrams() on an older store
+    # A store that ran m010_search has triggers calling followup_bigrams() until m012_fts.
+    register_search_functions(db)
     if not MIGRATIONS.pending(db):
         return
     db.execute("BEGIN IMMEDIATE")
@@ -120,9 +116,8 @@ INITIAL_SCHEMA = (
 
 @MIGRATIONS()
 def m002_search_index(db: Database) -> None:
-    # Full-text search (crawler.search): FTS5 trigram over title and text, kept by triggers;
-    # replaced by m012_fts. A SQLite without trigram gets no index (a warning).
-    enable_search_index(db)
+    """Once the FTS5 trigram index of title and text. m012_fts replaced it and drops it where
+    this ran; a store that has not run it yet gets nothing to drop (m012_fts indexes it)."""
 
 
 # Migrations apply by name, in the order they are registered; each creates what it owns.
@@ -303,9 +298,9 @@ SERVE_SCHEMA = (
 
 @MIGRATIONS()
 def m010_search(db: Database) -> None:
-    """Two-character search: the bigram index (crawler.search), filled from the stored articles;
-    replaced by m012_fts."""
-    enable_bigram_index(db)
+    """Once the two-character (bigram) index, filled from the stored articles. m012_fts
+    replaced it and drops it where this ran; a store that has not run it yet is not made to
+    fill an index m012_fts would drop at once (minutes of CPU at a million articles)."""
 
 
 @MIGRATIONS()

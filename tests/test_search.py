@@ -14,7 +14,14 @@ import crawler.search
 from crawler.cli import cli
 from crawler.model import Article
 from crawler.schema import MIGRATIONS
-from crawler.search import SearchResult, mark_terms, search_articles, snippet_around
+from crawler.search import (
+    BIGRAM_SCHEMA,
+    SearchResult,
+    mark_terms,
+    register_search_functions,
+    search_articles,
+    snippet_around,
+)
 from crawler.store import Store, open_readonly
 from tests.helpers import run_followup
 
@@ -134,6 +141,32 @@ def test_the_index_follows_inserts_updates_and_deletes(crawled_copy: Path) -> No
     store.db.execute("DELETE FROM articles WHERE id = ?", [new_id])
     assert search(crawled_copy, "跨平台支付").hits == []
     store.close()
+
+
+def test_a_store_that_ran_the_old_indexes_has_them_dropped_and_its_articles_indexed(
+    tmp_path: Path,
+) -> None:
+    # What m002_search_index and m010_search once built (they build nothing now on a store that
+    # has not run them): m012_fts must drop those indexes and triggers and index every article.
+    path = tmp_path / "old.db"
+    with Database(path) as db:
+        MIGRATIONS.apply(db, stop_before="m011_nodes")
+        db["articles"].enable_fts(["title", "text"], tokenize="trigram", create_triggers=True)
+        register_search_functions(db)
+        for statement in BIGRAM_SCHEMA:
+            db.execute(statement)
+        db.execute(
+            "INSERT INTO articles (url, source, title, fetched_at, text, title_key) "
+            "VALUES ('https://a.example/1', 'a', '旧文章', '2026-01-01T00:00:00Z', "
+            "'腾讯早年的故事', 'k')"
+        )
+        assert db.execute("SELECT count(*) FROM articles_bigrams").fetchone()[0] == 1
+    Store.open(path).close()
+    db = Database(path)
+    assert {"articles_fts", "articles_bigrams"}.isdisjoint(db.table_names())
+    assert not [t.name for t in db["articles"].triggers if "fts" in t.name or "bigram" in t.name]
+    result = search(path, "腾讯")
+    assert result.method == "match" and [h.url for h in result.hits] == ["https://a.example/1"]
 
 
 def test_an_older_database_is_searched_by_like_until_a_crawl_migrates_it(tmp_path: Path) -> None:
