@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import random
-import socket
+import re
 import sqlite3
 import subprocess
 import sys
@@ -41,6 +41,8 @@ from crawler.web.plugin import register_functions
 REPEATS = 5
 TARGET = 1.0  # seconds: the issue's ceiling for the landing page and each canned query
 READY_CEILING = 300.0
+# The address a server started with --port 0 logs.
+LISTENING = re.compile(r"(http://127\.0\.0\.1:[1-9][0-9]*)")
 SOURCES = (
     "36kr",
     "huxiu",
@@ -280,24 +282,29 @@ def timings(call: Callable[[], object]) -> Timing:
 
 
 class Server:
-    """A web server in a child process, on a free port, stopped and reaped by `close`."""
+    """A web server in a child process, on a port the system picks as it binds (`--port 0`: no
+    other process can take it first), stopped and reaped by `close`."""
 
     def __init__(self, command: list[str], log: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.base = f"http://127.0.0.1:{self.port}"
         with log.open("wb") as stderr:
             self.process = subprocess.Popen(
-                [*command, "--port", str(self.port)], stdout=subprocess.DEVNULL, stderr=stderr
+                [*command, "--port", "0"], stdout=subprocess.DEVNULL, stderr=stderr
             )
-        self.log = log
+        self.log, self.base = log, ""
         deadline = time.monotonic() + READY_CEILING
-        while not self._answers():
+        while not (self._announced() and self._answers()):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.close()
                 raise BenchError(f"{' '.join(command)} did not start: {log.read_text()[-2000:]}")
             time.sleep(0.1)
+
+    def _announced(self) -> bool:
+        """True once the server has logged its address (followup serve's first line, uvicorn's
+        "running on" under datasette); base is then set."""
+        found = LISTENING.search(self.log.read_text(encoding="utf-8", errors="replace"))
+        if found:
+            self.base = found[1]
+        return found is not None
 
     def _answers(self) -> bool:
         try:

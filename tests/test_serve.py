@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 import sqlite3
 import sys
 from dataclasses import asdict, replace
@@ -335,6 +336,26 @@ def test_serve_refuses_what_it_cannot_show(tmp_path: Path) -> None:
     assert stale.exit_code == 2
     assert "missing m001_initial" in stale.output and "followup status --db" in stale.output
     assert "Traceback" not in missing.output + stale.output
+
+
+def readme_serve_examples() -> dict[str, str]:
+    """The README's `followup serve` examples: command (after `followup `) -> its line."""
+    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Browsing: `followup serve`") :]
+    found = re.findall(r"^    \$ followup (serve[^\n]*)\n    (.+)$", section, re.MULTILINE)
+    return dict(found)
+
+
+def test_serve_on_a_taken_port_says_so_in_one_line(tmp_path: Path) -> None:
+    Store.open(tmp_path / "followup.db").close()
+    (line,) = [v for v in readme_serve_examples().values() if v.startswith("Error:")]
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        db = str(tmp_path / "followup.db")
+        result = CliRunner().invoke(cli, ["serve", "--db", db, "--port", port])
+    assert result.exit_code == 2
+    # The README's example, on the default port 8001 (taken here by another program).
+    assert result.output == line.replace("8001", port) + "\n"
 
 
 def test_serve_without_the_web_extra_names_the_fix(
