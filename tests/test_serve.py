@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import socket
 import sqlite3
@@ -279,6 +280,40 @@ def test_source_health_shows_what_status_shows(tmp_path: Path) -> None:
     assert [h["code"] for h in json.loads(health["broken"]["health"])] == ["failing"]
     # A source only `followup crawl` ran has figures but no schedule.
     assert health["listed"]["runs_24h"] == 1 and health["listed"]["interval_seconds"] is None
+
+
+def test_source_health_counts_the_runs_status_counts(tmp_path: Path) -> None:
+    # serve reads crawl_run_sources as `followup status` does: the same figures over a day and
+    # a half of runs, and neither counts a run another program wrote to crawl_runs alone
+    # (README: record it through crawler.health.record_verdicts).
+    path = status_store(tmp_path / "status.db")
+    store, now, rng = Store.open(path), utcnow(), random.Random(16)
+    for half_hours in range(72):  # none within 15 min of the 24 h boundary
+        started = to_iso(now - timedelta(hours=0.25 + half_hours / 2))
+        sources = rng.sample(["news", "broken", "listed", "crawled"], 2)
+        figures = {
+            s: {e: rng.randrange(5) for e in ("new", "duplicates", "irrelevant")} for s in sources
+        }
+        run_id = store.start_run(sources)
+        store.finish_run(run_id, {"reason": "finished", "sources": figures})
+        store.db.execute("UPDATE crawl_runs SET started_at = ? WHERE id = ?", [started, run_id])
+    stats = json.dumps({"sources": {"news": {"new": 50}, "elsewhere": {"new": 7}}})
+    store.db.execute(
+        "INSERT INTO crawl_runs (started_at, finished_at, sources, stats) VALUES (?, ?, ?, ?)",
+        [to_iso(now - timedelta(hours=1)), to_iso(now), '["news", "elsewhere"]', stats],
+    )
+    store.close()
+
+    shown = CliRunner().invoke(cli, ["status", "--json", "--db", str(path)])
+    health = {r["source"]: r for r in rows(build_datasette(path), "/followup/source_health")}
+
+    statuses = json.loads(shown.stdout)
+    assert {s["source"] for s in statuses} == {"news", "broken", "late"}
+    assert set(health) == {"news", "broken", "late", "listed", "crawled"}  # with crawl-only ones
+    figures = ("runs_24h", "new_24h", "duplicates_24h", "irrelevant_24h", "last_job")
+    for status in statuses:
+        assert {k: health[status["source"]][k] for k in figures} == {k: status[k] for k in figures}
+    assert health["news"]["runs_24h"] > 10
 
 
 def test_topic_feed_is_valid_atom_even_for_a_topic_without_articles(store_path: Path) -> None:
