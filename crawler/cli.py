@@ -759,13 +759,18 @@ def send_notifications(db_path: str, targets: Sequence[Target]) -> bool:
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
-    "--port", type=click.IntRange(0, 65535), default=8001, show_default=True, help="Port."
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8001,
+    show_default=True,
+    help="Port; 0 takes any free one (the line it prints names it).",
 )
 def serve(db_path: str, host: str, port: int) -> None:
     """Browse the store in Datasette: latest coverage, sightings, source health, search, feeds.
 
     Read-only: it never writes the database, and shows what a running daemon adds. Needs the
-    web extra (pip install 'followup-crawler[web]'). Exit status 2 when there is no database.
+    web extra (pip install 'followup-crawler[web]'). Exit status 2 when there is no database
+    or the port is taken.
     """
     if is_postgres_url(db_path):
         raise BadInput(
@@ -773,7 +778,7 @@ def serve(db_path: str, host: str, port: int) -> None:
             "use `followup query`, `search`, `export` and `status` with the same --db"
         )
     try:
-        from crawler.web.app import ServeError, build_datasette, run_datasette
+        from crawler.web.app import ServeError, build_datasette, listen, run_datasette, served_url
     except ModuleNotFoundError as exc:
         raise BadInput(
             f"followup serve needs Datasette ({exc.name} is not installed): "
@@ -781,10 +786,12 @@ def serve(db_path: str, host: str, port: int) -> None:
         ) from None
     try:
         datasette = build_datasette(Path(db_path))
+        sock = listen(host, port)
     except ServeError as exc:
         raise BadInput(str(exc)) from None
-    click.echo(f"Serving {db_path} read-only at http://{host}:{port}/ (Ctrl-C stops)", err=True)
-    run_datasette(datasette, host=host, port=port)
+    with sock:
+        click.echo(f"Serving {db_path} read-only at {served_url(sock)} (Ctrl-C stops)", err=True)
+        run_datasette(datasette, sock)
 
 
 @contextmanager

@@ -431,13 +431,18 @@ class Store:
 
     def mark_baseline(self, article_id: int, topic: str, terms: list[str]) -> None:
         """Mark a stored story as a topic's known coverage, filed under that topic (keeping the
-        terms it already matched there, if it was)."""
+        terms it already matched there, if it was). Known coverage is not news: messages still
+        owed about the story are withdrawn; one already sent stays sent."""
+        # Imported here: the crawl, the only caller, has it loaded; readers never need it.
+        from crawler.notify.outbox import withdraw_article_rows
+
         self.db.execute("UPDATE articles SET baseline = 1 WHERE id = ?", [article_id])
         self.db.execute(
             """INSERT INTO article_topics (article_id, topic, matched) VALUES (?, ?, ?)
                ON CONFLICT(article_id, topic) DO NOTHING""",
             [article_id, topic, json.dumps(terms, ensure_ascii=False)],
         )
+        withdraw_article_rows(self.db, article_id)
 
     def _save_topics(self, article_id: int, topics: dict[str, list[str]]) -> None:
         """File an article under its topics with the terms it matched (replacing old terms)."""

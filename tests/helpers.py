@@ -3,6 +3,7 @@ or by the installed command, waits on conditions, processes that are always reap
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import socket
@@ -11,9 +12,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, ExitStack, closing, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import crawler.settings
 from crawler.mirror import Mirror
@@ -78,6 +79,11 @@ HELD_URLS_SETTING = "TESTS_HELD_URLS"
 # How long a test waits for a condition before it gives up: never a budget a loaded machine
 # must meet, only a guard against a hung test.
 WAIT_CEILING = 120.0
+# How many ports a server that cannot take port 0 is started on before its fixture gives up:
+# each was free a moment before, so only ports bound as fast as we pick them could take all five.
+PORT_ATTEMPTS = 5
+
+T = TypeVar("T")
 
 
 def write_seeds(directory: Path, mirror: Mirror, sources: str, topics: str | None = None) -> Path:
@@ -134,11 +140,54 @@ class HeldTimeoutMiddleware:
 
 
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now, for a server that binds it a moment later (Scrapyd,
-    PostgreSQL and aiosmtpd's Controller take no port 0)."""
+    """A TCP port free on 127.0.0.1 right now; another process may take it before a server binds
+    it, so a server started on it goes through on_free_port()."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def free_ports() -> Iterator[int]:
+    """Ports free a moment ago, one after another."""
+    while True:
+        yield free_port()
+
+
+class PortTaken(Exception):
+    """A server could not listen on the port it was given: another process bound it first."""
+
+
+class NoPortLeft(RuntimeError):
+    """A server found every port it was given taken; the message names the server."""
+
+
+@contextmanager
+def on_free_port(
+    start: Callable[[int], AbstractContextManager[T]],
+    server: str,
+    *,
+    ports: Iterator[int] | None = None,
+    attempts: int = PORT_ATTEMPTS,
+) -> Iterator[T]:
+    """The server start(port) yields, on a port free a moment before; when start raises
+    PortTaken (another process bound the port in that moment), started again on another.
+
+    For servers that cannot take port 0 and tell which port they got (Scrapyd, PostgreSQL)."""
+    candidates = free_ports() if ports is None else ports
+    taken: list[str] = []
+    for port in itertools.islice(candidates, attempts):
+        with ExitStack() as stack:
+            try:
+                running = stack.enter_context(start(port))
+            except PortTaken as exc:
+                taken.append(f"{port} ({exc})")
+                continue
+            yield running
+            return
+    raise NoPortLeft(
+        f"{server} could not listen on 127.0.0.1: each of {attempts} ports free a moment before "
+        f"was taken before it bound it: {'; '.join(taken)}"
+    )
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from tests.helpers import free_port
+from tests.helpers import WAIT_CEILING
 
 ID_RE = re.compile(r"#(\d+)")
 
@@ -89,12 +89,26 @@ class _Mailbox:
         return "250 OK"
 
 
+class _AnyPortController(Controller):
+    """aiosmtpd's Controller on port 0: the system picks a free port as it binds, so no other
+    process can take it first. aiosmtpd 1.4 binds port 0 but then connects to port 0 to wake
+    its server; this learns the bound port before that connection."""
+
+    def _trigger_server(self) -> None:
+        assert self.server is not None and self.server.sockets
+        self.port = int(self.server.sockets[0].getsockname()[1])
+        super()._trigger_server()
+
+
 class MailServer:
     """An SMTP server on 127.0.0.1 keeping every message it accepts."""
 
     def __init__(self) -> None:
         self.mailbox = _Mailbox()
-        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=free_port())
+        # aiosmtpd's default ready_timeout (5 s) is a budget a loaded machine may miss.
+        self.controller = _AnyPortController(
+            self.mailbox, hostname="127.0.0.1", port=0, ready_timeout=WAIT_CEILING
+        )
 
     def __enter__(self) -> MailServer:
         self.controller.start()

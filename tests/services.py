@@ -27,7 +27,7 @@ from typing import NoReturn
 
 import pytest
 
-from tests.helpers import WAIT_CEILING, free_port, reaped, wait_until
+from tests.helpers import WAIT_CEILING, PortTaken, on_free_port, reaped, wait_until
 
 REQUIRE_POSTGRES = "FOLLOWUP_REQUIRE_POSTGRES"
 # The system user that runs PostgreSQL when the tests run as root (it refuses to run as root);
@@ -109,68 +109,56 @@ def _run_as(account: pwd.struct_passwd, command: list[str], *, cwd: Path) -> Non
 
 
 @contextmanager
-def running_postgres() -> Iterator[PostgresServer]:
-    """A fresh cluster (UTF-8 locale, so that pg_trgm sees Chinese text), stopped on exit."""
+def running_postgres(*, ports: Iterator[int] | None = None) -> Iterator[PostgresServer]:
+    """A fresh cluster (UTF-8 locale, so that pg_trgm sees Chinese text), stopped on exit.
+
+    It listens on 127.0.0.1 (the tests and the README use postgresql://…@127.0.0.1:PORT URLs),
+    and PostgreSQL takes no port 0: it starts on a port free a moment before, and on another
+    when that one was taken meanwhile (ports: the ones to try, for a test)."""
     account, bindir = _server_account(), postgres_bindir()
     directory = Path(tempfile.mkdtemp(prefix="followup-pg-"))
     try:
         if os.geteuid() == 0:
             os.chown(directory, account.pw_uid, account.pw_gid)
-        data = directory / "data"
         _run_as(
             account,
             [
                 str(bindir / "initdb"),
-                "-D",
-                str(data),
-                "--locale=C.UTF-8",
-                "-E",
-                "UTF8",
-                "-U",
-                SUPERUSER,
-                "--auth=trust",
+                *("-D", str(directory / "data"), "--locale=C.UTF-8", "-E", "UTF8"),
+                *("-U", SUPERUSER, "--auth=trust"),
             ],
             cwd=directory,
         )
-        port = free_port()
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {directory}"
-        _run_as(
-            account,
-            [
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-o",
-                options,
-                "-l",
-                str(directory / "server.log"),
-                "-w",
-                "-t",
-                str(int(WAIT_CEILING)),
-                "start",
-            ],
-            cwd=directory,
-        )
-        try:
-            yield PostgresServer(port, directory)
-        finally:
-            _run_as(
-                account,
-                [
-                    str(bindir / "pg_ctl"),
-                    "-D",
-                    str(data),
-                    "-m",
-                    "fast",
-                    "-w",
-                    "-t",
-                    str(int(WAIT_CEILING)),
-                    "stop",
-                ],
-                cwd=directory,
-            )
+        start = lambda port: _postgres_on(account, bindir, directory, port)  # noqa: E731
+        with on_free_port(start, "PostgreSQL", ports=ports) as server:
+            yield server
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
+def _postgres_on(
+    account: pwd.struct_passwd, bindir: Path, directory: Path, port: int
+) -> Iterator[PostgresServer]:
+    """The cluster in directory started on port, or PortTaken when another process holds it."""
+    pg_ctl = [str(bindir / "pg_ctl"), "-D", str(directory / "data"), "-w"]
+    wait = ("-t", str(int(WAIT_CEILING)))
+    log = directory / "server.log"
+    logged = log.stat().st_size if log.exists() else 0
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {directory}"
+    try:
+        _run_as(account, [*pg_ctl, "-o", options, "-l", str(log), *wait, "start"], cwd=directory)
+    except ServiceUnavailable:
+        with log.open(encoding="utf-8", errors="replace") as text:
+            text.seek(logged)
+            taken = [line for line in text if "Address already in use" in line]
+        if taken:
+            raise PortTaken(taken[0].strip()) from None
+        raise
+    try:
+        yield PostgresServer(port, directory)
+    finally:
+        _run_as(account, [*pg_ctl, "-m", "fast", *wait, "stop"], cwd=directory)
 
 
 @pytest.fixture(scope="session")
@@ -218,16 +206,29 @@ jobs_to_keep = 20
 
 
 @contextmanager
-def running_scrapyd(*, username: str = "", password: str = "") -> Iterator[ScrapydServer]:
-    """Scrapyd on a free port in its own directory, stopped (and reaped) on exit."""
+def running_scrapyd(
+    *, username: str = "", password: str = "", ports: Iterator[int] | None = None
+) -> Iterator[ScrapydServer]:
+    """Scrapyd on a free port in its own directory, stopped (and reaped) on exit. Scrapyd takes
+    no port 0 (it then listens on none), so it starts on a port free a moment before, and on
+    another when that one was taken meanwhile (ports: the ones to try, for a test)."""
     with tempfile.TemporaryDirectory(prefix="followup-scrapyd-") as name:
-        directory, port = Path(name), free_port()
+        directory = Path(name)
         auth = f"username = {username}\npassword = {password}\n" if username else ""
         (directory / "scrapy.cfg").write_text(SCRAPY_CFG, encoding="utf-8")
-        (directory / "scrapyd.conf").write_text(
-            SCRAPYD_CONF.format(port=port, directory=directory, auth=auth), encoding="utf-8"
-        )
-        log = (directory / "scrapyd.out").open("w")
+        start = lambda port: _scrapyd_on(directory, port, auth)  # noqa: E731
+        with on_free_port(start, "Scrapyd", ports=ports) as server:
+            yield server
+
+
+@contextmanager
+def _scrapyd_on(directory: Path, port: int, auth: str) -> Iterator[ScrapydServer]:
+    """Scrapyd listening on port, or PortTaken when another process holds it."""
+    (directory / "scrapyd.conf").write_text(
+        SCRAPYD_CONF.format(port=port, directory=directory, auth=auth), encoding="utf-8"
+    )
+    output = directory / "scrapyd.out"
+    with output.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "scrapyd", "--pidfile", str(directory / "scrapyd.pid")],
             cwd=directory,
@@ -235,10 +236,25 @@ def running_scrapyd(*, username: str = "", password: str = "") -> Iterator[Scrap
             stderr=subprocess.STDOUT,
             text=True,
         )
-        with log, reaped(process):
-            server = ScrapydServer(f"http://127.0.0.1:{port}", directory)
-            wait_until(lambda: _answers(server, process), "Scrapyd to answer daemonstatus.json")
-            yield server
+    with reaped(process):
+        server = ScrapydServer(f"http://127.0.0.1:{port}", directory)
+        # Twisted says so once the port is its own: only then can an answer not come from
+        # another server that took the port first.
+        listening = f"Site starting on {port}\n"
+        wait_until(lambda: _listens(output, listening, process), "Scrapyd to listen")
+        wait_until(lambda: _answers(server, process), "Scrapyd to answer daemonstatus.json")
+        yield server
+
+
+def _listens(output: Path, line: str, process: subprocess.Popen[str]) -> bool:
+    if line in output.read_text(encoding="utf-8"):
+        return True
+    if process.poll() is None:
+        return False
+    text = output.read_text(encoding="utf-8")
+    if "Address already in use" in text:
+        raise PortTaken(text.strip().splitlines()[-1])
+    raise AssertionError(f"Scrapyd exited ({process.returncode}): {text[-2000:]}")
 
 
 def _answers(server: ScrapydServer, process: subprocess.Popen[str]) -> bool:

@@ -377,3 +377,62 @@ def test_pending_says_what_each_row_announces(store: Store, tmp_path: Path) -> N
     ]
     assert health.split()[:3] == ["2", "desk", "health"]
     assert health.endswith("broken: failing (start)")
+
+
+def repost_then_seed(store: Store, targets: list[Target], *, seed_earlier: bool) -> None:
+    """A repost of article 1 stored as news (owing messages), then the topic seed of the same
+    story: known coverage, met after its repost (published earlier than the repost, or not)."""
+    ingest(store, targets, replace(article(1), url="https://b.example/copy-of-1"))
+    published = PUBLISHED - timedelta(hours=1 if seed_earlier else 0)
+    ingest(store, targets, replace(article(1), published=published), baseline=True)
+    assert [r["baseline"] for r in store.db.query("SELECT baseline FROM articles")] == [1]
+
+
+def rows_owed(store: Store) -> list[tuple[str, str, str]]:
+    sql = "SELECT target, kind, status FROM notifications ORDER BY id"
+    return [(r["target"], r["kind"], r["status"]) for r in store.db.query(sql)]
+
+
+@pytest.mark.parametrize("seed_earlier", [True, False], ids=["earlier seed", "later seed"])
+def test_a_story_that_turns_out_to_be_known_coverage_is_never_announced(
+    store: Store, webhook: Webhook, seed_earlier: bool
+) -> None:
+    desk = target(webhook.url())
+    daily = target(webhook.url(), id="daily", mode="digest", every=timedelta(days=1))
+    repost_then_seed(store, [desk, daily], seed_earlier=seed_earlier)
+    # desk's message is withdrawn; daily's digest period is still owed (other news may come).
+    assert rows_owed(store) == [("daily", "digest", "pending")]
+    ingest(store, [desk, daily], article(2))
+    _, end = digest_period(utcnow(), daily)
+
+    result = run_round(store.db, [desk, daily], now=end, options=OPTIONS)
+
+    assert result.counts["sent"] == 2 and not result.errors
+    digest, each = sorted(webhook.delivered, key=lambda payload: payload["title"])
+    assert each["title"].startswith("第2篇") and row_ids(each["message"]) == [3]
+    assert digest["title"].startswith("followup digest")
+    assert "https://a.example/2" in digest["message"] and "example/1" not in digest["message"]
+
+
+def test_a_digest_left_with_only_known_coverage_is_not_sent(store: Store, webhook: Webhook) -> None:
+    daily = target(webhook.url(), id="daily", mode="digest", every=timedelta(days=1))
+    repost_then_seed(store, [daily], seed_earlier=False)
+    _, end = digest_period(utcnow(), daily)
+
+    result = run_round(store.db, [daily], now=end, options=OPTIONS)
+
+    assert result.counts["sent"] == 0 and not result.errors and webhook.requests == []
+    assert rows_owed(store) == []  # no empty digest, now or later
+
+
+def test_a_message_already_sent_stays_sent_when_the_story_turns_out_known(
+    store: Store, webhook: Webhook
+) -> None:
+    desk = target(webhook.url())
+    ingest(store, [desk], replace(article(1), url="https://b.example/copy-of-1"))
+    assert run_round(store.db, [desk], now=utcnow(), options=OPTIONS).counts["sent"] == 1
+    ingest(store, [desk], article(1), baseline=True)
+    # Nothing more is sent (no correction either); the row still records the delivery.
+    assert run_round(store.db, [desk], now=utcnow(), options=OPTIONS).counts["sent"] == 0
+    assert len(webhook.requests) == 1
+    assert rows_owed(store) == [("desk", "article", "sent")]

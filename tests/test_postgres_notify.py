@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from crawler.cli import cli
 from crawler.dates import utcnow
-from crawler.notify.sender import SenderBusy, send_pending, sender_lock
+from crawler.notify.messages import digest_period
+from crawler.notify.sender import SenderBusy, run_round, send_pending, sender_lock
 from crawler.state import SourceState, save_source_state
 from crawler.store import open_store
 from tests.pg import pg_rows, pg_url  # noqa: F401 (a fixture)
@@ -23,6 +24,8 @@ from tests.test_notify_delivery import (
     Webhook,
     article,
     ingest,
+    repost_then_seed,
+    rows_owed,
     save_run,
     target,
     webhook,  # noqa: F401 (a fixture)
@@ -71,3 +74,21 @@ def test_a_health_problem_is_announced_once_when_it_starts_and_once_when_it_clea
         "followup: source cnbeta: fallback cleared",
     ]
     assert pg_rows(pg_url, "SELECT count(*) FROM notify_health") == [(0,)]
+
+
+def test_messages_owed_for_a_story_that_turns_out_known_are_withdrawn(
+    pg_url: str,  # noqa: F811
+    webhook: Webhook,  # noqa: F811
+) -> None:
+    desk = target(webhook.url())
+    daily = target(webhook.url(), id="daily", mode="digest", every=timedelta(days=1))
+    store = open_store(pg_url)
+    try:
+        repost_then_seed(store, [desk, daily], seed_earlier=True)
+        assert rows_owed(store) == [("daily", "digest", "pending")]
+        _, end = digest_period(utcnow(), daily)
+        result = run_round(store.db, [desk, daily], now=end, options=OPTIONS)
+        assert result.counts["sent"] == 0 and not result.errors and webhook.requests == []
+        assert rows_owed(store) == []
+    finally:
+        store.close()

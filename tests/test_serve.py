@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
+import socket
 import sqlite3
 import sys
 from dataclasses import asdict, replace
@@ -280,6 +282,40 @@ def test_source_health_shows_what_status_shows(tmp_path: Path) -> None:
     assert health["listed"]["runs_24h"] == 1 and health["listed"]["interval_seconds"] is None
 
 
+def test_source_health_counts_the_runs_status_counts(tmp_path: Path) -> None:
+    # serve reads crawl_run_sources as `followup status` does: the same figures over a day and
+    # a half of runs, and neither counts a run another program wrote to crawl_runs alone
+    # (README: record it through crawler.health.record_verdicts).
+    path = status_store(tmp_path / "status.db")
+    store, now, rng = Store.open(path), utcnow(), random.Random(16)
+    for half_hours in range(72):  # none within 15 min of the 24 h boundary
+        started = to_iso(now - timedelta(hours=0.25 + half_hours / 2))
+        sources = rng.sample(["news", "broken", "listed", "crawled"], 2)
+        figures = {
+            s: {e: rng.randrange(5) for e in ("new", "duplicates", "irrelevant")} for s in sources
+        }
+        run_id = store.start_run(sources)
+        store.finish_run(run_id, {"reason": "finished", "sources": figures})
+        store.db.execute("UPDATE crawl_runs SET started_at = ? WHERE id = ?", [started, run_id])
+    stats = json.dumps({"sources": {"news": {"new": 50}, "elsewhere": {"new": 7}}})
+    store.db.execute(
+        "INSERT INTO crawl_runs (started_at, finished_at, sources, stats) VALUES (?, ?, ?, ?)",
+        [to_iso(now - timedelta(hours=1)), to_iso(now), '["news", "elsewhere"]', stats],
+    )
+    store.close()
+
+    shown = CliRunner().invoke(cli, ["status", "--json", "--db", str(path)])
+    health = {r["source"]: r for r in rows(build_datasette(path), "/followup/source_health")}
+
+    statuses = json.loads(shown.stdout)
+    assert {s["source"] for s in statuses} == {"news", "broken", "late"}
+    assert set(health) == {"news", "broken", "late", "listed", "crawled"}  # with crawl-only ones
+    figures = ("runs_24h", "new_24h", "duplicates_24h", "irrelevant_24h", "last_job")
+    for status in statuses:
+        assert {k: health[status["source"]][k] for k in figures} == {k: status[k] for k in figures}
+    assert health["news"]["runs_24h"] > 10
+
+
 def test_topic_feed_is_valid_atom_even_for_a_topic_without_articles(store_path: Path) -> None:
     datasette = build_datasette(store_path)
     feed = feedparser.parse(get(datasette, "/followup/topic_feed.atom?topic=interop").content)
@@ -335,6 +371,26 @@ def test_serve_refuses_what_it_cannot_show(tmp_path: Path) -> None:
     assert stale.exit_code == 2
     assert "missing m001_initial" in stale.output and "followup status --db" in stale.output
     assert "Traceback" not in missing.output + stale.output
+
+
+def readme_serve_examples() -> dict[str, str]:
+    """The README's `followup serve` examples: command (after `followup `) -> its line."""
+    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Browsing: `followup serve`") :]
+    found = re.findall(r"^    \$ followup (serve[^\n]*)\n    (.+)$", section, re.MULTILINE)
+    return dict(found)
+
+
+def test_serve_on_a_taken_port_says_so_in_one_line(tmp_path: Path) -> None:
+    Store.open(tmp_path / "followup.db").close()
+    (line,) = [v for v in readme_serve_examples().values() if v.startswith("Error:")]
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        db = str(tmp_path / "followup.db")
+        result = CliRunner().invoke(cli, ["serve", "--db", db, "--port", port])
+    assert result.exit_code == 2
+    # The README's example, on the default port 8001 (taken here by another program).
+    assert result.output == line.replace("8001", port) + "\n"
 
 
 def test_serve_without_the_web_extra_names_the_fix(

@@ -36,10 +36,10 @@ from tests.helpers import (
     FAST_SETTINGS,
     HEALTHY_SOURCES,
     WEB,
-    free_port,
     setting_args,
     write_seeds,
 )
+from tests.test_serve import readme_serve_examples
 
 READY_CEILING = 120.0  # seconds the server may take to answer its first request
 CRAWL_CEILING = 300.0
@@ -49,6 +49,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Three characters of Chinese that occur in some articles of tests/web and not in others.
 SEARCH_TERM = "微信支"
 README = Path(__file__).parents[1] / "README.md"
+ANNOUNCED = re.compile(r"read-only at (http://127\.0\.0\.1:\d+)/ ")
 README_REQUEST = re.compile(
     r"^    \$ curl -s 'http://127\.0\.0\.1:8001(?P<path>[^']+)'\n    (?P<output>.+)$", re.MULTILINE
 )
@@ -92,9 +93,20 @@ class Server:
             return exc.code
         return 200
 
-    def answers(self) -> bool:
+    def announced(self) -> bool:
+        """True once the server has printed the address it listens on (base is then set)."""
+        self.exited()
+        found = ANNOUNCED.search(self.log.read_text(encoding="utf-8"))
+        if found:
+            self.base = found[1]
+        return found is not None
+
+    def exited(self) -> None:
         if self.process.poll() is not None:
             pytest.fail(f"followup serve exited {self.process.returncode}: {self.log.read_text()}")
+
+    def answers(self) -> bool:
+        self.exited()
         try:
             self.get("/-/versions.json")
         except (urllib.error.URLError, ConnectionError):
@@ -103,14 +115,15 @@ class Server:
 
 
 def start_server(db: Path, log: Path) -> Server:
-    port = free_port()
+    """`followup serve --port 0`: the system picks a free port as the server binds it (no other
+    process can take it first); the server's first line names it."""
     with log.open("wb") as stderr:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
-            [str(FOLLOWUP), "serve", "--db", str(db), "--port", str(port)],
+            [str(FOLLOWUP), "serve", "--db", str(db), "--port", "0"],
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )
-    return Server(process, f"http://127.0.0.1:{port}", log, db)
+    return Server(process, "", log, db)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -154,6 +167,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     Store.open(db).close()  # what a daemon's first start leaves: migrated, empty
     server = start_server(db, root / "serve.log")
     try:
+        wait_for(server.announced, ceiling=READY_CEILING, what="followup serve to listen")
         wait_for(server.answers, ceiling=READY_CEILING, what="followup serve to answer")
         server.articles_before_crawl = len(server.rows("/followup/articles", _col="id"))
         crawl_while_serving(server, root)
@@ -168,7 +182,13 @@ def stored(server: Server, sql: str) -> list[dict[str, Any]]:
 
 
 def test_serve_announces_itself_and_sees_what_a_crawl_writes(served: Server) -> None:
-    assert served.log.read_text().startswith(f"Serving {served.db} read-only at {served.base}/")
+    # --port 0: the line names the port the system picked, and the server answers there.
+    first = served.log.read_text().splitlines()[0]
+    assert first.startswith(f"Serving {served.db} read-only at {served.base}/")
+    port = served.base.rsplit(":", 1)[1]
+    assert int(port) > 0
+    example = readme_serve_examples()["serve --db followup.db --port 0"]
+    assert re.sub(r":\d+/", f":{port}/", example).replace("followup.db", str(served.db)) == first
     assert served.articles_before_crawl == 0
     assert served.statuses_during_crawl and set(served.statuses_during_crawl) == {200}
     ids = [r["id"] for r in served.rows("/followup/articles", _col="id", _size="max")]

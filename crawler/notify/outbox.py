@@ -117,6 +117,24 @@ def save_article_rows(
         save_rows(db, plan_article_rows(article_id, topics, targets, now=now))
 
 
+def withdraw_article_rows(db: Database, article_id: int) -> None:
+    """Drop the messages still owed about a stored story that turned out to be a topic's known
+    coverage (the store marks it baseline then): known coverage is never announced as new.
+    Rows already sent or given up stay, the record of what happened."""
+    # status first: the notifications_due index narrows the search to the pending rows.
+    db.execute(
+        "DELETE FROM notifications WHERE status = 'pending' AND article_id = ?", [article_id]
+    )
+
+
+def withdraw_rows(db: Database, rows: Sequence[OutboxRow]) -> None:
+    """Drop pending rows left with nothing to say (a digest whose every article turned out to
+    be known coverage: no empty digests)."""
+    db.conn.executemany(
+        "DELETE FROM notifications WHERE id = ? AND status = 'pending'", [(row.id,) for row in rows]
+    )
+
+
 # Reads ----------------------------------------------------------------------------------------
 
 

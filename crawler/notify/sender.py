@@ -40,6 +40,7 @@ from crawler.notify.outbox import (
     mark_sent,
     save_health_changes,
     save_target_result,
+    withdraw_rows,
 )
 from crawler.notify.targets import Target
 from crawler.postgres import mask_url
@@ -154,6 +155,10 @@ def _deliver(
 ) -> None:
     """Send a target's due rows in order; at its first failure the rest wait for the next round."""
     for batch, message in plan_messages(db, target, rows):
+        if message is None:
+            with db.atomic():
+                withdraw_rows(db, batch)
+            continue
         try:
             send_message(target, message)
         except DeliveryError as exc:
@@ -174,12 +179,13 @@ def _deliver(
 
 def plan_messages(
     db: Database, target: Target, rows: list[OutboxRow]
-) -> list[tuple[list[OutboxRow], Message]]:
+) -> list[tuple[list[OutboxRow], Message | None]]:
     """The messages that deliver a target's rows: one per article, or one summary of a burst
-    of more than `burst`; one per digest period; one per health change."""
+    of more than `burst`; one per digest period (None: nothing left to say); one per health
+    change."""
     articles = [row for row in rows if row.kind == "article"]
     coverage = _coverage(db, target, [row.article_id for row in articles if row.article_id])
-    planned: list[tuple[list[OutboxRow], Message]] = []
+    planned: list[tuple[list[OutboxRow], Message | None]] = []
     if len(articles) > target.burst:
         items = [coverage[row.article_id] for row in articles if row.article_id in coverage]
         planned.append((articles, burst_message(items, row_ids=[row.id for row in articles])))
@@ -213,8 +219,9 @@ def _narrow(item: Coverage, target: Target) -> Coverage:
 
 def _digest(
     db: Database, target: Target, row: OutboxRow, period: tuple[datetime, datetime]
-) -> Message:
-    """The digest of the new articles stored in a period under the target's topics."""
+) -> Message | None:
+    """The digest of the new articles stored in a period under the target's topics; None when
+    none is left (each turned out to be known coverage after the row was written)."""
     start, end = period
     sql = "SELECT id FROM articles WHERE baseline = 0 AND fetched_at >= ? AND fetched_at < ?"
     params: list[Any] = [to_iso(start), to_iso(end)]
@@ -224,4 +231,4 @@ def _digest(
         params += target.topics
     ids = [r["id"] for r in db.query(sql, params)]
     items = list(_coverage(db, target, ids).values())
-    return digest_message(items, start=start, end=end, row_id=row.id)
+    return digest_message(items, start=start, end=end, row_id=row.id) if items else None

@@ -9,6 +9,7 @@ corrupt reads while the daemon writes.
 from __future__ import annotations
 
 import asyncio
+import socket
 import sqlite3
 from importlib.resources import files
 from pathlib import Path
@@ -36,6 +37,8 @@ SETTINGS: dict[str, Any] = {
     "truncate_cells_html": 300,
     "default_page_size": 50,
 }
+# uvicorn's default backlog.
+SOCKET_BACKLOG = 2048
 
 
 class ServeError(RuntimeError):
@@ -104,7 +107,34 @@ def build_datasette(path: Path) -> Datasette:
     return datasette
 
 
-def run_datasette(datasette: Datasette, *, host: str, port: int) -> None:
-    """Serve until interrupted (uvicorn, one worker), as `datasette serve` does."""
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port (port 0: a free port the system picks), or ServeError.
+
+    Bound here rather than by uvicorn, so that the port it got is known before serving starts
+    and a port already taken is one clear line."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        sock.bind((host, port))
+        sock.listen(SOCKET_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        raise ServeError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port "
+            "(--port 0 takes any free one) or --host"
+        ) from None
+    return sock
+
+
+def served_url(sock: socket.socket) -> str:
+    """The http:// address a listening socket serves."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def run_datasette(datasette: Datasette, sock: socket.socket) -> None:
+    """Serve on the listening socket until interrupted (uvicorn, one worker), as `datasette
+    serve` does."""
     asyncio.run(datasette.invoke_startup())
-    uvicorn.run(datasette.app(), host=host, port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(datasette.app(), log_level="warning", lifespan="on")
+    uvicorn.Server(config).run(sockets=[sock])
