@@ -11,7 +11,7 @@ from w3lib.encoding import html_to_unicode
 from crawler.dates import parse_datetime
 from crawler.model import Article, Document, Entry
 from crawler.sites import Site
-from crawler.text import clean_lines, has_words, strip_boilerplate, word_count
+from crawler.text import clean_lines, content_lines, has_words, word_count
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def extract_generic(document: Document) -> Article | None:
     lines = clean_lines(result.text)
     if lines and lines[0] == title:  # trafilatura keeps the <h1> as the first line
         lines = lines[1:]
-    text = strip_boilerplate("\n".join(lines))
+    text = "\n".join(content_lines(lines))
     return Article(
         url=document.url,
         title=title,

@@ -18,7 +18,7 @@ from crawler.listing import dedupe_entries
 from crawler.model import Article, Document, Entry
 from crawler.sites.base import Site, opening_tag, parse_region, register
 from crawler.sites.parsing import css
-from crawler.text import clean_lines, html_to_text, strip_boilerplate
+from crawler.text import content_lines, html_lines
 from crawler.urls import URLError, canonicalize_url
 
 DESKTOP_HOSTS = frozenset({"www.cnbeta.com.tw", "cnbeta.com.tw", "www.cnbeta.com", "cnbeta.com"})
@@ -208,9 +208,8 @@ def body_text(parts: list[lxml.html.HtmlElement | None]) -> str:
             for junk in css(part, selector):
                 junk.drop_tree()
         part.tail = None  # whitespace or the next block's furniture, never this body's text
-        lines += clean_lines(html_to_text(part))
-    text = strip_boilerplate("\n".join(lines))
-    return "\n".join(line for line in text.splitlines() if not _is_caption(line))
+        lines += html_lines(part)
+    return "\n".join(line for line in content_lines(lines) if not _is_caption(line))
 
 
 def head_title(root: lxml.html.HtmlElement, *, topic: str = "") -> str:
