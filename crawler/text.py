@@ -151,7 +151,7 @@ def content_lines(lines: Iterable[str]) -> list[str]:
         related = 0
         if is_boilerplate(line):
             continue
-        if _READ_MORE_CUE_RE.search(line):
+        if "全文" in line and _READ_MORE_CUE_RE.search(line):  # the cheap test first
             line = READ_MORE_TAIL_RE.sub("", line)
         if line:
             kept.append(line)

@@ -42,6 +42,7 @@ JUNK_SELECTORS = (
     ".share-box",
     "#cb_share",
 )
+_JUNK = ", ".join(JUNK_SELECTORS)  # one pass over the body finds them all
 # Image captions marked with a triangle (syndicated pieces: "▲截图自某App") say nothing without
 # the picture; a long line that happens to start with one is kept.
 _CAPTION_RE = re.compile(r"^[▲△]")
@@ -204,9 +205,8 @@ def body_text(parts: list[lxml.html.HtmlElement | None]) -> str:
     for part in parts:
         if part is None:
             continue
-        for selector in JUNK_SELECTORS:
-            for junk in css(part, selector):
-                junk.drop_tree()
+        for junk in css(part, _JUNK):
+            junk.drop_tree()
         part.tail = None  # whitespace or the next block's furniture, never this body's text
         lines += html_lines(part)
     return "\n".join(line for line in content_lines(lines) if not _is_caption(line))
