@@ -30,7 +30,9 @@ CRAWL_SETTINGS = {
     "CONCURRENT_REQUESTS_PER_DOMAIN": "16",
     "LOG_LEVEL": "WARNING",
 }
-TARGET_RATIO = 1.5
+# Issue 16: a crawl's CPU per article (its start-up included: every crawl pays it) at most this
+# many times bare Scrapy's over the same URLs.
+TARGET_RATIO = 1.8
 SCRAPY_DEFAULT_ITEMS = {"CONCURRENT_ITEMS": "100"}
 EMPTY_FEED_URL = "https://empty.example.com/feed"
 EMPTY_FEED = (
@@ -246,8 +248,7 @@ def _net_row(net: float, net_bare: float) -> Row:
         label,
         seconds(net),
         f"bare Scrapy {seconds(net_bare)}",
-        f"{ratio(net / net_bare)} (target ≤ {TARGET_RATIO}×)",
-        net / net_bare <= TARGET_RATIO,
+        f"{ratio(net / net_bare)} (for reference)",
     )
 
 

@@ -6,12 +6,17 @@ import logging
 import re
 from dataclasses import dataclass
 
-from w3lib.encoding import html_to_unicode
+from w3lib.encoding import (
+    html_body_declared_encoding,
+    html_to_unicode,
+    http_content_type_encoding,
+    read_bom,
+)
 
 from crawler.dates import parse_datetime
 from crawler.model import Article, Document, Entry
 from crawler.sites import Site
-from crawler.text import clean_lines, has_words, strip_boilerplate, word_count
+from crawler.text import clean_lines, content_lines, has_words, word_count
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +43,23 @@ class Blocked:
 def decode_body(body: bytes, content_type: str = "") -> str:
     """Decode by BOM, HTTP header, <meta charset>, then detection: UTF-8, else GB18030."""
     _, text = html_to_unicode(content_type or None, body, auto_detect_fun=_detect_encoding)
+    return repair_mislabelled(text, body)
+
+
+def declared_encoding(body: bytes, content_type: str = "") -> str | None:
+    """The encoding a page declares, in html_to_unicode's order (BOM, HTTP header, <meta>);
+    None when it declares none and detection decides."""
+    return (
+        read_bom(body)[0]
+        or http_content_type_encoding(content_type or None)
+        or html_body_declared_encoding(body)
+    )
+
+
+def repair_mislabelled(text: str, body: bytes) -> str:
+    """text, or the body as GB18030 when text is full of U+FFFD and that decodes it cleanly:
+    a declared charset that lies (old Chinese sites label GBK pages UTF-8)."""
     if "\ufffd" in text and text.count("\ufffd") > 8:
-        # A declared charset that lies (old Chinese sites label GBK pages UTF-8).
         try:
             return body.decode("gb18030")
         except UnicodeDecodeError:
@@ -126,7 +146,7 @@ def extract_generic(document: Document) -> Article | None:
     lines = clean_lines(result.text)
     if lines and lines[0] == title:  # trafilatura keeps the <h1> as the first line
         lines = lines[1:]
-    text = strip_boilerplate("\n".join(lines))
+    text = "\n".join(content_lines(lines))
     return Article(
         url=document.url,
         title=title,

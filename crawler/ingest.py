@@ -43,7 +43,7 @@ class Features:
     text costs more than the rest of its processing)."""
 
     haystack: str  # title and text, normalised: what topic queries match
-    compact: str  # the text's word characters, normalised: what the fingerprint hashes
+    body: str  # the text, normalised, without a `原标题：…` line: what fingerprints read
     original_title_key: str = ""  # title_key of the title a `原标题：…` line names
 
     @classmethod
@@ -52,9 +52,15 @@ class Features:
         original_title, body = split_original_title(text)
         return cls(
             f"{normalize(article.title)}\n{text}",
-            compact(body, normalized=True),
+            body,
             title_key(original_title) if original_title else "",
         )
+
+    @property
+    def compact(self) -> str:
+        """The body's word characters, what the fingerprint hashes (only related articles
+        get one, so it is not derived for the rest)."""
+        return compact(self.body, normalized=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +104,10 @@ def match_topics(features: Features, topics: Sequence[Topic]) -> dict[str, list[
 def signature_of(features: Features) -> tuple[int | None, Sketch | None]:
     """The article's fingerprint and sketch, or Nones for a text too short for them to mean
     anything."""
-    if len(features.compact) < MIN_FINGERPRINT_CHARS:
+    chars = features.compact
+    if len(chars) < MIN_FINGERPRINT_CHARS:
         return None, None
-    return fingerprint_with_sketch(features.compact)
+    return fingerprint_with_sketch(chars)
 
 
 def ingest_article(

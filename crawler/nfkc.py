@@ -5,16 +5,19 @@ combines with nothing before it — canonical combining class 0, and not the sec
 any canonical composition — nothing reorders or composes across it. A text made only of such
 characters, whose own NFKC forms are such characters too (nearly every Chinese news text), is
 therefore normalised character by character: only the few that change (full-width punctuation
-and digits, ligatures, circled numbers) are replaced, by one regular-expression pass, instead of
-unicodedata rebuilding every character (the largest single cost of matching an article).
-Any other text goes to unicodedata.normalize whole.
+and digits, ligatures, circled numbers) are replaced, each distinct one by one `str.replace`,
+instead of unicodedata rebuilding every character (the largest single cost of matching an
+article). Any other text goes to unicodedata.normalize whole.
+
+Most characters of such a text are plain ones (printable ASCII, the common CJK ideographs and
+punctuation) that NFKC leaves alone in every Unicode version: one regular-expression pass finds
+the others, and only those are looked at, so the text is never turned into a set.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 
 # The characters of combining class 0 that are the second of a canonical composition pair in
 # Unicode 14.0.0 (Indic vowel signs, Hangul medial vowels and final consonants): a character
@@ -32,6 +35,15 @@ COMPOSING_SECONDS = frozenset(
         ),
     )
 )
+# Characters inert and unchanged by NFKC in every Unicode version (tests/test_nfkc.py checks
+# each): tab and line breaks, printable ASCII, CJK ideographs (Extension A and the unified block)
+# and the CJK punctuation and quotes Chinese text is made of.
+PLAIN = (
+    "\t\n\r\x20-\x7e"
+    "\u2014\u2018\u2019\u201c\u201d\u3001\u3002\u3008-\u3011"  # — ‘’ “” 、。〈〉《》「」『』【】
+    "\u3400-\u4dbf\u4e00-\u9fff"
+)
+_OTHERS_RE = re.compile(f"[^{PLAIN}]")
 # Every character seen; those that are not normalised on their own; those that are and change
 # (with their NFKC).
 _SEEN: set[str] = set()
@@ -43,14 +55,14 @@ def nfkc(text: str) -> str:
     """unicodedata.normalize("NFKC", text), character by character where that is the same."""
     if unicodedata.unidata_version != SECONDS_UNICODE:  # the set above would not be known true
         return unicodedata.normalize("NFKC", text)
-    chars = set(text)
+    chars = set(_OTHERS_RE.findall(text))
     for char in chars - _SEEN:
         _classify(char)
     if not chars.isdisjoint(_ENTANGLED):
         return unicodedata.normalize("NFKC", text)
-    if chars.isdisjoint(_CHANGING):
-        return text
-    return _changing_pattern().sub(_replacement, text)
+    for char in chars.intersection(_CHANGING):
+        text = text.replace(char, _CHANGING[char])
+    return text
 
 
 def _classify(char: str) -> None:
@@ -65,18 +77,3 @@ def _classify(char: str) -> None:
 def _inert(char: str) -> bool:
     """True when char neither reorders nor composes with the character before it."""
     return unicodedata.combining(char) == 0 and char not in COMPOSING_SECONDS
-
-
-def _changing_pattern() -> re.Pattern[str]:
-    """Every changing character seen so far (compiled again only when one is new)."""
-    return _pattern(len(_CHANGING))
-
-
-@lru_cache(maxsize=1)
-def _pattern(count: int) -> re.Pattern[str]:
-    # _CHANGING only grows: its size names its content.
-    return re.compile("[" + "".join(map(re.escape, sorted(_CHANGING))) + "]")
-
-
-def _replacement(match: re.Match[str]) -> str:
-    return _CHANGING[match[0]]

@@ -275,18 +275,21 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction, taken at once (BEGIN IMMEDIATE) so check-then-write is safe
-        against another process doing the same."""
-        self.flush()
+        against another process doing the same. The outcomes save_seen_later holds are written
+        in it too (a commit of their own would cost as much as the article's)."""
         # A batch of queued articles is indexed before the next write, not after the commit of
         # the one that filled it: an error of the index (a full disk) is then that write's, and
         # never reported for an article already stored.
         if self._queued >= SEARCH_BATCH:
             self.index_search()
         self.db.execute("BEGIN IMMEDIATE")
+        held, self._pending_seen = self._pending_seen, []
         try:
+            self._write_seen(held)
             yield
         except BaseException:
             self.db.rollback()
+            self._pending_seen[:0] = held  # not lost with the write that failed
             raise
         else:
             self.db.commit()
@@ -345,7 +348,11 @@ class Store:
         if self._pending_seen:
             rows, self._pending_seen = self._pending_seen, []
             with self.db.atomic():
-                self.db.conn.executemany(SAVE_SEEN, rows)
+                self._write_seen(rows)
+
+    def _write_seen(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.db.conn.executemany(SAVE_SEEN, rows)
 
     def save_article(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-import unicodedata
+from collections.abc import Iterable
 
 import lxml.html
 
@@ -97,7 +97,8 @@ ORIGINAL_TITLE_LINES = 3
 # Characters no text of an article has, which break XML (Atom), terminals or JSON consumers:
 # C0 and C1 controls but tab and line breaks, DEL, lone surrogates, the non-characters U+FFFE/F.
 _CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_SPACE_RE = re.compile(r"[ \t\u00a0\u3000\r\f\v]+")
+# Runs of blanks inside a line (\r, \f and \v end lines, as str.splitlines reads them).
+_SPACE_RE = re.compile(r"[ \t\u00a0\u3000]+")
 _WORD_RE = re.compile(r"\w+")
 
 
@@ -119,23 +120,27 @@ def one_line(text: str) -> str:
 
 def clean_lines(text: str) -> list[str]:
     """Split text into stripped, non-empty lines with runs of blanks collapsed."""
-    lines = (_SPACE_RE.sub(" ", line).strip() for line in text.splitlines())
-    return [line for line in lines if line]
+    return [clean for line in _SPACE_RE.sub(" ", text).splitlines() if (clean := line.strip())]
 
 
 def is_boilerplate(line: str) -> bool:
     """True for a short credit or syndication line (本文来自…, 36氪经授权发布, 作者｜…)."""
     if len(line) > BOILERPLATE_MAX_LINE:
         return False
-    return BOILERPLATE_RE.match(unicodedata.normalize("NFKC", line).lstrip()) is not None
+    return BOILERPLATE_RE.match(nfkc(line).lstrip()) is not None
 
 
 def strip_boilerplate(text: str) -> str:
     """Drop credit and syndication lines, "related reading" blocks and "read the full text"
     tails, keeping every line of content."""
-    lines = []
+    return "\n".join(content_lines(clean_lines(text)))
+
+
+def content_lines(lines: Iterable[str]) -> list[str]:
+    """strip_boilerplate of lines already through clean_lines (html_lines gives such)."""
+    kept = []
     related = 0  # headlines still to drop after a "相关阅读" heading
-    for line in clean_lines(text):
+    for line in lines:
         if RELATED_HEADING_RE.match(line):
             related = RELATED_ITEMS_MAX
             continue
@@ -146,11 +151,11 @@ def strip_boilerplate(text: str) -> str:
         related = 0
         if is_boilerplate(line):
             continue
-        if _READ_MORE_CUE_RE.search(line):
+        if "全文" in line and _READ_MORE_CUE_RE.search(line):  # the cheap test first
             line = READ_MORE_TAIL_RE.sub("", line)
         if line:
-            lines.append(line)
-    return "\n".join(lines)
+            kept.append(line)
+    return kept
 
 
 def split_original_title(text: str) -> tuple[str, str]:
@@ -163,7 +168,7 @@ def split_original_title(text: str) -> tuple[str, str]:
     for index, line in enumerate(lines[:ORIGINAL_TITLE_LINES]):
         if "标题" not in line[:8] or len(line) > BOILERPLATE_MAX_LINE:
             continue  # the cheap test first: every article passes here
-        match = ORIGINAL_TITLE_RE.match(unicodedata.normalize("NFKC", line).strip())
+        match = ORIGINAL_TITLE_RE.match(nfkc(line).strip())
         if match:
             title = match["title"]
             if title.startswith("《") and title.endswith("》"):  # 《…》 around the whole title
@@ -193,15 +198,20 @@ def has_words(text: str, minimum: int) -> bool:
 
 def html_to_text(html: str | lxml.html.HtmlElement) -> str:
     """Flatten an HTML fragment to text, one line per block element."""
+    return "\n".join(html_lines(html))
+
+
+def html_lines(html: str | lxml.html.HtmlElement) -> list[str]:
+    """The lines of html_to_text: clean_lines of the fragment's text, blocks ending lines."""
     if isinstance(html, str):
         if not html.strip():
-            return ""
+            return []
         root = lxml.html.fragment_fromstring(html, create_parent="div")
     else:
         root = html
     parts: list[str] = []
     _flatten(root, parts)
-    return "\n".join(clean_lines("".join(parts)))
+    return clean_lines("".join(parts))
 
 
 def _flatten(element: lxml.html.HtmlElement, parts: list[str]) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from scrapy.http import HtmlResponse
 
 from crawler.extract import Blocked, blocked_reason, decode_body, extract_article, extract_page
 from crawler.model import Document, Entry
 from crawler.sites import get_site
+from crawler.spiders.responses import read_document
 from crawler.text import html_to_text, is_boilerplate, strip_boilerplate
 
 PARAGRAPHS = [
@@ -42,6 +44,33 @@ def test_decoding_header_then_meta_then_detection() -> None:
     assert "淘宝接入微信支付" in decode_body(utf8, "text/html")
     lying = text.replace('<meta charset="gbk">', "").encode("gbk")
     assert "淘宝接入微信支付" in decode_body(lying, "text/html; charset=utf-8")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (page("gbk").encode("gbk"), "text/html"),  # <meta>
+        (page("gbk").encode("gbk"), "text/html; charset=gbk"),  # header
+        (b"\xef\xbb\xbf" + page("gbk").encode("utf-8"), "text/html"),  # BOM over <meta>
+        (page("utf-8").encode("gbk"), "text/html"),  # <meta> lies: GBK labelled UTF-8
+        (page("gbk").replace('<meta charset="gbk">', "").encode("gb18030"), "text/html"),
+        (page("gbk").replace('<meta charset="gbk">', "").encode("utf-8"), "text/plain"),
+        (page().encode("utf-8"), ""),
+        # Undeclared, and too short for Scrapy's charset detection (it reads Shift JIS).
+        ("<p>微信支付：淘宝</p>".encode("gb18030"), "text/html"),
+    ],
+)
+def test_a_scrapy_response_reads_as_decode_body_decodes_its_bytes(
+    body: bytes, content_type: str
+) -> None:
+    """The spiders reuse Scrapy's decoding of a page that declares its encoding: the text must
+    be decode_body's in every case, detection and a lying label included."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = HtmlResponse("https://a.example/p/1", body=body, headers=headers)
+    document = read_document(response)
+    assert document.text == decode_body(body, content_type)
+    assert "微信支付" in document.text
+    assert document.content_type == content_type
 
 
 def test_generic_extraction_drops_navigation_and_credit_lines() -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import random
+import re
 import unicodedata
 
 from bench.textgen import TextGenerator
-from crawler.nfkc import COMPOSING_SECONDS, SECONDS_UNICODE, nfkc
+from crawler.nfkc import COMPOSING_SECONDS, PLAIN, SECONDS_UNICODE, nfkc
 
 # Characters that compose, reorder, decompose or change under NFKC, beside plain ones.
 TRICKY = (
@@ -27,6 +28,16 @@ def test_the_composing_seconds_are_those_of_this_python_unicode() -> None:
                 seconds.add(second)
     hangul = {chr(p) for p in (*range(0x1161, 0x1176), *range(0x11A8, 0x11C3))}
     assert seconds | hangul == COMPOSING_SECONDS
+
+
+def test_the_plain_characters_are_inert_and_unchanged_by_nfkc() -> None:
+    plain = re.compile(f"[{PLAIN}]")
+    chars = [chr(point) for point in range(0x110000) if plain.fullmatch(chr(point))]
+    assert len(chars) > 27_000  # ASCII, both CJK blocks, the punctuation
+    for char in chars:
+        assert unicodedata.normalize("NFKC", char) == char, ascii(char)
+        assert unicodedata.combining(char) == 0, ascii(char)
+        assert char not in COMPOSING_SECONDS, ascii(char)
 
 
 def test_nfkc_is_unicodedatas_on_random_and_generated_texts() -> None:

@@ -176,3 +176,21 @@ def test_a_failed_write_leaves_neither_article_nor_seen_row(
         save(store, 1, HIGH)
     assert store.db["articles"].count == 0 and store.db["fingerprints"].count == 0
     assert store.db["seen"].count == 0
+
+
+def test_outcomes_held_back_are_written_in_the_next_transaction_and_survive_its_rollback(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(tmp_path / "followup.db")
+    reader = Database(tmp_path / "followup.db")
+    unrelated = "https://news.example.com/a/unrelated.html"
+    store.save_seen_later(unrelated, "news", "irrelevant")
+    assert reader.execute("SELECT count(*) FROM seen").fetchone()[0] == 0
+    with pytest.raises(RuntimeError), store.transaction():
+        store.save_seen("https://news.example.com/a/1.html", "news", "stored")
+        raise RuntimeError("the article's write failed")
+    assert reader.execute("SELECT count(*) FROM seen").fetchone()[0] == 0
+    save(store, 2, None)  # commits the held outcome with the article, in one transaction
+    assert (unrelated,) in reader.execute("SELECT url FROM seen").fetchall()
+    assert reader.execute("SELECT count(*) FROM articles").fetchone()[0] == 1
+    store.close()

@@ -15,7 +15,7 @@ from crawler.dates import parse_datetime
 from crawler.feeds import FeedItem
 from crawler.listing import parse_generic_list
 from crawler.model import Article, Document, Entry
-from crawler.text import html_to_text, strip_boilerplate
+from crawler.text import content_lines, html_lines
 from crawler.urls import canonicalize_url
 
 # Comments, scripts and styles may hold markup-like text: skipped whole when counting tags.
@@ -165,7 +165,7 @@ class Site:
 
     def feed_article(self, entry: Entry) -> Article | None:
         """The article straight from a full-text feed, or None when the page must be fetched."""
-        text = strip_boilerplate(html_to_text(entry.html)) if entry.html else ""
+        text = "\n".join(content_lines(html_lines(entry.html))) if entry.html else ""
         if len(text) < self.min_feed_chars:
             return None
         return Article(entry.url, entry.title, text, entry.author, entry.published)

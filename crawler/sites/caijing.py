@@ -26,7 +26,7 @@ from crawler.sites.base import (
     register,
 )
 from crawler.sites.parsing import has_class
-from crawler.text import clean_lines, html_to_text, strip_boilerplate
+from crawler.text import content_lines, html_lines
 
 # Every channel has a host of its own (tech., finance., economy., industry., …); the path
 # carries the day the article was created: /20231018/4965423.shtml.
@@ -150,14 +150,14 @@ def _article_in(document: Document, page: Selector) -> Article | None:
     body = _body_element(page)
     if body is None:
         return None
-    author, lines = split_byline(clean_lines(html_to_text(body)))
+    author, lines = split_byline(html_lines(body))
     title = _page_title(page)
     if not title and (head := parse_head(document.text)) is not None:
         title = _head_title(Selector(root=head))
     return Article(
         url=document.url,
         title=title,
-        text=strip_boilerplate("\n".join(lines)),
+        text="\n".join(content_lines(lines)),
         author=author,
         published=_page_time(page),
     )

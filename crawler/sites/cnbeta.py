@@ -18,7 +18,7 @@ from crawler.listing import dedupe_entries
 from crawler.model import Article, Document, Entry
 from crawler.sites.base import Site, opening_tag, parse_region, register
 from crawler.sites.parsing import css
-from crawler.text import clean_lines, html_to_text, strip_boilerplate
+from crawler.text import content_lines, html_lines
 from crawler.urls import URLError, canonicalize_url
 
 DESKTOP_HOSTS = frozenset({"www.cnbeta.com.tw", "cnbeta.com.tw", "www.cnbeta.com", "cnbeta.com"})
@@ -42,6 +42,7 @@ JUNK_SELECTORS = (
     ".share-box",
     "#cb_share",
 )
+_JUNK = ", ".join(JUNK_SELECTORS)  # one pass over the body finds them all
 # Image captions marked with a triangle (syndicated pieces: "▲截图自某App") say nothing without
 # the picture; a long line that happens to start with one is kept.
 _CAPTION_RE = re.compile(r"^[▲△]")
@@ -204,13 +205,11 @@ def body_text(parts: list[lxml.html.HtmlElement | None]) -> str:
     for part in parts:
         if part is None:
             continue
-        for selector in JUNK_SELECTORS:
-            for junk in css(part, selector):
-                junk.drop_tree()
+        for junk in css(part, _JUNK):
+            junk.drop_tree()
         part.tail = None  # whitespace or the next block's furniture, never this body's text
-        lines += clean_lines(html_to_text(part))
-    text = strip_boilerplate("\n".join(lines))
-    return "\n".join(line for line in text.splitlines() if not _is_caption(line))
+        lines += html_lines(part)
+    return "\n".join(line for line in content_lines(lines) if not _is_caption(line))
 
 
 def head_title(root: lxml.html.HtmlElement, *, topic: str = "") -> str:

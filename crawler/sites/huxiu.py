@@ -22,7 +22,7 @@ from crawler.sites.parsing import (
     joined_text,
     squash,
 )
-from crawler.text import compact, html_to_text, is_boilerplate, strip_boilerplate
+from crawler.text import compact, content_lines, html_lines, is_boilerplate
 
 logger = logging.getLogger(__name__)
 
@@ -120,9 +120,7 @@ def clean_body(root: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
 def body_text(root: lxml.html.HtmlElement) -> str:
     """One paragraph per line, without credit lines or a lead that repeats the opening."""
     credits = set(credit_lines(root))
-    lines = [
-        line for line in strip_boilerplate(html_to_text(root)).splitlines() if line not in credits
-    ]
+    lines = [line for line in content_lines(html_lines(root)) if line not in credits]
     return "\n".join(drop_repeated_lead(lines))
 
 
@@ -133,14 +131,14 @@ def credit_lines(root: lxml.html.HtmlElement) -> Iterator[str]:
     上一次（9月17日）…, stays: it dates or qualifies the paragraph it sits in.
     """
     for span in root.xpath(REMARK_XPATH):
-        for line in html_to_text(span).splitlines():
+        for line in html_lines(span):
             if CREDIT_RE.match(line) or is_boilerplate(line):
                 yield line
 
 
 def credit_author(root: lxml.html.HtmlElement) -> str:
     """The writer a credit names (作者｜X, or '…，作者：X' in a syndication line), else ''."""
-    for line in html_to_text(root).splitlines()[:12]:  # credits open the article
+    for line in html_lines(root)[:12]:  # credits open the article
         if not (CREDIT_RE.match(line) or is_boilerplate(line)):
             continue
         match = CREDIT_AUTHOR_RE.search(line)

@@ -13,7 +13,6 @@ import binascii
 import json
 import logging
 import re
-import unicodedata
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
@@ -27,9 +26,10 @@ from parsel import Selector, SelectorList
 from crawler.dates import from_timestamp, parse_datetime
 from crawler.feeds import FeedItem
 from crawler.model import Article, Document, Entry
+from crawler.nfkc import nfkc
 from crawler.sites.base import Site, opening_tag, parse_region, register
 from crawler.sites.parsing import has_class, joined_text, stripped
-from crawler.text import BOILERPLATE_MAX_LINE, html_to_text, is_boilerplate
+from crawler.text import BOILERPLATE_MAX_LINE, html_lines, is_boilerplate
 from crawler.urls import canonicalize_url
 
 logger = logging.getLogger(__name__)
@@ -252,7 +252,7 @@ def body_text(body: str | lxml.html.HtmlElement) -> str:
         body = lxml.html.fragment_fromstring(body, create_parent="div")
     for caption in body.xpath(CAPTION_XPATH):
         caption.drop_tree()
-    return "\n".join(line for line in html_to_text(body).splitlines() if not is_credit_line(line))
+    return "\n".join(line for line in html_lines(body) if not is_credit_line(line))
 
 
 def is_credit_line(line: str) -> bool:
@@ -261,12 +261,12 @@ def is_credit_line(line: str) -> bool:
         return True
     if len(line) > BOILERPLATE_MAX_LINE:
         return False
-    return CREDIT_RE.search(unicodedata.normalize("NFKC", line).strip()) is not None
+    return CREDIT_RE.search(nfkc(line).strip()) is not None
 
 
 def credited_author(html: str) -> str:
     """The author a credit line names: a syndication credit or a byline ('文｜韩知远')."""
-    for line in html_to_text(html).splitlines() if html.strip() else ():
+    for line in html_lines(html):
         if not is_credit_line(line):
             continue
         match = BYLINE_RE.match(line) or CREDITED_AUTHOR_RE.search(line)

@@ -26,7 +26,7 @@ from crawler.sites.base import (
     register,
 )
 from crawler.sites.parsing import has_class, joined_text, stripped
-from crawler.text import html_to_text, strip_boilerplate
+from crawler.text import content_lines, html_lines
 from crawler.urls import canonicalize_url
 
 logger = logging.getLogger(__name__)
@@ -218,7 +218,7 @@ def parse_body_text(body: Selector) -> str:
     root = copy.deepcopy(body.root)  # the page's own tree stays as parsed
     for caption in root.xpath(CAPTION_XPATH):
         caption.drop_tree()
-    return strip_boilerplate(html_to_text(root))
+    return "\n".join(content_lines(html_lines(root)))
 
 
 def _header_title(header: lxml.html.HtmlElement) -> str:

@@ -15,10 +15,10 @@ from twisted.python.failure import Failure
 
 from crawler.checks import ListCheck, PageCheck, SourceCheck, check_page, newest_entries
 from crawler.config import Seeds, Source, load_seeds
-from crawler.extract import decode_body
 from crawler.feeds import FeedError, parse_feed
-from crawler.model import Document, Entry
+from crawler.model import Entry
 from crawler.spiders.followup import describe_failure, source_meta
+from crawler.spiders.responses import content_type_of, read_document
 from crawler.urls import URLError
 
 
@@ -68,7 +68,7 @@ class CheckSitesSpider(scrapy.Spider):
             entries = (
                 _feed_entries(source, response)
                 if list_url in source.feeds
-                else source.module.parse_list(_document(response))
+                else source.module.parse_list(read_document(response))
             )
         except FeedError as exc:
             self.checks[source.id].lists.append(ListCheck(list_url, error=str(exc)))
@@ -104,7 +104,7 @@ class CheckSitesSpider(scrapy.Spider):
             )
 
     def parse_page(self, response: Response, source: Source, url: str) -> None:
-        page = check_page(source.module, _document(response))
+        page = check_page(source.module, read_document(response))
         self._add_page(source, replace(page, url=url))  # the entry's URL, not a redirect's
 
     def page_failed(self, failure: Failure) -> None:
@@ -119,7 +119,7 @@ class CheckSitesSpider(scrapy.Spider):
 
 
 def _feed_entries(source: Source, response: Response) -> list[Entry]:
-    feed = parse_feed(response.body, url=response.url, content_type=_content_type(response))
+    feed = parse_feed(response.body, url=response.url, content_type=content_type_of(response))
     entries = []
     for item in feed.items:
         try:
@@ -127,12 +127,3 @@ def _feed_entries(source: Source, response: Response) -> list[Entry]:
         except URLError:
             continue  # a bad item says nothing about the site module
     return entries
-
-
-def _document(response: Response) -> Document:
-    content_type = _content_type(response)
-    return Document(response.url, decode_body(response.body, content_type), content_type)
-
-
-def _content_type(response: Response) -> str:
-    return (response.headers.get("Content-Type") or b"").decode("latin-1")

@@ -19,17 +19,18 @@ from twisted.python.failure import Failure
 from crawler.changes import Validators, content_hash, parse_validators
 from crawler.config import SEEDS_SOURCE, ConfigError, Seeds, Source, load_seeds
 from crawler.dates import from_iso, utcnow
-from crawler.extract import Blocked, decode_body, extract_article, extract_page
+from crawler.extract import Blocked, extract_article, extract_page
 from crawler.faults import cut_by_crawl_deadline, record_store_failure
 from crawler.feeds import FeedError, FeedItem, parse_feed
 from crawler.items import ArticleItem, ListItem, RejectedItem, RevisionItem, ValidatorsItem
 from crawler.middlewares import SCOPE_META, SOURCE_META, OffsiteRedirect
-from crawler.model import Article, Document, Entry
+from crawler.model import Article, Entry
 from crawler.notify.targets import Target, load_targets
 from crawler.pipelines import StorePipeline
 from crawler.redirects import SiteScope
 from crawler.report import stats_key
 from crawler.sites import Site, get_site
+from crawler.spiders.responses import content_type_of, header, read_document
 from crawler.store import CrawlReads
 
 logger = logging.getLogger(__name__)
@@ -206,7 +207,7 @@ class FollowupSpider(scrapy.Spider):
     def parse_feed(self, response: Response, source: Source, list_url: str) -> Iterator[Any]:
         if self._not_modified(response, source):
             return
-        content_type = _content_type(response)
+        content_type = content_type_of(response)
         try:
             feed = parse_feed(response.body, url=response.url, content_type=content_type)
         except FeedError as exc:
@@ -241,7 +242,7 @@ class FollowupSpider(scrapy.Spider):
     def parse_list(self, response: Response, source: Source, list_url: str) -> Iterator[Any]:
         if self._not_modified(response, source):
             return
-        document = _document(response)
+        document = read_document(response)
         entries = source.module.parse_list(document)
         if not entries:
             self._count(source.id, "empty_lists")
@@ -268,7 +269,7 @@ class FollowupSpider(scrapy.Spider):
         # An empty answer is suspect (health's no_entries): its validators are dropped, so the
         # next crawl asks for the whole list again rather than accepting a 304 for it.
         validators = (
-            parse_validators(lambda name: _header(response, name)) if entries else Validators()
+            parse_validators(lambda name: header(response, name)) if entries else Validators()
         )
         return ListItem(list_url, validators, [e.url for e in entries])
 
@@ -322,7 +323,7 @@ class FollowupSpider(scrapy.Spider):
         entry: Entry,
         baseline: str | None,
     ) -> Iterator[Any]:
-        document = _document(response)
+        document = read_document(response)
         extraction = extract_page(site, document, entry)
         result = extraction.result
         if isinstance(result, Blocked):
@@ -356,7 +357,7 @@ class FollowupSpider(scrapy.Spider):
         self._count(source.id, "rechecked")
         if response.status == 304:
             return
-        document = _document(response)
+        document = read_document(response)
         result = extract_article(source.module, document, entry)
         if isinstance(result, Blocked):
             logger.info(
@@ -400,24 +401,9 @@ def describe_failure(failure: Failure) -> str:
     return f"{type(exception).__name__}: {exception}".rstrip(": ")
 
 
-def _document(response: Response) -> Document:
-    """A response as the pure core reads it: URL, decoded text, content type."""
-    content_type = _content_type(response)
-    return Document(response.url, decode_body(response.body, content_type), content_type)
-
-
-def _content_type(response: Response) -> str:
-    return _header(response, "Content-Type") or ""
-
-
-def _header(response: Response, name: str) -> str | None:
-    value = response.headers.get(name)
-    return value.decode("latin-1") if value else None
-
-
 def _page_validators(response: Response, article: Article) -> Validators:
     return parse_validators(
-        lambda name: _header(response, name), content_hash=content_hash(article.title, article.text)
+        lambda name: header(response, name), content_hash=content_hash(article.title, article.text)
     )
 
 
