@@ -1,0 +1,304 @@
+"""A PostgreSQL server that restarts under the daemon (README "The daemon on PostgreSQL").
+
+In process, on the session's server: which failures the daemon's own session retries on a new
+one (a session the server ended: pg_terminate_backend ends it with admin_shutdown, exactly as
+`pg_ctl stop -m fast` does) and which it never does (a statement's own error, a transaction
+cut in half); advisory locks lost with their session, and the daemon's lock taken again.
+
+End to end, on a cluster of the test's own (the session's is shared by other tests): a real
+`followup daemon` whose server is stopped mid-crawl and started again on the same port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from crawler.config import load_seeds
+from crawler.daemon import Daemon, DaemonOptions
+from crawler.locks import PgLock, open_locks
+from crawler.mirror import Mirror
+from crawler.postgres import PgDatabase, PostgresError, connect, is_session_lost
+from tests.helpers import TESTS, reaped, run_followup, wait_until, write_seeds
+from tests.hostile import RECENT, add_article, add_feed, rss
+from tests.pg import create_database, pg_rows, pg_url  # noqa: F401 (a fixture)
+from tests.services import postgres, restartable_postgres  # noqa: F401 (a fixture)
+from tests.test_daemon import logged
+from tests.test_postgres_daemon import advisory_locks, assert_readme_log, start_daemon, stop
+
+WIRE = """
+[[source]]
+id = "wire"
+site = "generic"
+feeds = ["{https://wire.example.com/feed.xml}"]
+every = "1s"
+min_every = "1s"
+max_every = "2s"
+"""
+FEED = "https://wire.example.com/feed.xml"
+LOST = "terminating connection due to administrator command"
+
+
+def story_url(number: int) -> str:
+    return f"https://wire.example.com/{number}.html"
+
+
+def publish(web: Mirror, *numbers: int) -> None:
+    """The wire's feed lists these stories (on topic, each its own text), newest last."""
+    for number in numbers:
+        add_article(web, story_url(number), f"阿里腾讯互联互通进展之{number}", seed=number)
+    items = [(f"阿里腾讯互联互通进展之{n}", story_url(n), RECENT) for n in numbers]
+    add_feed(web, FEED, rss("https://wire.example.com/", items).encode("utf-8"))
+
+
+def stored_urls(url: str) -> list[str]:
+    """The wire's stored stories (the topic's seed is stored too, as known coverage)."""
+    rows = pg_rows(url, "SELECT url FROM articles WHERE source = 'wire' ORDER BY id")
+    return [row[0] for row in rows]
+
+
+def backend(db: PgDatabase) -> int:
+    """The server process of the session (a new one after a reconnect)."""
+    return int(db.execute("SELECT pg_backend_pid()").fetchone()[0])
+
+
+def end_session(url: str, pid: int) -> None:
+    """What a restart does to each session (admin_shutdown), to one session, and waited for."""
+    pg_rows(url, "SELECT pg_terminate_backend(%s)", pid)
+    wait_until(
+        lambda: not pg_rows(url, "SELECT 1 FROM pg_stat_activity WHERE pid = %s", pid),
+        f"session {pid} to end",
+    )
+
+
+@pytest.fixture
+def daemon_session(pg_url: str) -> Iterator[PgDatabase]:  # noqa: F811
+    """A session that reconnects, as the daemon's own, with a table to write."""
+    db = connect(pg_url)
+    db.reconnects = True
+    db.execute("CREATE TABLE t (x int)")
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+# Which failures a new session retries -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "closed", "lost"),
+    [
+        (psycopg.errors.AdminShutdown("terminating connection"), False, True),  # pg_ctl stop
+        (psycopg.errors.CrashShutdown("another server process crashed"), False, True),
+        (psycopg.errors.CannotConnectNow("the database system is starting up"), False, True),
+        (psycopg.errors.ConnectionFailure("connection failure"), False, True),  # class 08
+        (psycopg.OperationalError("server closed the connection unexpectedly"), True, True),
+        (psycopg.OperationalError("consuming input failed"), False, False),
+        (
+            psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
+            False,
+            False,
+        ),
+        (psycopg.errors.LockNotAvailable("could not obtain lock"), False, False),
+        (psycopg.errors.DivisionByZero("division by zero"), False, False),
+        (psycopg.errors.UniqueViolation("duplicate key"), True, False),  # not an OperationalError
+    ],
+)
+def test_only_a_session_that_is_gone_counts_as_lost(
+    error: psycopg.Error, closed: bool, lost: bool
+) -> None:
+    assert is_session_lost(error, closed=closed) is lost
+
+
+def test_the_daemons_session_runs_a_statement_again_on_a_new_session_once(
+    daemon_session: PgDatabase,
+    pg_url: str,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    first = backend(daemon_session)
+    end_session(pg_url, first)
+    with caplog.at_level(logging.INFO, logger="crawler.postgres"):
+        daemon_session.execute("INSERT INTO t VALUES (1)")
+    assert backend(daemon_session) != first
+    assert pg_rows(pg_url, "SELECT x FROM t") == [(1,)]  # once
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith(f"{pg_url}: its session was lost (") and LOST in line
+    assert line.endswith("); reconnected")
+
+
+def test_a_session_that_does_not_reconnect_fails_in_one_line(
+    pg_url: str,  # noqa: F811
+) -> None:
+    """A crawl's session (its source's lock died with the old one) and a lock's never do."""
+    db = connect(pg_url)
+    try:
+        end_session(pg_url, backend(db))
+        with pytest.raises(PostgresError, match=LOST) as raised:
+            db.execute("SELECT 1")
+        assert "\n" not in str(raised.value)
+    finally:
+        db.close()
+
+
+def test_a_statements_own_error_is_never_retried(
+    daemon_session: PgDatabase,
+    pg_url: str,  # noqa: F811
+) -> None:
+    first = backend(daemon_session)
+    daemon_session.execute("SET statement_timeout = '50ms'")
+    with pytest.raises(PostgresError, match="statement timeout"):
+        daemon_session.execute("SELECT pg_sleep(60)")  # an OperationalError, not a lost session
+    with pytest.raises(PostgresError, match="division by zero"):
+        daemon_session.execute("INSERT INTO t VALUES (1 / 0)")
+    assert backend(daemon_session) == first  # the same session: nothing was run again
+
+
+def test_a_transaction_cut_by_a_lost_session_fails_and_the_next_statement_reconnects(
+    daemon_session: PgDatabase,
+    pg_url: str,  # noqa: F811
+) -> None:
+    with pytest.raises(PostgresError, match=LOST), daemon_session.atomic():
+        daemon_session.execute("INSERT INTO t VALUES (1)")
+        end_session(pg_url, backend(daemon_session))
+        daemon_session.execute("INSERT INTO t VALUES (2)")  # never run alone on a new session
+    assert pg_rows(pg_url, "SELECT x FROM t") == []
+    daemon_session.execute("INSERT INTO t VALUES (3)")  # the next operation: a new session
+    assert pg_rows(pg_url, "SELECT x FROM t") == [(3,)]
+
+
+def test_a_commit_after_the_session_was_lost_is_never_reported_as_done(
+    daemon_session: PgDatabase,
+    pg_url: str,  # noqa: F811
+) -> None:
+    daemon_session.execute("BEGIN IMMEDIATE")  # the store's write transaction, under its lock
+    daemon_session.execute("INSERT INTO t VALUES (1)")
+    end_session(pg_url, backend(daemon_session))
+    with pytest.raises(PostgresError, match=LOST):
+        daemon_session.commit()
+    assert pg_rows(pg_url, "SELECT x FROM t") == []
+    assert [row["x"] for row in daemon_session.query("SELECT count(*) AS x FROM t")] == [0]
+
+
+# Locks lost with their session -----------------------------------------------------------
+
+
+def test_a_source_lock_whose_session_ended_is_no_longer_held_and_can_be_taken_again(
+    pg_url: str,  # noqa: F811
+) -> None:
+    mine, other = open_locks(pg_url), open_locks(pg_url)
+    lock = mine.take_source("news")
+    assert isinstance(lock, PgLock) and lock.held()
+    assert other.take_source("news") is None
+    end_session(pg_url, backend(lock.db))
+    assert not lock.held()
+    again = mine.take_source("news")  # before the next crawl: taken anew, on a new session
+    assert again is not None and again.held()
+    assert other.take_source("news") is None  # and held again
+    lock.release()  # the lost one: nothing to undo
+    again.release()
+    assert advisory_locks(pg_url) == []
+
+
+def test_the_daemon_takes_its_lock_again_or_ends_when_another_daemon_took_it(
+    pg_url: str,  # noqa: F811
+) -> None:
+    seeds = load_seeds(TESTS.parent / "seeds")
+    daemon = Daemon(seeds, DaemonOptions(seeds_dir=seeds.directory, db_path=pg_url))
+    other = open_locks(pg_url)
+    lock = daemon.locks.take_daemon(daemon.scope)
+    assert isinstance(lock, PgLock)
+    daemon.daemon_lock = lock
+    taken = None
+    try:
+        end_session(pg_url, backend(lock.db))  # the server restarted
+        assert asyncio.run(daemon._keep_daemon_lock())
+        assert daemon.daemon_lock is not lock and daemon.daemon_lock.held()
+        assert other.take_daemon(daemon.scope) is None  # held again
+        assert isinstance(daemon.daemon_lock, PgLock)
+        end_session(pg_url, backend(daemon.daemon_lock.db))
+        taken = other.take_daemon(daemon.scope)  # another daemon of these seeds got there first
+        assert taken is not None
+        assert not asyncio.run(daemon._keep_daemon_lock())
+        assert daemon.stopping.is_set()
+        assert re.fullmatch(
+            r"another followup daemon \(pid \d+ on .+\) is polling "
+            + re.escape(pg_url)
+            + "; stop it first, or use another --db",
+            str(daemon.ended_by),
+        )
+    finally:
+        daemon.daemon_lock.release()
+        if taken is not None:
+            taken.release()
+    assert advisory_locks(pg_url) == []
+
+
+# A real daemon, its server restarted ---------------------------------------------------------
+
+
+def test_a_daemon_rides_through_a_server_restart_and_resumes_storing(
+    web: Mirror, tmp_path: Path
+) -> None:
+    publish(web, 1)
+    seeds = write_seeds(tmp_path / "seeds", web, WIRE)
+    log = tmp_path / "daemon.log"
+    with restartable_postgres() as cluster:
+        url = create_database(cluster.server)
+        with reaped(start_daemon(seeds, url, log)) as daemon:
+            wait_until(lambda: len(stored_urls(url)) == 1, "the first story stored")
+            gate = web.hold(story_url(2))
+            try:
+                publish(web, 1, 2)
+                wait_until(gate.arrived.is_set, "a crawl to wait on the second story")
+                cluster.stop()  # mid-crawl: that crawl's sessions (and its lock) end
+                down = len(logged(log))
+            finally:
+                gate.release()
+            wait_until(lambda: outage_polls(logged(log)[down:]) >= 3, "three polls while down")
+            assert daemon.poll() is None, logged(log)  # still running
+            cluster.start()  # on the same port
+            up = len(logged(log))
+            publish(web, 1, 2, 3)  # a story published after the restart
+            wait_until(lambda: len(stored_urls(url)) == 3, "the stories stored after it")
+            stop(daemon, log)
+        text = logged(log)
+        assert_one_line_per_poll_while_down(text[down:up])
+        assert advisory_locks(url) == []  # the lost locks and the new ones all went
+        stored = stored_urls(url)
+        # The state the daemon kept in memory meanwhile is saved again: no failure left.
+        assert pg_rows(url, "SELECT consecutive_failures FROM source_state") == [(0,)]
+        status = run_followup("status", "--db", url)
+    assert "Traceback" not in text
+    after = text[up:]
+    assert re.search(r"its session was lost \(.*\); reconnected", after), after
+    assert "the daemon lock was lost with its session; taken again" in after
+    assert f"{url} answers again" in after
+    assert sorted(stored) == sorted(web.url_for(story_url(n)) for n in (1, 2, 3))  # each once
+    assert status.returncode == 0, status.stderr
+    assert "wire" in status.stdout
+    assert_readme_log(text, "#### When the server restarts")
+
+
+def outage_polls(text: str) -> int:
+    return len(re.findall(r"WARNING crawler\.daemon: wire: crawl failed \(\d+ in a row\)", text))
+
+
+def assert_one_line_per_poll_while_down(text: str) -> None:
+    """Each poll while the server was down logged one line (its failed crawl, naming the store
+    and when it tries again); the store's own failure once, not once per poll."""
+    loud = [line for line in text.splitlines() if re.search(r" (WARNING|ERROR) ", line)]
+    crawls = [line for line in loud if " wire: crawl failed (" in line]
+    others = [line for line in loud if line not in crawls]
+    assert len(crawls) >= 3, loud
+    counts = [int(re.search(r"\((\d+) in a row\)", line)[1]) for line in crawls]  # type: ignore[index]
+    assert counts == list(range(counts[0], counts[0] + len(counts))), loud  # one per poll
+    assert all("postgresql://" in line and "; next try in " in line for line in crawls), loud
+    assert len(others) == 1 and "its state was not saved" in others[0], loud
+    assert "polling goes on" in others[0]
