@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +25,19 @@ from crawler.config import load_seeds
 from crawler.daemon import Daemon, DaemonOptions
 from crawler.locks import PgLock, open_locks
 from crawler.mirror import Mirror
+from crawler.notify.targets import Target
 from crawler.postgres import PgDatabase, PostgresError, connect, is_session_lost
-from tests.helpers import TESTS, reaped, run_followup, wait_until, write_seeds
+from crawler.state import SourceState
+from crawler.store import Store
+from tests.helpers import (
+    TESTS,
+    WAIT_CEILING,
+    reaped,
+    refused_port,
+    run_followup,
+    wait_until,
+    write_seeds,
+)
 from tests.hostile import RECENT, add_article, add_feed, rss
 from tests.pg import create_database, pg_rows, pg_url  # noqa: F401 (a fixture)
 from tests.services import postgres, restartable_postgres  # noqa: F401 (a fixture)
@@ -55,6 +67,14 @@ def publish(web: Mirror, *numbers: int) -> None:
         add_article(web, story_url(number), f"阿里腾讯互联互通进展之{number}", seed=number)
     items = [(f"阿里腾讯互联互通进展之{n}", story_url(n), RECENT) for n in numbers]
     add_feed(web, FEED, rss("https://wire.example.com/", items).encode("utf-8"))
+
+
+def lost_for_good(url: str, *, now_at: str) -> PgDatabase:
+    """The daemon's session of url, lost, its server now at now_at and refusing connections."""
+    db = PgDatabase(connect(url).connection, now_at, reopen=lambda: connect(now_at).connection)
+    db.reconnects = True
+    db.close()
+    return db
 
 
 def stored_urls(url: str) -> list[str]:
@@ -237,6 +257,73 @@ def test_the_daemon_takes_its_lock_again_or_ends_when_another_daemon_took_it(
         daemon.daemon_lock.release()
         if taken is not None:
             taken.release()
+    assert advisory_locks(pg_url) == []
+
+
+def test_an_unreachable_store_is_logged_once_for_every_failure_of_the_outage(
+    pg_url: str,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Source states, notifications: one line when the outage begins, no traceback, and one
+    when the store answers again (each poll's failed crawl says the rest)."""
+    seeds = load_seeds(TESTS.parent / "seeds")
+    with refused_port() as port:
+        nobody = f"postgresql://followup@127.0.0.1:{port}/followup"
+        desk = Target("desk", "json://127.0.0.1/", "json://127.0.0.1/")
+        options = DaemonOptions(seeds_dir=seeds.directory, db_path=nobody, notify=(desk,))
+        daemon = Daemon(seeds, options)
+        daemon.store = Store(lost_for_good(pg_url, now_at=nobody))  # type: ignore[arg-type]
+        with caplog.at_level(logging.DEBUG, logger="crawler.daemon"):
+            for source in seeds.sources[:2]:
+                daemon._save(SourceState(source.id, source.every))
+            daemon._notify_round()
+            daemon._notify_round()
+    loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(loud) == 1 and not any(r.exc_info for r in caplog.records), loud
+    assert loud[0].startswith(f"{seeds.sources[0].id}: its state was not saved: {nobody} failed")
+    assert loud[0].endswith("states are saved once the server answers")
+    quiet = [r for r in caplog.records if r.name == "crawler.daemon" and r.levelno < logging.INFO]
+    assert len(quiet) == 3, [r.getMessage() for r in quiet]  # the second save, two rounds
+
+
+def test_a_daemon_whose_lock_another_daemon_took_meanwhile_says_so_and_exits(
+    web: Mirror,
+    tmp_path: Path,
+    pg_url: str,  # noqa: F811
+) -> None:
+    """Its lock's session ended (as a restart ends it), and a second daemon of the same seeds
+    started in that moment: the first sees so before its next poll, and exits as a second
+    daemon would have been refused."""
+    publish(web, 1)
+    seeds = write_seeds(tmp_path / "seeds", web, WIRE)
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    with reaped(start_daemon(seeds, pg_url, first_log)) as first:
+        wait_until(lambda: len(stored_urls(pg_url)) == 1, "the first daemon's crawl")
+        gate = web.hold(story_url(2))  # no poll (nor look at its lock) while this crawl waits
+        try:
+            publish(web, 1, 2)
+            wait_until(gate.arrived.is_set, "the first daemon's next crawl")
+            (session,) = pg_rows(
+                pg_url,
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                f"followup daemon pid {first.pid} on {os.uname().nodename}",
+            )
+            end_session(pg_url, session[0])
+            second = start_daemon(seeds, pg_url, second_log)
+        finally:
+            gate.release()
+        with reaped(second):
+            wait_until(lambda: "followup daemon (pid" in logged(second_log), "the second daemon")
+            _, stderr = first.communicate(timeout=WAIT_CEILING)
+            stop(second, second_log)
+    refusal = (
+        f"another followup daemon (pid {second.pid} on {os.uname().nodename}) is polling "
+        f"{pg_url}; stop it first, or use another --db"
+    )
+    assert first.returncode == 2, stderr
+    assert refusal in stderr and stderr.count("\n") == 1, stderr
+    assert logged(first_log).count(refusal) == 1
+    assert "Traceback" not in logged(first_log)
     assert advisory_locks(pg_url) == []
 
 
