@@ -44,6 +44,7 @@ RECONNECT_TIMEOUT_S = 5
 # pg_terminate_backend), 57P02 crash_shutdown, 57P03 cannot_connect_now (starting, stopping).
 SESSION_LOST_CLASS = "08"
 SESSION_LOST_STATES = frozenset({"57P01", "57P02", "57P03"})
+CLOSED = "the connection is closed"  # psycopg's words for a session found gone earlier
 # Rows a reader's server-side cursor fetches at a time: memory stays bounded however many come.
 FETCH_ROWS = 500
 READ_RE = re.compile(r"\s*(SELECT|WITH|VALUES|TABLE)\b", re.IGNORECASE)
@@ -223,17 +224,21 @@ class PgDatabase:
         cursor = self._conn.execute(statement, params)
         return PgCursor(cursor, returning_id=returning_id)
 
-    def _retried(self, attempt: Callable[[], T]) -> T:
-        """What attempt returns; run once more on a new session when it found the session gone
-        with no transaction open and this session reconnects. psycopg's errors as PostgresError."""
+    def _retried(self, attempt: Callable[[], T], *, once_more: bool = True) -> T:
+        """What attempt returns, psycopg's errors as PostgresError. On a session that reconnects:
+        a session already known gone (and no transaction on it) is replaced first, nothing having
+        been sent; a statement that finds it gone with no transaction open runs once more on a
+        new one (once_more: single statements, which PostgreSQL runs whole or not at all)."""
         import psycopg
 
-        idle = self._was_idle if self._conn.closed else not self.in_transaction
+        if self.reconnects and self._conn.closed and self._was_idle:
+            self._reconnect(CLOSED)
+        idle = not self._conn.closed and not self.in_transaction
         try:
             return self._noted(attempt)
         except psycopg.Error as exc:
             lost = is_session_lost(exc, closed=self._conn.closed)
-            if not (lost and idle and self.reconnects):
+            if not (lost and idle and once_more and self.reconnects):
                 raise PostgresError(_one_line(exc)) from exc
             reason = _one_line(exc)
         self._reconnect(reason)
@@ -262,7 +267,8 @@ class PgDatabase:
             with self._conn.cursor() as cursor:
                 cursor.executemany(translate(sql)[0], rows)
 
-        self._retried(attempt)
+        # Not run again once begun: in autocommit, the rows before a loss are stored already.
+        self._retried(attempt, once_more=False)
 
     def query(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None
