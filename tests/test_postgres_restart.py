@@ -310,13 +310,13 @@ def test_a_daemon_whose_lock_another_daemon_took_meanwhile_says_so_and_exits(
                 f"followup daemon pid {first.pid} on {os.uname().nodename}",
             )
             end_session(pg_url, session[0])
-            second = start_daemon(seeds, pg_url, second_log)
+            with reaped(start_daemon(seeds, pg_url, second_log)) as second:
+                wait_until(lambda: "followup daemon (pid" in logged(second_log), "the second")
+                gate.release()  # the first's crawl ends; its next poll looks at its lock
+                _, stderr = first.communicate(timeout=WAIT_CEILING)
+                stop(second, second_log)
         finally:
             gate.release()
-        with reaped(second):
-            wait_until(lambda: "followup daemon (pid" in logged(second_log), "the second daemon")
-            _, stderr = first.communicate(timeout=WAIT_CEILING)
-            stop(second, second_log)
     refusal = (
         f"another followup daemon (pid {second.pid} on {os.uname().nodename}) is polling "
         f"{pg_url}; stop it first, or use another --db"
