@@ -16,6 +16,13 @@ Locks (crawler/locks.py, chosen by --db): one daemon per SQLite file (per machin
 directory on PostgreSQL), one crawl of a source at a time, held by the crawling process, so
 daemons on several machines may share a PostgreSQL store.
 
+A PostgreSQL server that restarts (an upgrade, a failover, a crash) is ridden through: the
+daemon's own session reconnects (crawler/postgres.py), its single-instance lock is checked
+before each poll and taken again (or the daemon exits, when another took it meanwhile), crawls
+caught by the restart fail and back off as any failure, and while the server is down each poll
+logs its one failed-crawl line: the daemon keeps trying for ever, at each source's backoff
+(capped at its max_every), and resumes by itself once the server answers.
+
 Stopping (SIGTERM, SIGINT): pause the scheduler, ask each running crawl to stop exactly once
 (a worker message, or a child's SIGTERM: Scrapy takes a second one as "forcing unclean
 shutdown"), wait for them, SIGKILL after --grace, shut down.
@@ -44,7 +51,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.config import Seeds, Source
 from crawler.dates import format_duration, utcnow
-from crawler.locks import BUSY_EXIT, open_locks
+from crawler.locks import BUSY_EXIT, Held, open_locks
 from crawler.nodes import (
     NodeError,
     ScrapydClient,
@@ -64,14 +71,14 @@ from crawler.polling import (
     read_node_run,
     read_run,
 )
-from crawler.postgres import is_postgres_url, mask_url
+from crawler.postgres import PgDatabase, is_postgres_url, mask_url
 from crawler.state import (
     SourceState,
     forget_other_sources,
     get_source_states,
     save_source_state,
 )
-from crawler.store import Store, describe_store_error, open_store
+from crawler.store import Store, StoreError, describe_store_error, open_store
 from crawler.worker_protocol import (
     CrawlReport,
     ProtocolError,
@@ -95,7 +102,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class DaemonError(RuntimeError):
-    """A daemon that cannot start: another one already polls this database."""
+    """A daemon that cannot start, or must end: another one polls this database."""
 
 
 def default_max_crawls(cpus: int | None = None) -> int:
@@ -485,25 +492,32 @@ class Daemon:
         self.watchers = ThreadPoolExecutor(max(on_nodes, 1), thread_name_prefix="node-job")
         self.notifying = False
         self.notify_again = False
+        self.daemon_lock: Held | None = None
+        self.checking_lock = asyncio.Lock()  # one look at the daemon lock at a time
+        self.ended_by: DaemonError | None = None  # another daemon took the lock meanwhile
+        self.store_down = False  # a store failure was logged; later ones are not, until it answers
+
+    @property
+    def scope(self) -> str:
+        """What the daemon lock is taken for: the seeds directory."""
+        return str(self.options.seeds_dir)
 
     async def run(self) -> None:
         """Poll until SIGTERM or SIGINT, then stop cleanly."""
-        scope = str(self.options.seeds_dir)
         try:
-            lock = self.locks.take_daemon(scope)
-            holder = "" if lock else self.locks.describe_daemon(scope)
+            lock = self.locks.take_daemon(self.scope)
         except sqlite3.DatabaseError as exc:
             raise DaemonError(describe_store_error(self.options.db_path, exc)) from None
         if lock is None:
-            raise DaemonError(
-                f"another followup daemon ({holder}) is polling {self.options.where}; "
-                "stop it first, or use another --db"
-            )
+            raise self._another_daemon()
+        self.daemon_lock = lock
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.request_stop, signal.Signals(signum).name)
         try:
             self.store = open_store(self.options.db_path)  # migrated before any crawl starts
+            if isinstance(self.store.db, PgDatabase):
+                self.store.db.reconnects = True  # rides through a server restart
             self._schedule_sources()
             self.scheduler.start()
             logger.info(
@@ -516,8 +530,52 @@ class Daemon:
             await self._stop()
         finally:
             if self.store is not None:
-                self.store.close()
-            lock.release()
+                self._close_store()
+            self.daemon_lock.release()
+        if self.ended_by is not None:
+            raise self.ended_by
+
+    def _another_daemon(self) -> DaemonError:
+        """The refusal naming the daemon that holds the lock (a database that cannot say: ?)."""
+        try:
+            holder = self.locks.describe_daemon(self.scope)
+        except sqlite3.DatabaseError:
+            holder = "?"
+        return DaemonError(
+            f"another followup daemon ({holder}) is polling {self.options.where}; "
+            "stop it first, or use another --db"
+        )
+
+    def _close_store(self) -> None:
+        assert self.store is not None
+        try:
+            self.store.close()
+        except sqlite3.DatabaseError as exc:  # a server down as the daemon stops
+            self._store_failed("closing the store failed", exc)
+
+    async def _keep_daemon_lock(self) -> bool:
+        """Whether this daemon still holds its lock, taken again if its session was lost (a
+        server restart); False, and the daemon stopping, when another daemon took it meanwhile.
+        A store that cannot be reached keeps the old answer: the crawl reports that itself."""
+        async with self.checking_lock:
+            if self.ended_by is not None:
+                return False
+            assert self.daemon_lock is not None
+            if await asyncio.to_thread(self.daemon_lock.held):
+                return True
+            try:
+                lock = await asyncio.to_thread(self.locks.take_daemon, self.scope)
+            except sqlite3.DatabaseError as exc:
+                logger.debug("the daemon lock cannot be taken again yet: %s", exc)
+                return True
+            if lock is None:
+                self.ended_by = await asyncio.to_thread(self._another_daemon)
+                logger.error("%s", self.ended_by)
+                self.stopping.set()
+                return False
+            self.daemon_lock = lock
+            logger.info("the daemon lock was lost with its session; taken again")
+            return True
 
     def request_stop(self, signame: str) -> None:
         if self.stopping.is_set():
@@ -572,6 +630,8 @@ class Daemon:
     async def poll(self, source_id: str) -> None:
         """The job of one source: one crawl, then the source's next run planned."""
         if self.stopping.is_set() or source_id in self.crawls:
+            return
+        if not await self._keep_daemon_lock():
             return
         crawl = self._new_crawl(self.sources[source_id])
         self.crawls[source_id] = crawl
@@ -758,9 +818,33 @@ class Daemon:
             save_source_state(self.store.db, state)
         except sqlite3.DatabaseError as exc:
             self._store_failed(f"{state.source}: its state was not saved", exc)
+        else:
+            self._store_answers()
 
-    def _store_failed(self, what: str, exc: sqlite3.DatabaseError) -> None:
-        logger.error("%s: %s", what, describe_store_error(self.options.db_path, exc))
+    def _store_failed(self, what: str, exc: sqlite3.DatabaseError | StoreError) -> None:
+        """One line for the first failure of the store, not one per source and poll after it:
+        while it lasts each poll's failed crawl says so."""
+        if self.store_down:
+            logger.debug("%s: %s", what, exc)
+            return
+        self.store_down = True
+        if is_postgres_url(self.options.db_path):
+            logger.error(
+                "%s: %s failed (%s); polling goes on, each source tried again at its backoff, "
+                "and states are saved once the server answers",
+                what,
+                self.options.where,
+                exc,
+            )
+        elif isinstance(exc, sqlite3.Error):
+            logger.error("%s: %s", what, describe_store_error(self.options.db_path, exc))
+        else:
+            logger.error("%s: %s", what, exc)
+
+    def _store_answers(self) -> None:
+        if self.store_down:
+            self.store_down = False
+            logger.info("%s answers again", self.options.where)
 
     async def notify(self) -> None:
         """Send what is due, in a thread (Apprise blocks); a request while a round runs makes
@@ -788,6 +872,9 @@ class Daemon:
         except SenderBusy as exc:
             logger.warning("notify: %s", exc)
             return
+        except (sqlite3.DatabaseError, StoreError) as exc:
+            self._store_failed("notify: nothing sent, all stays pending", exc)
+            return
         except Exception:
             logger.exception("sending notifications failed; they stay pending")
             return
@@ -805,6 +892,7 @@ class Daemon:
         except sqlite3.DatabaseError as exc:
             self._store_failed("pruning failed", exc)
             return
+        self._store_answers()
         logger.info(
             "pruned %d seen URL(s), %d validator(s) and %d crawl run(s) older than %s",
             seen,

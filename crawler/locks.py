@@ -8,6 +8,10 @@ One interface, two mechanisms, chosen by the store's location (`open_locks`):
   server drops the lock when the holder's session ends (its process killed, its machine gone).
 Each is held by the process that crawls (a worker, a `crawl --hold-locks` child, or the daemon
 for a node's job), never handed across processes.
+
+An advisory lock lives and dies with its session: a server restart ends it. `Held.held()` says
+whether a lock is still there; the daemon asks of its own before each poll and takes it again
+(crawler/daemon.py), and each crawl takes its source's lock anew.
 """
 
 from __future__ import annotations
@@ -39,6 +43,10 @@ class Held(Protocol):
     """A lock this process holds until `release`."""
 
     def release(self) -> None: ...
+
+    def held(self) -> bool:
+        """Whether the lock is still this process's (a database session may have ended)."""
+        ...
 
 
 class Locks(Protocol):
@@ -108,6 +116,10 @@ class Lock:
     def release(self) -> None:
         self.handle.close()
 
+    def held(self) -> bool:
+        """Always, until released: the kernel drops a flock only with its holder."""
+        return not self.handle.closed
+
 
 class FileLocks:
     """flocks in `<db>-locks/`: one daemon per database file, whatever its seeds."""
@@ -153,6 +165,19 @@ class PgLock:
         with suppress(sqlite3.DatabaseError):  # a session already gone took its lock with it
             self.db.execute("SELECT pg_advisory_unlock_all()")
         self.db.close()
+
+    def held(self) -> bool:
+        """Whether its session is still there (one round trip): a server restart, a failover or
+        pg_terminate_backend ends it, and the server drops the lock with it. The session never
+        reconnects (`PgDatabase.reconnects` stays off): a new one would hold nothing."""
+        if self.db.connection.closed:
+            return False
+        try:
+            self.db.execute("SELECT 1")
+        except sqlite3.DatabaseError:
+            self.db.close()
+            return False
+        return True
 
 
 class PgLocks:

@@ -115,6 +115,42 @@ def running_postgres(*, ports: Iterator[int] | None = None) -> Iterator[Postgres
     It listens on 127.0.0.1 (the tests and the README use postgresql://…@127.0.0.1:PORT URLs),
     and PostgreSQL takes no port 0: it starts on a port free a moment before, and on another
     when that one was taken meanwhile (ports: the ones to try, for a test)."""
+    with _new_cluster(ports=ports) as cluster:
+        yield cluster.server
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresCluster:
+    """A cluster of one test's own, which the test stops and starts again on its port (a
+    restart: the session server is shared by other tests)."""
+
+    server: PostgresServer
+    account: pwd.struct_passwd
+    bindir: Path
+
+    def stop(self) -> None:
+        """`pg_ctl stop -m fast`, as an upgrade or an operator does: every session is ended
+        (admin_shutdown) and the port refuses connections."""
+        _pg_ctl_stop(self.account, self.bindir, self.server.directory)
+
+    def start(self) -> None:
+        """Started again on the same port (PortTaken if another process bound it meanwhile)."""
+        _pg_ctl_start(self.account, self.bindir, self.server.directory, self.server.port)
+
+
+@contextmanager
+def restartable_postgres() -> Iterator[PostgresCluster]:
+    """A fresh cluster of the test's own, stopped on exit whatever state the test left it in
+    (skipped, or failed when required, when PostgreSQL cannot start here)."""
+    try:
+        with _new_cluster() as cluster:
+            yield cluster
+    except ServiceUnavailable as exc:
+        postgres_unavailable(exc)
+
+
+@contextmanager
+def _new_cluster(*, ports: Iterator[int] | None = None) -> Iterator[PostgresCluster]:
     account, bindir = _server_account(), postgres_bindir()
     directory = Path(tempfile.mkdtemp(prefix="followup-pg-"))
     try:
@@ -131,7 +167,7 @@ def running_postgres(*, ports: Iterator[int] | None = None) -> Iterator[Postgres
         )
         start = lambda port: _postgres_on(account, bindir, directory, port)  # noqa: E731
         with on_free_port(start, "PostgreSQL", ports=ports) as server:
-            yield server
+            yield PostgresCluster(server, account, bindir)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -141,13 +177,21 @@ def _postgres_on(
     account: pwd.struct_passwd, bindir: Path, directory: Path, port: int
 ) -> Iterator[PostgresServer]:
     """The cluster in directory started on port, or PortTaken when another process holds it."""
-    pg_ctl = [str(bindir / "pg_ctl"), "-D", str(directory / "data"), "-w"]
-    wait = ("-t", str(int(WAIT_CEILING)))
+    _pg_ctl_start(account, bindir, directory, port)
+    try:
+        yield PostgresServer(port, directory)
+    finally:
+        if (directory / "data" / "postmaster.pid").exists():  # not left stopped by its test
+            _pg_ctl_stop(account, bindir, directory)
+
+
+def _pg_ctl_start(account: pwd.struct_passwd, bindir: Path, directory: Path, port: int) -> None:
     log = directory / "server.log"
     logged = log.stat().st_size if log.exists() else 0
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {directory}"
+    command = [*_pg_ctl(bindir, directory), "-o", options, "-l", str(log), "start"]
     try:
-        _run_as(account, [*pg_ctl, "-o", options, "-l", str(log), *wait, "start"], cwd=directory)
+        _run_as(account, command, cwd=directory)
     except ServiceUnavailable:
         with log.open(encoding="utf-8", errors="replace") as text:
             text.seek(logged)
@@ -155,10 +199,22 @@ def _postgres_on(
         if taken:
             raise PortTaken(taken[0].strip()) from None
         raise
-    try:
-        yield PostgresServer(port, directory)
-    finally:
-        _run_as(account, [*pg_ctl, "-m", "fast", *wait, "stop"], cwd=directory)
+
+
+def _pg_ctl_stop(account: pwd.struct_passwd, bindir: Path, directory: Path) -> None:
+    _run_as(account, [*_pg_ctl(bindir, directory), "-m", "fast", "stop"], cwd=directory)
+
+
+def _pg_ctl(bindir: Path, directory: Path) -> list[str]:
+    """pg_ctl on the cluster, waiting (-w) until it has started or stopped, within the ceiling."""
+    return [
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(directory / "data"),
+        "-w",
+        "-t",
+        str(int(WAIT_CEILING)),
+    ]
 
 
 @pytest.fixture(scope="session")

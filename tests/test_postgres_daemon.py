@@ -39,10 +39,11 @@ from tests.helpers import (
     wait_until,
     write_seeds,
 )
+from tests.notify_receivers import readme_section
 from tests.pg import pg_rows, pg_url  # noqa: F401 (a fixture)
 from tests.services import postgres, running_scrapyd  # noqa: F401 (a fixture)
 from tests.test_daemon import DAILY, SLOW_PAGES, SOURCES, logged
-from tests.test_daemon_nodes import NEWS_ON_NODE, assert_the_readme_log_is_this_log
+from tests.test_daemon_nodes import NEWS_ON_NODE
 from tests.test_postgres_store import crawled_alone, stories
 
 NEWS = SOURCES.split('[[source]]\nid = "broken"')[0]  # polled every 1-2 s
@@ -84,6 +85,18 @@ def advisory_locks(url: str) -> list[tuple[object, ...]]:
         "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
         "(SELECT oid FROM pg_database WHERE datname = current_database())",
     )
+
+
+def assert_readme_log(text: str, heading: str) -> None:
+    """Each line of the README's first ```log block under this heading, its figures (times,
+    ports, counts) left open, is a line of this run's log."""
+    section = readme_section("## A shared PostgreSQL store")
+    block = re.search(rf"\n{re.escape(heading)}\n.*?```log\n(.*?)```", section, re.S)
+    assert block, f"no log block under {heading!r} in README.md"
+    lines = text.splitlines()
+    for shown in block[1].splitlines():
+        pattern = re.compile(re.sub(r"\d+", r"\\d+", re.escape(shown)))
+        assert any(pattern.fullmatch(line) for line in lines), f"README line not logged: {shown}"
 
 
 def source_locked(url: str, source: str) -> bool:
@@ -197,7 +210,7 @@ def test_the_daemon_on_postgresql_stores_each_story_once_polls_again_and_prunes(
     assert pg_rows(pg_url, "SELECT url FROM seen WHERE url = %s", OLD_URL) == []
     assert pg_rows(pg_url, "SELECT id FROM crawl_runs WHERE id = %s", old_run) == []
     assert advisory_locks(pg_url) == []  # every session's locks went with it
-    assert_the_readme_log_is_this_log(text, "### The daemon on PostgreSQL")
+    assert_readme_log(text, "### The daemon on PostgreSQL")
 
 
 def test_two_daemons_sharing_one_store_never_crawl_a_source_at_once(
