@@ -29,7 +29,7 @@ from scrapy.crawler import AsyncCrawlerProcess, Crawler
 from crawler.config import Seeds
 from crawler.locks import Held, Locks, open_locks
 from crawler.report import all_failed
-from crawler.runner import CrawlError, crawl_result, project_settings
+from crawler.runner import CrawlError, crawl_result, project_settings, tune_collector
 from crawler.spiders.followup import FollowupSpider
 from crawler.worker_protocol import (
     ERRORS_KEPT,
@@ -207,4 +207,5 @@ def run_worker(
     done = deferred_from_coro(worker.run())
     done.addErrback(lambda failure: logger.error("worker failed: %s", failure.getTraceback()))
     done.addBoth(lambda _: reactor.stop())
+    tune_collector()
     process.start(stop_after_crawl=False, install_signal_handlers=False)
