@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from crawler.dates import to_iso, utcnow
 from crawler.postgres import MIGRATION_LOCK, PgDatabase, PostgresError, connect, mask_url
 from crawler.schema import (
+    FLAT_SCHEMA,
     INITIAL_SCHEMA,
     MONITORING_SCHEMA,
     NEARDUP_SCHEMA,
@@ -149,6 +150,8 @@ PG_MIGRATIONS: dict[str, tuple[str, ...]] = {
            AFTER UPDATE OF started_at ON crawl_runs
            FOR EACH ROW EXECUTE FUNCTION crawl_run_sources_started_at()""",
     ),
+    # The band indexes holding the value (an index-only scan per band), as on SQLite.
+    "m014_flat": FLAT_SCHEMA,
 }
 
 
