@@ -19,6 +19,7 @@ article and a daemon's run history: POLLED sources polled every POLL_EVERY for H
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import sqlite3
@@ -352,7 +353,8 @@ def _checked_crawl(ctx: Context, seeds: Path, db: Path, *, fresh: bool = True) -
 
 
 def copy_store(source: Path, target: Path) -> None:
-    """target becomes an exact copy of the database at source (its WAL checkpointed first)."""
+    """target becomes an exact copy of the database at source (its WAL checkpointed first),
+    written to disk before it is used."""
     conn = sqlite3.connect(source)
     try:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -360,6 +362,18 @@ def copy_store(source: Path, target: Path) -> None:
         conn.close()
     remove_store(target)
     shutil.copyfile(source, target)
+    flush_file(target)
+
+
+def flush_file(path: Path) -> None:
+    """Write a file's dirty pages to disk now. Otherwise the first checkpoint of the crawl
+    into it (SQLite's fsync) writes the whole 2.5 GB copy back, and the kernel charges that
+    to the crawl: 0.3-1 ms more CPU per article, from the copy, not the crawl."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def remove_store(path: Path) -> None:
