@@ -333,6 +333,7 @@ def crawl_rows(ctx: Context, path: Path, size: int) -> list[Row]:
         remove_store(copy)
     articles = ctx.plan.articles
     ours, theirs = statistics.median(full), statistics.median(empty)
+    ctx.sections.append(_crawl_section(articles, size, empty, full))
     return [
         Row(
             f"14. Crawl CPU per article of the mirror ({articles:,}), into a store of {size:,} "
@@ -343,6 +344,18 @@ def crawl_rows(ctx: Context, path: Path, size: int) -> list[Row]:
             ours <= theirs * 1.1,
         )
     ]
+
+
+def _crawl_section(articles: int, size: int, empty: list[float], full: list[float]) -> str:
+    runs = "; ".join(
+        f"{e / articles * 1000:.2f} ms vs {f / articles * 1000:.2f} ms ({f / e:.2f}×)"
+        for e, f in zip(empty, full, strict=True)
+    )
+    return (
+        f"## 14. Crawl CPU per article, into an empty store vs a store of {size:,}\n\n"
+        f"Each run, in order (empty store first, then a fresh copy of the large one, flushed to "
+        f"disk): {runs}. The row gives the ratio of the medians.\n"
+    )
 
 
 def _checked_crawl(ctx: Context, seeds: Path, db: Path, *, fresh: bool = True) -> float:
