@@ -149,6 +149,16 @@ PG_MIGRATIONS: dict[str, tuple[str, ...]] = {
            AFTER UPDATE OF started_at ON crawl_runs
            FOR EACH ROW EXECUTE FUNCTION crawl_run_sources_started_at()""",
     ),
+    # The band indexes holding the value, as on SQLite, and the row id that SQLite's indexes
+    # hold anyway: each arm of the band lookup is then an index-only scan here too.
+    "m014_flat": (
+        *(f"DROP INDEX IF EXISTS fingerprints_b{band}" for band in range(4)),
+        *(
+            f"""CREATE INDEX IF NOT EXISTS fingerprints_b{band}_value
+                ON fingerprints(b{band}, value) INCLUDE (id)"""
+            for band in range(4)
+        ),
+    ),
 }
 
 

@@ -72,6 +72,7 @@ def test_opens_in_wal_mode_with_the_schema(tmp_path: Path) -> None:
         "m011_nodes",
         "m012_fts",
         "m013_scale",
+        "m014_flat",
     ]
     assert MIGRATIONS.pending(db) == []
 
